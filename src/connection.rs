@@ -1,0 +1,64 @@
+//! Vocabulary every source shares: how a TCP connection is named and how it ended.
+//!
+//! A connection is named by its [`FourTuple`] as seen from the client (client address, server
+//! address). Sources that see the wire also keep the client's initial sequence number, because
+//! Linux hands the same 4-tuple out again within one run.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// The two ends of one TCP connection, always written client first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FourTuple {
+    /// The end that sent the SYN.
+    pub client: SocketAddr,
+    /// The end that answered it (the server's listening address).
+    pub server: SocketAddr,
+}
+
+impl FourTuple {
+    /// Builds a tuple from the client's and the server's addresses.
+    pub fn new(client: SocketAddr, server: SocketAddr) -> Self {
+        FourTuple { client, server }
+    }
+}
+
+impl fmt::Display for FourTuple {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {}", self.client, self.server)
+    }
+}
+
+/// How a connection ended, from the point of view of whoever observed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndState {
+    /// The client sent the first FIN (the client holds TIME_WAIT).
+    ClosedByClient,
+    /// The server sent the first FIN (the server holds TIME_WAIT).
+    ClosedByServer,
+    /// A RST ended it (no TIME_WAIT on either side).
+    Reset,
+    /// Still open when the run ended (for example, idle in the client's pool).
+    OpenAtEnd,
+}
+
+impl EndState {
+    /// The name used in reports and scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndState::ClosedByClient => "closed-by-client",
+            EndState::ClosedByServer => "closed-by-server",
+            EndState::Reset => "reset",
+            EndState::OpenAtEnd => "open-at-end",
+        }
+    }
+}
+
+impl fmt::Display for EndState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
