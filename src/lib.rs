@@ -3,4 +3,12 @@
 //! Data flow: scenario files -> runner (client, embedded server) with the capture and sockets
 //! collectors alongside -> connection records -> report -> exporters and checks.
 
+pub mod cli;
+pub mod clock;
+pub mod commands;
 pub mod connection;
+pub mod error;
+pub mod exit_code;
+pub mod report;
+pub mod runner;
+pub mod scenario;

@@ -1,0 +1,83 @@
+//! The command line (clap derive). Parsed arguments become plain option structs in
+//! `commands`; no clap type travels further.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// kalab: a laboratory for HTTP connection reuse.
+///
+/// Runs keep-alive experiments against an embedded server (or a real one), counts the TCP
+/// connections every source saw, and compares scenarios side by side.
+#[derive(Debug, Parser)]
+#[command(name = "kalab", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The seed experiments, side by side: dropped vs drained bodies, idle pool 2 vs 10.
+    Demo(DemoArgs),
+    /// Run scenario files and report what every source measured.
+    Run(RunArgs),
+}
+
+/// Options of `kalab run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or directories of them.
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub scenarios: Vec<PathBuf>,
+    /// Run every variant this many times.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Options of `kalab demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How runs are measured.
+#[derive(Debug, Args)]
+pub struct MeasureArgs {
+    /// Wait this long after the last request before the collectors stop, in milliseconds.
+    #[arg(long, default_value_t = 300, value_name = "MS")]
+    pub settle_ms: u64,
+    /// Stop a run's request pattern after this many seconds, whatever is left.
+    #[arg(long, default_value_t = 120, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub max_run_secs: u64,
+}
+
+/// Where and how results are written.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also write the full results as JSON to this file (rewritten after every run).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A side-by-side table with comparison sentences.
+    Table,
+    /// The full result model as JSON.
+    Json,
+}

@@ -1,0 +1,38 @@
+//! The commands, as functions over plain option structs. `dispatch` maps the parsed command
+//! line onto them.
+
+pub mod demo;
+pub mod run;
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command};
+use crate::exit_code::ExitCode;
+
+/// Runs the command the user asked for.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo(args) => demo::demo(args.into()),
+        Command::Run(args) => run::run(args.into()),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`kalab ... | head`) is not an error.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// A multi-threaded tokio runtime for the runs.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kalab-runtime")
+        .build()?)
+}

@@ -1,0 +1,251 @@
+//! From what the collectors gathered to a [`RunReport`]: counting, statistics, cross-checks.
+//!
+//! Pure: it takes the raw observations of one run and computes every figure, naming its source,
+//! and warns where sources disagree.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{TimeZone, Utc};
+
+use super::model::{Closes, PerSource, RunReport, Source, Spread};
+use super::warning::Warning;
+use crate::runner::client::Dial;
+use crate::runner::pattern::RequestOutcome;
+use crate::runner::server::{ServerConnection, ServerEnd};
+use crate::scenario::Scenario;
+
+/// Everything one run observed, before any figure is computed.
+#[derive(Debug, Clone)]
+pub struct RawRun {
+    /// The scenario as run.
+    pub scenario: Scenario,
+    /// Where it came from.
+    pub origin: String,
+    /// The variant's label (empty without a sweep).
+    pub variant: String,
+    /// 1-based repetition.
+    pub repetition: u32,
+    /// When the first request was about to be sent (microseconds since the Unix epoch).
+    pub started_at_us: u64,
+    /// From start to the end of the settle, in milliseconds.
+    pub wall_time_ms: f64,
+    /// The URL requested.
+    pub target: String,
+    /// Every request's outcome.
+    pub requests: Vec<RequestOutcome>,
+    /// The connections the client dialled.
+    pub dials: Vec<Dial>,
+    /// The embedded server's connections (`None` for an external target).
+    pub server_connections: Option<Vec<ServerConnection>>,
+    /// Warnings the collectors raised.
+    pub notes: Vec<Warning>,
+}
+
+/// Computes every figure of a run.
+pub fn compute(raw: RawRun) -> RunReport {
+    let mut warnings = raw.notes;
+    let planned = raw.scenario.pattern.total_requests();
+    let requests_sent = raw.requests.len() as u64;
+    let requests_ok = raw.requests.iter().filter(|r| r.ok()).count() as u64;
+    let requests_failed = requests_sent - requests_ok;
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    for error in raw.requests.iter().filter_map(|r| r.error.as_ref()) {
+        *errors.entry(error.kind.clone()).or_default() += 1;
+    }
+    if requests_sent < planned {
+        warnings.push(Warning::DeadlineReached {
+            planned,
+            sent: requests_sent,
+        });
+    }
+    if requests_failed > 0 {
+        let kinds = errors
+            .iter()
+            .map(|(kind, n)| format!("{kind}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        warnings.push(Warning::RequestsFailed {
+            count: requests_failed,
+            kinds,
+        });
+    }
+
+    let mut connections_opened = PerSource {
+        client: Some(raw.dials.iter().filter(|d| d.local.is_some()).count() as u64),
+        ..PerSource::default()
+    };
+    let servers = raw.server_connections.unwrap_or_default();
+    let embedded = !servers.is_empty() || raw.scenario.server.url.is_none();
+    if embedded {
+        connections_opened.server = Some(servers.len() as u64);
+    }
+    warnings.extend(disagreements("connections_opened", &connections_opened));
+
+    let reuse_ratio = connections_opened
+        .best()
+        .filter(|&(opened, _)| opened > 0)
+        .map(|(opened, _)| requests_ok as f64 / opened as f64);
+
+    let (requests_per_connection, requests_per_connection_source) = if embedded {
+        let counts: Vec<f64> = servers.iter().map(|c| c.requests as f64).collect();
+        (spread(&counts), Some(Source::Server))
+    } else {
+        let mut by_local: HashMap<_, u64> = HashMap::new();
+        for request in raw.requests.iter().filter(|r| r.ok()) {
+            if let Some(local) = request.local {
+                *by_local.entry(local).or_default() += 1;
+            }
+        }
+        let counts: Vec<f64> = by_local.values().map(|&n| n as f64).collect();
+        (spread(&counts), Some(Source::Client))
+    };
+
+    let mut latencies: Vec<f64> = raw
+        .requests
+        .iter()
+        .filter(|r| r.ok())
+        .map(|r| r.latency_us as f64 / 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+
+    let closes = if embedded {
+        server_closes(&servers)
+    } else {
+        Closes::default()
+    };
+
+    RunReport {
+        scenario: raw.scenario.name.clone(),
+        origin: raw.origin,
+        about: raw.scenario.about.clone(),
+        variant: raw.variant,
+        repetition: raw.repetition,
+        started_at: Utc
+            .timestamp_micros(raw.started_at_us as i64)
+            .single()
+            .unwrap_or_default(),
+        started_at_us: raw.started_at_us,
+        wall_time_ms: raw.wall_time_ms,
+        target: raw.target,
+        settings: raw.scenario,
+        requests_sent,
+        requests_ok,
+        requests_failed,
+        errors,
+        connections_opened,
+        reuse_ratio,
+        requests_per_connection,
+        requests_per_connection_source: requests_per_connection_source
+            .filter(|_| requests_per_connection.is_some()),
+        latency_p50_ms: percentile(&latencies, 50.0),
+        latency_p99_ms: percentile(&latencies, 99.0),
+        closes,
+        warnings,
+        requests: raw.requests,
+        dials: raw.dials,
+        server_connections: servers,
+    }
+}
+
+/// How the server saw its connections end.
+fn server_closes(servers: &[ServerConnection]) -> Closes {
+    let mut closes = Closes {
+        source: Some(Source::Server),
+        ..Closes::default()
+    };
+    for connection in servers {
+        match connection.end {
+            ServerEnd::ClosedByClient => closes.by_client += 1,
+            ServerEnd::ClosedByServer => closes.by_server += 1,
+            ServerEnd::Reset | ServerEnd::Error => closes.reset += 1,
+            ServerEnd::OpenAtEnd => closes.open_at_end += 1,
+        }
+    }
+    closes
+}
+
+/// One warning for every source whose count differs from the most trustworthy one.
+pub fn disagreements(figure: &str, values: &PerSource) -> Vec<Warning> {
+    let present = values.present();
+    let Some(&(first, first_value)) = present.first() else {
+        return Vec::new();
+    };
+    present[1..]
+        .iter()
+        .filter(|&&(_, value)| value != first_value)
+        .map(|&(second, second_value)| Warning::SourcesDisagree {
+            figure: figure.to_string(),
+            first,
+            first_value,
+            second,
+            second_value,
+        })
+        .collect()
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Min, median and max of unsorted values.
+pub fn spread(values: &[f64]) -> Option<Spread> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    Some(Spread {
+        min: sorted[0],
+        median,
+        max: sorted[n - 1],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 50.0), Some(50.0));
+        assert_eq!(percentile(&values, 99.0), Some(99.0));
+        assert_eq!(percentile(&[7.0], 99.0), Some(7.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn spreads_take_the_middle_pair_for_even_counts() {
+        let s = spread(&[4.0, 1.0, 3.0, 2.0]).unwrap();
+        assert_eq!((s.min, s.median, s.max), (1.0, 2.5, 4.0));
+        assert!(spread(&[]).is_none());
+    }
+
+    #[test]
+    fn disagreements_name_both_numbers() {
+        let values = PerSource {
+            client: Some(10),
+            server: Some(10),
+            capture: Some(11),
+            sockets: None,
+        };
+        let warnings = disagreements("connections_opened", &values);
+        assert_eq!(warnings.len(), 2);
+        let text = warnings[0].to_string();
+        assert!(
+            text.contains("capture counted 11") && text.contains("server counted 10"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! Warnings and advice: one enum, so every message a report can carry is written in one place.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::Source;
+
+/// Something a reader of a report should know about its numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Warning {
+    /// Two sources counted the same figure differently.
+    SourcesDisagree {
+        /// The figure (`connections_opened`).
+        figure: String,
+        /// One source and its value.
+        first: Source,
+        /// That source's value.
+        first_value: u64,
+        /// The other source.
+        second: Source,
+        /// Its value.
+        second_value: u64,
+    },
+    /// Some requests failed.
+    RequestsFailed {
+        /// How many.
+        count: u64,
+        /// Their kinds, `kind: count` joined by commas.
+        kinds: String,
+    },
+    /// The run's deadline cut the pattern short.
+    DeadlineReached {
+        /// Requests planned.
+        planned: u64,
+        /// Requests sent before the deadline.
+        sent: u64,
+    },
+    /// A source could not measure this run.
+    SourceUnavailable {
+        /// Which.
+        source: Source,
+        /// Why, and how to fix it.
+        reason: String,
+    },
+    /// Free text from a collector (kernel drops, undecodable packets, ...).
+    Note {
+        /// The message.
+        message: String,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::SourcesDisagree {
+                figure,
+                first,
+                first_value,
+                second,
+                second_value,
+            } => write!(
+                f,
+                "sources disagree on {figure}: {first} counted {first_value}, {second} counted {second_value}"
+            ),
+            Warning::RequestsFailed { count, kinds } => {
+                write!(f, "{count} request(s) failed ({kinds})")
+            }
+            Warning::DeadlineReached { planned, sent } => write!(
+                f,
+                "the run's time limit stopped the pattern after {sent} of {planned} requests"
+            ),
+            Warning::SourceUnavailable { source, reason } => {
+                write!(f, "no {source} source: {reason}")
+            }
+            Warning::Note { message } => f.write_str(message),
+        }
+    }
+}

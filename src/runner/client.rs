@@ -1,0 +1,148 @@
+//! The HTTP client under test (reqwest), built from a scenario's `[client]` table.
+//!
+//! A connector layer records every connection the client dials, with its time and local
+//! address: the `client` source. It sees dials, not reuse: reuse is what the counts reveal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::client::legacy::connect::{Connection, HttpInfo};
+use serde::{Deserialize, Serialize};
+use tower::{Layer, Service};
+
+use crate::clock::now_us;
+use crate::scenario::{ClientSettings, Protocol};
+
+/// One connection attempt the client made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dial {
+    /// When the dial started, in microseconds since the Unix epoch.
+    pub at_us: u64,
+    /// How long connecting took, in microseconds.
+    pub connect_us: u64,
+    /// The client's local address (its port names the connection), if the dial succeeded.
+    pub local: Option<SocketAddr>,
+    /// Why it failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The dials of one run, shared between the connector layer and the runner.
+#[derive(Debug, Clone, Default)]
+pub struct DialLog(Arc<Mutex<Vec<Dial>>>);
+
+impl DialLog {
+    /// Every dial so far, in order.
+    pub fn dials(&self) -> Vec<Dial> {
+        self.0.lock().expect("dial log lock").clone()
+    }
+
+    fn push(&self, dial: Dial) {
+        self.0.lock().expect("dial log lock").push(dial);
+    }
+}
+
+/// Builds the reqwest client a scenario describes, recording its dials into `log`.
+pub fn build(settings: &ClientSettings, log: DialLog) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .connector_layer(DialRecorder { log })
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .timeout(Duration::from_millis(
+            settings.request_timeout_ms.get().into(),
+        ))
+        .pool_idle_timeout(
+            (settings.idle_timeout_ms > 0).then(|| Duration::from_millis(settings.idle_timeout_ms)),
+        );
+    if let Some(max) = settings.max_idle_per_host {
+        builder = builder.pool_max_idle_per_host(max as usize);
+    }
+    if !settings.keep_alive {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        builder = builder.pool_max_idle_per_host(0).default_headers(headers);
+    }
+    builder = match settings.protocol {
+        Protocol::Http1 => builder.http1_only(),
+        Protocol::H2c => builder.http2_prior_knowledge(),
+    };
+    builder.build()
+}
+
+/// The tower layer reqwest wraps around its connector.
+#[derive(Clone)]
+struct DialRecorder {
+    log: DialLog,
+}
+
+impl<S> Layer<S> for DialRecorder {
+    type Service = RecordDials<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RecordDials {
+            inner,
+            log: self.log.clone(),
+        }
+    }
+}
+
+/// The connector service with every dial recorded.
+#[derive(Clone)]
+struct RecordDials<S> {
+    inner: S,
+    log: DialLog,
+}
+
+impl<S, Target> Service<Target> for RecordDials<S>
+where
+    S: Service<Target>,
+    S::Response: Connection,
+    S::Error: std::fmt::Display,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, target: Target) -> Self::Future {
+        let log = self.log.clone();
+        let at_us = now_us();
+        let connecting = self.inner.call(target);
+        Box::pin(async move {
+            let result = connecting.await;
+            let connect_us = now_us().saturating_sub(at_us);
+            let dial = match &result {
+                Ok(conn) => {
+                    let mut extensions = http::Extensions::new();
+                    conn.connected().get_extras(&mut extensions);
+                    Dial {
+                        at_us,
+                        connect_us,
+                        local: extensions.get::<HttpInfo>().map(|info| info.local_addr()),
+                        error: None,
+                    }
+                }
+                Err(err) => Dial {
+                    at_us,
+                    connect_us,
+                    local: None,
+                    error: Some(err.to_string()),
+                },
+            };
+            log.push(dial);
+            result
+        })
+    }
+}

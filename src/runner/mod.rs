@@ -1,0 +1,159 @@
+//! Running one scenario variant: target, collectors, client pattern, settle, report.
+//!
+//! Order matters and is fixed here: the target starts first, the collectors next, then the
+//! client sends its pattern; after a settle (long enough to see the closing FINs) the collectors
+//! stop before the client is dropped, so connections still pooled are seen `open-at-end`.
+
+pub mod body;
+pub mod client;
+pub mod pattern;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::clock::now_us;
+use crate::error::EnvironmentError;
+use crate::report::compute::{compute, RawRun};
+use crate::report::RunReport;
+use crate::scenario::Scenario;
+
+use self::client::DialLog;
+use self::server::EmbeddedServer;
+
+/// One execution to perform: a scenario variant and its repetition number.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// The scenario with the variant's values applied.
+    pub scenario: Scenario,
+    /// Where the scenario came from.
+    pub origin: String,
+    /// What the variant sets (`key=value, ...`), empty without a sweep.
+    pub variant: String,
+    /// 1-based repetition.
+    pub repetition: u32,
+}
+
+/// How runs are measured, from the command line.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Wait after the last request before the collectors stop.
+    pub settle: Duration,
+    /// Upper bound on one run's request pattern.
+    pub max_run: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            settle: Duration::from_millis(300),
+            max_run: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Runs one plan and reports what every source measured.
+pub async fn execute(
+    plan: &RunPlan,
+    options: &RunOptions,
+    on_request: Arc<dyn Fn() + Send + Sync>,
+) -> anyhow::Result<RunReport> {
+    let scenario = &plan.scenario;
+    let target = Target::start(scenario).await?;
+    let log = DialLog::default();
+    let client = client::build(&scenario.client, log.clone())
+        .context("cannot build the HTTP client from [client]")?;
+
+    let started_at_us = now_us();
+    let clock = Instant::now();
+    let requests = pattern::run(
+        &client,
+        &target.url,
+        &scenario.pattern,
+        scenario.body.policy,
+        Instant::now() + options.max_run,
+        on_request,
+    )
+    .await;
+    tokio::time::sleep(options.settle).await;
+    let wall_time_ms = clock.elapsed().as_secs_f64() * 1000.0;
+
+    let server_connections = target.server.as_ref().map(EmbeddedServer::snapshot);
+    drop(client);
+    if let Some(server) = target.server {
+        server.shutdown().await;
+    }
+    Ok(compute(RawRun {
+        scenario: scenario.clone(),
+        origin: plan.origin.clone(),
+        variant: plan.variant.clone(),
+        repetition: plan.repetition,
+        started_at_us,
+        wall_time_ms,
+        target: target.url,
+        requests,
+        dials: log.dials(),
+        server_connections,
+        notes: Vec::new(),
+    }))
+}
+
+/// Where the requests go: the embedded server, or an external URL.
+struct Target {
+    url: String,
+    #[allow(dead_code)]
+    addr: SocketAddr,
+    server: Option<EmbeddedServer>,
+}
+
+impl Target {
+    async fn start(scenario: &Scenario) -> anyhow::Result<Target> {
+        if let Some(url) = &scenario.server.url {
+            let addr = resolve(url).await?;
+            return Ok(Target {
+                url: url.clone(),
+                addr,
+                server: None,
+            });
+        }
+        let settings = &scenario.server;
+        let server = EmbeddedServer::start(settings).await.map_err(|err| {
+            EnvironmentError::new(format!(
+                "cannot start the embedded server on {}:{}: {err}",
+                settings.address, settings.port
+            ))
+        })?;
+        let addr = server.addr();
+        Ok(Target {
+            url: format!("http://{addr}/"),
+            addr,
+            server: Some(server),
+        })
+    }
+}
+
+/// Resolves an external target and checks, quickly, that something listens there.
+async fn resolve(url: &str) -> anyhow::Result<SocketAddr> {
+    let uri: http::Uri = url.parse().context("invalid target URL")?;
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+    let port = uri.port_u16().unwrap_or(80);
+    let addr = tokio::net::lookup_host((host, port))
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| EnvironmentError::new(format!("cannot resolve the target host in {url}")))?;
+    match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_probe)) => Ok(addr),
+        Ok(Err(err)) => Err(EnvironmentError::new(format!(
+            "the target {url} is unreachable ({addr}: {err}); start the server or fix [server] url"
+        ))
+        .into()),
+        Err(_) => Err(EnvironmentError::new(format!(
+            "the target {url} did not accept a connection within 2 s; start the server or fix [server] url"
+        ))
+        .into()),
+    }
+}

@@ -1,0 +1,385 @@
+//! The embedded HTTP server (hyper 1.x): the default target of every scenario.
+//!
+//! It binds a fresh port for every run (so runs never see each other's sockets), speaks HTTP/1.1
+//! and h2c on that port, behaves as the scenario's `[server]` table says, and records every
+//! connection it accepts: the `server` source.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
+use http::{Request, Response, Version};
+use hyper::body::{Frame, SizeHint};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::clock::now_us;
+use crate::scenario::ServerSettings;
+
+/// How a connection accepted by the embedded server ended, as the server saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerEnd {
+    /// The server decided to close (keep-alive off, close after N requests, idle timeout).
+    ClosedByServer,
+    /// The client closed it while the server was waiting for the next request.
+    ClosedByClient,
+    /// The connection was reset (typically: the client closed with unread data).
+    Reset,
+    /// Another error ended it (see `error`).
+    Error,
+    /// Still open when the run ended.
+    OpenAtEnd,
+}
+
+/// One connection the embedded server accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerConnection {
+    /// The client's address (its local port names the connection).
+    pub peer: SocketAddr,
+    /// When it was accepted, in microseconds since the Unix epoch.
+    pub accepted_at_us: u64,
+    /// When it ended, if it did before the run ended.
+    pub ended_at_us: Option<u64>,
+    /// Requests (HTTP/1.1) or streams (HTTP/2) served on it.
+    pub requests: u64,
+    /// How it ended.
+    pub end: ServerEnd,
+    /// The error that ended it, for `end = "error"` and `"reset"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `http1` or `h2`.
+    pub protocol: String,
+}
+
+/// A running embedded server. Stop it with [`EmbeddedServer::shutdown`].
+pub struct EmbeddedServer {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    accept_loop: tokio::task::JoinHandle<JoinSet<()>>,
+    connections: Arc<Mutex<Vec<Arc<Tracked>>>>,
+}
+
+/// What the server knows about one connection while it is open.
+struct Tracked {
+    peer: SocketAddr,
+    accepted_at_us: u64,
+    requests: AtomicU64,
+    in_flight: AtomicU32,
+    last_done: Mutex<Instant>,
+    server_closing: AtomicBool,
+    http2: AtomicBool,
+    ended: Mutex<Option<(ServerEnd, u64, Option<String>)>>,
+}
+
+impl EmbeddedServer {
+    /// Binds the configured address (a fresh ephemeral port when `port = 0`) and starts serving.
+    pub async fn start(settings: &ServerSettings) -> std::io::Result<EmbeddedServer> {
+        let listener = TcpListener::bind((settings.address, settings.port)).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stop_rx) = watch::channel(false);
+        let connections: Arc<Mutex<Vec<Arc<Tracked>>>> = Arc::default();
+        let behaviour = Arc::new(Behaviour::new(settings));
+        let accept_loop = tokio::spawn(accept_loop(
+            listener,
+            stop_rx,
+            Arc::clone(&connections),
+            behaviour,
+        ));
+        Ok(EmbeddedServer {
+            addr,
+            stop,
+            accept_loop,
+            connections,
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What the server has seen so far; connections still open are reported `open-at-end`.
+    pub fn snapshot(&self) -> Vec<ServerConnection> {
+        let tracked = self.connections.lock().expect("server records lock");
+        tracked.iter().map(|t| t.record()).collect()
+    }
+
+    /// Stops accepting, closes open connections gracefully and waits (bounded) for them to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Ok(mut tasks) = self.accept_loop.await {
+            let drain = async { while tasks.join_next().await.is_some() {} };
+            if tokio::time::timeout(Duration::from_secs(2), drain)
+                .await
+                .is_err()
+            {
+                tasks.abort_all();
+            }
+        }
+    }
+}
+
+impl Tracked {
+    fn record(&self) -> ServerConnection {
+        let ended = self.ended.lock().expect("connection end lock").clone();
+        let (end, ended_at_us, error) = match ended {
+            Some((end, at, error)) => (end, Some(at), error),
+            None => (ServerEnd::OpenAtEnd, None, None),
+        };
+        ServerConnection {
+            peer: self.peer,
+            accepted_at_us: self.accepted_at_us,
+            ended_at_us,
+            requests: self.requests.load(Ordering::SeqCst),
+            end,
+            error,
+            protocol: if self.http2.load(Ordering::SeqCst) {
+                "h2".into()
+            } else {
+                "http1".into()
+            },
+        }
+    }
+}
+
+/// The scenario's server settings, prepared for the request handler.
+struct Behaviour {
+    settings: ServerSettings,
+    body: Bytes,
+}
+
+/// Chunk size for chunked responses.
+const CHUNK_BYTES: usize = 16 * 1024;
+
+impl Behaviour {
+    fn new(settings: &ServerSettings) -> Self {
+        let body = Bytes::from(vec![b'k'; settings.body_bytes as usize]);
+        Behaviour {
+            settings: settings.clone(),
+            body,
+        }
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        (self.settings.idle_timeout_ms > 0)
+            .then(|| Duration::from_millis(self.settings.idle_timeout_ms))
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+    connections: Arc<Mutex<Vec<Arc<Tracked>>>>,
+    behaviour: Arc<Behaviour>,
+) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let tracked = Arc::new(Tracked {
+                    peer,
+                    accepted_at_us: now_us(),
+                    requests: AtomicU64::new(0),
+                    in_flight: AtomicU32::new(0),
+                    last_done: Mutex::new(Instant::now()),
+                    server_closing: AtomicBool::new(false),
+                    http2: AtomicBool::new(false),
+                    ended: Mutex::new(None),
+                });
+                connections.lock().expect("server records lock").push(Arc::clone(&tracked));
+                tasks.spawn(serve_connection(stream, tracked, Arc::clone(&behaviour), stop.clone()));
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    tasks
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    tracked: Arc<Tracked>,
+    behaviour: Arc<Behaviour>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .keep_alive(behaviour.settings.keep_alive)
+        .timer(hyper_util::rt::TokioTimer::new());
+    let service = {
+        let tracked = Arc::clone(&tracked);
+        let behaviour = Arc::clone(&behaviour);
+        service_fn(move |request| handle(request, Arc::clone(&tracked), Arc::clone(&behaviour)))
+    };
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let idle_timeout = behaviour.idle_timeout();
+    let mut closing = false;
+    let result = loop {
+        let idle_deadline = idle_timeout.map(|t| *tracked.last_done.lock().expect("idle lock") + t);
+        tokio::select! {
+            result = connection.as_mut() => break result,
+            _ = sleep_until(idle_deadline), if !closing => {
+                let idle = tracked.in_flight.load(Ordering::SeqCst) == 0
+                    && idle_deadline.is_some_and(|d| Instant::now() >= d);
+                if idle {
+                    tracked.server_closing.store(true, Ordering::SeqCst);
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+            _ = stop.changed(), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    };
+    let (end, error) = match result {
+        Ok(()) if tracked.server_closing.load(Ordering::SeqCst) => {
+            (ServerEnd::ClosedByServer, None)
+        }
+        Ok(()) => (ServerEnd::ClosedByClient, None),
+        Err(err) if is_reset(err.as_ref()) => (ServerEnd::Reset, Some(err.to_string())),
+        Err(err) => (ServerEnd::Error, Some(error_chain(err.as_ref()))),
+    };
+    *tracked.ended.lock().expect("connection end lock") = Some((end, now_us(), error));
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn handle(
+    request: Request<hyper::body::Incoming>,
+    tracked: Arc<Tracked>,
+    behaviour: Arc<Behaviour>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    tracked.in_flight.fetch_add(1, Ordering::SeqCst);
+    let served = tracked.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let http1 = request.version() < Version::HTTP_2;
+    if !http1 {
+        tracked.http2.store(true, Ordering::SeqCst);
+    }
+    let settings = &behaviour.settings;
+    if settings.delay_us > 0 {
+        tokio::time::sleep(Duration::from_micros(settings.delay_us)).await;
+    }
+    let client_asks_close = request
+        .headers()
+        .get(CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    let close_now = !settings.keep_alive
+        || (settings.close_after_requests > 0 && served >= settings.close_after_requests);
+    let mut response = Response::new(ResponseBody::new(behaviour.body.clone(), settings.chunked));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if http1 && (close_now || client_asks_close) {
+        tracked.server_closing.store(true, Ordering::SeqCst);
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    *tracked.last_done.lock().expect("idle lock") = Instant::now();
+    tracked.in_flight.fetch_sub(1, Ordering::SeqCst);
+    Ok(response)
+}
+
+/// A response body: one frame with an exact length (`Content-Length`), or several frames of
+/// unknown total length, which hyper sends chunked.
+pub struct ResponseBody {
+    remaining: Bytes,
+    chunked: bool,
+}
+
+impl ResponseBody {
+    fn new(body: Bytes, chunked: bool) -> Self {
+        ResponseBody {
+            remaining: body,
+            chunked,
+        }
+    }
+}
+
+impl hyper::body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.remaining.is_empty() {
+            return Poll::Ready(None);
+        }
+        let take = if self.chunked {
+            self.remaining.len().min(CHUNK_BYTES)
+        } else {
+            self.remaining.len()
+        };
+        let frame = self.remaining.split_to(take);
+        Poll::Ready(Some(Ok(Frame::data(frame))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.chunked {
+            SizeHint::default()
+        } else {
+            SizeHint::with_exact(self.remaining.len() as u64)
+        }
+    }
+}
+
+fn is_reset(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// An error with its causes, `outer: inner: innermost`.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,11 @@
+//! Scenario files: the model, loading with positioned errors, and the built-in demo set.
+
+pub mod builtin;
+pub mod load;
+pub mod model;
+
+pub use load::{collect_files, load_file, parse_str, LoadedScenario, ScenarioError};
+pub use model::{
+    BodyPolicy, BodySettings, ClientSettings, PatternKind, PatternSettings, Protocol, Scenario,
+    ServerSettings,
+};
