@@ -1,0 +1,70 @@
+//! Helpers shared by the integration tests: running a scenario in-process, running the binary.
+
+use std::sync::Arc;
+
+use kalab::report::RunReport;
+use kalab::runner::{self, RunOptions, RunPlan};
+use kalab::scenario;
+
+/// Parses scenario text (panicking with the error if it is invalid) and runs it once.
+pub fn run_scenario(text: &str) -> RunReport {
+    let loaded = scenario::parse_str("test.toml", text).unwrap_or_else(|err| panic!("{err}"));
+    let plan = RunPlan {
+        scenario: loaded.scenario,
+        origin: loaded.origin,
+        variant: String::new(),
+        repetition: 1,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(runner::execute(
+            &plan,
+            &RunOptions::default(),
+            Arc::new(|| {}),
+        ))
+        .unwrap_or_else(|err| panic!("run failed: {err:#}"))
+}
+
+/// Asserts that the client and the server counted `expected` connections, and that every
+/// request succeeded.
+pub fn assert_opened(report: &RunReport, expected: u64) {
+    assert_eq!(
+        report.requests_failed, 0,
+        "failed requests: {:?}",
+        report.errors
+    );
+    assert_eq!(
+        report.connections_opened.client,
+        Some(expected),
+        "client source, {}",
+        summary(report)
+    );
+    assert_eq!(
+        report.connections_opened.server,
+        Some(expected),
+        "server source, {}",
+        summary(report)
+    );
+}
+
+/// A one-line summary for assertion messages.
+pub fn summary(report: &RunReport) -> String {
+    format!(
+        "{}: opened {:?}, warnings {:?}",
+        report.label(),
+        report.connections_opened,
+        report
+            .warnings
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+    )
+}
+
+/// The kalab binary, ready to run.
+pub fn kalab() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("kalab").unwrap()
+}

@@ -1,0 +1,8 @@
+//! kalab's integration tests: real sockets on loopback, the real embedded server, the real
+//! reqwest client, and the real binary. One test binary, split by topic.
+
+mod helpers;
+
+mod cli_errors;
+mod demo;
+mod runs;

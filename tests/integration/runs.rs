@@ -1,0 +1,138 @@
+//! Exact connection counts for the core scenarios, from the client and the server sources.
+
+use kalab::runner::server::ServerEnd;
+
+use crate::helpers::{assert_opened, run_scenario};
+
+fn sequential(requests: u32, body_bytes: u64, policy: &str, server_extra: &str) -> String {
+    format!(
+        r#"name = "t"
+[server]
+body_bytes = {body_bytes}
+{server_extra}
+[pattern]
+kind = "sequential"
+requests_per_worker = {requests}
+pause_ms = 5
+[body]
+policy = "{policy}"
+"#
+    )
+}
+
+fn concurrent(max_idle_per_host: u32) -> String {
+    format!(
+        r#"name = "t"
+[server]
+body_bytes = 65536
+[client]
+max_idle_per_host = {max_idle_per_host}
+[pattern]
+kind = "concurrent"
+workers = 10
+requests_per_worker = 10
+pause_ms = 20
+[body]
+policy = "drain"
+"#
+    )
+}
+
+#[test]
+fn sequential_drain_reuses_one_connection() {
+    let report = run_scenario(&sequential(10, 65536, "drain", ""));
+    assert_opened(&report, 1);
+    assert_eq!(report.requests_ok, 10);
+    assert_eq!(report.reuse_ratio, Some(10.0));
+}
+
+#[test]
+fn sequential_drop_of_a_large_body_opens_one_connection_per_request() {
+    let report = run_scenario(&sequential(10, 256 * 1024, "drop", ""));
+    assert_opened(&report, 10);
+    assert_eq!(report.reuse_ratio, Some(1.0));
+}
+
+#[test]
+fn sequential_drop_of_a_small_body_is_reused_because_hyper_already_read_it() {
+    let report = run_scenario(&sequential(10, 11, "drop", ""));
+    assert_opened(&report, 1);
+}
+
+#[test]
+fn concurrent_workers_with_ten_idle_slots_need_ten_connections() {
+    let report = run_scenario(&concurrent(10));
+    assert_opened(&report, 10);
+    assert_eq!(report.requests_ok, 100);
+}
+
+#[test]
+fn concurrent_workers_with_two_idle_slots_open_more_than_ten() {
+    let report = run_scenario(&concurrent(2));
+    assert_eq!(report.requests_failed, 0);
+    let client = report.connections_opened.client.unwrap();
+    assert!(client > 10, "only {client} connections");
+    assert_eq!(report.connections_opened.server, Some(client));
+}
+
+#[test]
+fn server_keep_alive_off_closes_every_connection() {
+    let report = run_scenario(&sequential(7, 11, "drain", "keep_alive = false"));
+    assert_opened(&report, 7);
+    assert!(report
+        .server_connections
+        .iter()
+        .all(|c| c.end == ServerEnd::ClosedByServer && c.requests == 1));
+}
+
+#[test]
+fn server_close_after_three_requests_needs_three_connections_for_nine() {
+    let report = run_scenario(&sequential(9, 11, "drain", "close_after_requests = 3"));
+    assert_opened(&report, 3);
+    assert!(report.server_connections.iter().all(|c| c.requests == 3));
+    let spread = report.requests_per_connection.unwrap();
+    assert_eq!((spread.min, spread.max), (3.0, 3.0));
+}
+
+#[test]
+fn chunked_bodies_are_drained_and_reused_too() {
+    let report = run_scenario(&sequential(5, 100_000, "drain", "chunked = true"));
+    assert_opened(&report, 1);
+    assert!(report.requests.iter().all(|r| r.bytes_read == 100_000));
+}
+
+#[test]
+fn partial_reads_of_a_large_body_lose_the_connection() {
+    let report = run_scenario(&sequential(5, 256 * 1024, "partial:1000", ""));
+    assert_opened(&report, 5);
+    assert!(report.requests.iter().all(|r| r.bytes_read >= 1000));
+}
+
+#[test]
+fn drain_limit_above_the_body_size_drains_it() {
+    let report = run_scenario(&sequential(5, 65536, "drain-limit:1000000", ""));
+    assert_opened(&report, 1);
+}
+
+#[test]
+fn server_idle_timeout_shorter_than_the_pause_forces_new_connections() {
+    let text = r#"name = "t"
+[server]
+idle_timeout_ms = 30
+[pattern]
+kind = "sequential"
+requests_per_worker = 4
+pause_ms = 150
+"#;
+    let report = run_scenario(text);
+    let server = report.connections_opened.server.unwrap();
+    assert!(
+        server >= 3,
+        "the server's idle timeout closed only {server} connections"
+    );
+    assert!(report
+        .server_connections
+        .iter()
+        .filter(|c| c.end != ServerEnd::OpenAtEnd)
+        .all(|c| c.end == ServerEnd::ClosedByServer));
+}
