@@ -3,6 +3,7 @@
 pub mod builtin;
 pub mod load;
 pub mod model;
+pub mod sweep;
 
 pub use load::{collect_files, load_file, parse_str, LoadedScenario, ScenarioError};
 pub use model::{
