@@ -4,3 +4,4 @@
 //! collectors alongside -> connection records -> report -> exporters and checks.
 
 pub mod connection;
+pub mod sockets;
