@@ -253,6 +253,9 @@ fn sample_until_stopped(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
     use super::*;
     use crate::sockets::table::{ScriptedTable, SocketEntry, TcpState};
 
@@ -274,6 +277,55 @@ mod tests {
         }
     }
 
+    /// Replays a script on the sampling thread; any other thread (that is, `stop`) gets `last`.
+    /// Counts the snapshots the sampling thread took, so tests wait for them instead of sleeping.
+    struct WatchedTable {
+        inner: ScriptedTable,
+        last: Result<Vec<SocketEntry>, String>,
+        baseline_taken: bool,
+        thread_calls: Arc<AtomicU64>,
+    }
+
+    impl WatchedTable {
+        fn new(
+            script: Vec<Result<Vec<SocketEntry>, String>>,
+            last: Result<Vec<SocketEntry>, String>,
+        ) -> (WatchedTable, Arc<AtomicU64>) {
+            let thread_calls = Arc::new(AtomicU64::new(0));
+            let table = WatchedTable {
+                inner: ScriptedTable::new(script),
+                last,
+                baseline_taken: false,
+                thread_calls: Arc::clone(&thread_calls),
+            };
+            (table, thread_calls)
+        }
+    }
+
+    impl SocketTable for WatchedTable {
+        fn snapshot(&mut self) -> Result<Vec<SocketEntry>, SocketTableError> {
+            if thread::current().name() == Some("kalab-sockets") {
+                self.thread_calls.fetch_add(1, Ordering::SeqCst);
+            } else if self.baseline_taken {
+                return self.last.clone().map_err(SocketTableError::Scripted);
+            }
+            self.baseline_taken = true;
+            self.inner.snapshot()
+        }
+    }
+
+    /// Waits (at most 5 s) until the sampling thread has taken `n` snapshots.
+    fn wait_for_thread_calls(calls: &AtomicU64, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while calls.load(Ordering::SeqCst) < n {
+            assert!(
+                Instant::now() < deadline,
+                "the sampling thread took no snapshots"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn unreadable_table_makes_the_source_unavailable() {
         let table = ScriptedTable::new(vec![Err("no /proc here".into())]);
@@ -290,77 +342,80 @@ mod tests {
         let during = vec![
             old.clone(),
             entry("127.0.0.1:40001", "127.0.0.1:8080", TcpState::Established),
+            entry("127.0.0.1:8080", "127.0.0.1:40001", TcpState::Established),
         ];
         let end = vec![
             old.clone(),
             entry("127.0.0.1:40001", "127.0.0.1:8080", TcpState::TimeWait),
             entry("127.0.0.1:8080", "127.0.0.1:40002", TcpState::TimeWait),
         ];
-        // The sampler thread repeats `during`; the script cannot know how often, so the final
-        // snapshot comes from a second table state switched by the test below.
-        let table = ScriptedTable::new(vec![Ok(vec![old]), Ok(during.clone())]);
-        let sampler = Sampler::start(spec(), Box::new(SwitchTable::new(table, end)));
-        thread::sleep(Duration::from_millis(30));
+        let (table, calls) = WatchedTable::new(vec![Ok(vec![old]), Ok(during)], Ok(end));
+        let sampler = Sampler::start(spec(), Box::new(table));
+        wait_for_thread_calls(&calls, 3);
         let outcome = sampler.stop(&[]);
         assert!(outcome.available);
-        assert!(outcome.samples.len() >= 3, "{}", outcome.samples.len());
+        let samples = &outcome.samples;
+        assert!(samples.len() >= 4, "{}", samples.len());
+        assert_eq!(samples[0].client.established(), 1);
+        assert_eq!(samples[0].server.established(), 1);
+        assert_eq!(
+            samples[0].client.time_wait(),
+            0,
+            "the baseline TIME_WAIT is excluded"
+        );
+        assert!(samples.windows(2).all(|w| w[0].at_us <= w[1].at_us));
         assert_eq!(outcome.time_wait_client_end, 1);
         assert_eq!(outcome.time_wait_server_end, 1);
         assert_eq!(outcome.distinct_connections, 2);
         assert_eq!(outcome.baseline_excluded, 1);
+        assert_eq!(outcome.failed_snapshots, 0);
+        assert!(!outcome.final_snapshot_failed);
         assert_eq!(outcome.interval_us, 2000);
         let json = serde_json::to_string(&outcome).unwrap();
         let back: SocketsOutcome = serde_json::from_str(&json).unwrap();
         assert_eq!(back, outcome);
     }
 
-    /// Returns the scripted snapshots while the sampling thread runs, then `last` once the
-    /// thread named `kalab-sockets` is no longer the caller (that is, in `stop`).
-    struct SwitchTable {
-        inner: ScriptedTable,
-        last: Vec<SocketEntry>,
-        calls: u64,
-    }
-
-    impl SwitchTable {
-        fn new(inner: ScriptedTable, last: Vec<SocketEntry>) -> SwitchTable {
-            SwitchTable {
-                inner,
-                last,
-                calls: 0,
-            }
-        }
-    }
-
-    impl SocketTable for SwitchTable {
-        fn snapshot(&mut self) -> Result<Vec<SocketEntry>, SocketTableError> {
-            self.calls += 1;
-            let on_sampler_thread = thread::current().name() == Some("kalab-sockets");
-            if self.calls > 1 && !on_sampler_thread {
-                return Ok(self.last.clone());
-            }
-            self.inner.snapshot()
-        }
-    }
-
     #[test]
     fn failed_snapshots_are_counted_and_the_run_goes_on() {
-        let table = ScriptedTable::new(vec![Ok(vec![]), Err("flaky".into())]);
+        let tw = vec![entry(
+            "127.0.0.1:40001",
+            "127.0.0.1:8080",
+            TcpState::TimeWait,
+        )];
+        let script = vec![Ok(vec![]), Ok(tw), Err("flaky".into())];
+        let (table, calls) = WatchedTable::new(script, Err("gone at the end".into()));
         let sampler = Sampler::start(spec(), Box::new(table));
-        thread::sleep(Duration::from_millis(20));
+        wait_for_thread_calls(&calls, 3);
         let outcome = sampler.stop(&[]);
         assert!(outcome.available);
-        assert!(outcome.failed_snapshots >= 1);
+        assert!(
+            outcome.failed_snapshots >= 2,
+            "{}",
+            outcome.failed_snapshots
+        );
         assert!(outcome.final_snapshot_failed);
-        assert!(outcome.samples.is_empty());
+        assert_eq!(outcome.samples.len(), 1, "only the one good sample");
+        assert_eq!(
+            outcome.time_wait_client_end, 1,
+            "the end falls back to the last good sample"
+        );
     }
 
     #[test]
-    fn dropping_a_running_sampler_stops_its_thread() {
+    fn tiny_intervals_are_raised_to_the_minimum() {
         let table = ScriptedTable::new(vec![Ok(vec![])]);
-        let sampler = Sampler::start(spec(), Box::new(table));
+        let spec = SamplerSpec {
+            interval: Duration::ZERO,
+            ..spec()
+        };
+        let sampler = Sampler::start(spec, Box::new(table));
+        assert_eq!(sampler.spec().interval, MIN_SAMPLE_INTERVAL);
         let started = Instant::now();
         drop(sampler);
-        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "drop stops the thread promptly"
+        );
     }
 }
