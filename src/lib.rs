@@ -12,3 +12,4 @@ pub mod exit_code;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sockets;
