@@ -60,6 +60,10 @@ pub struct MeasureArgs {
     #[arg(long, default_value_t = 120, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub max_run_secs: u64,
+    /// Sample the socket table (TIME_WAIT, CLOSE_WAIT, ...) this often, in milliseconds.
+    #[arg(long, default_value_t = 50, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub sample_ms: u64,
 }
 
 /// Where and how results are written.

@@ -58,7 +58,14 @@ pub fn explain(runs: &[RunReport]) -> String {
             .find(|r| r.scenario == name)
             .map_or("?".into(), |r| r.requests_sent.to_string())
     };
-    format!(
+    let forecast = runs
+        .iter()
+        .find(|r| r.scenario == "concurrent-idle2")
+        .and_then(|r| r.port_forecast.as_ref())
+        .map_or(String::new(), |f| {
+            format!("\n  5. Port exhaustion, for the churn of concurrent-idle2: {f}\n")
+        });
+    let text = format!(
         "\nWhat this shows (numbers measured just now):\n\
          \n  1. Body dropped unread (64 KiB): {drop_n} requests opened {drop} connection(s). Go's net/http does the same when a\n     \
               body is neither read to EOF nor closed: one SYN per request, a TIME_WAIT socket per request on the closing side.\n\
@@ -80,5 +87,6 @@ pub fn explain(runs: &[RunReport]) -> String {
         small_n = sent("sequential-drop-small"),
         idle2 = opened("concurrent-idle2"),
         idle10 = opened("concurrent-idle10"),
-    )
+    );
+    text + &forecast
 }

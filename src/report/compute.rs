@@ -7,12 +7,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{TimeZone, Utc};
 
-use super::model::{Closes, PerSource, RunReport, Source, Spread};
+use super::model::{Closes, PerSource, RunReport, Source, Spread, TimeWait};
 use super::warning::Warning;
 use crate::runner::client::Dial;
 use crate::runner::pattern::RequestOutcome;
 use crate::runner::server::{ServerConnection, ServerEnd};
 use crate::scenario::Scenario;
+use crate::sockets::{
+    forecast_ports, read_port_sysctls, ForecastInput, PortForecast, SocketsOutcome,
+};
 
 /// Everything one run observed, before any figure is computed.
 #[derive(Debug, Clone)]
@@ -37,6 +40,8 @@ pub struct RawRun {
     pub dials: Vec<Dial>,
     /// The embedded server's connections (`None` for an external target).
     pub server_connections: Option<Vec<ServerConnection>>,
+    /// The socket table's view (`None` when not sampled).
+    pub sockets: Option<SocketsOutcome>,
     /// Warnings the collectors raised.
     pub notes: Vec<Warning>,
 }
@@ -79,6 +84,19 @@ pub fn compute(raw: RawRun) -> RunReport {
     if embedded {
         connections_opened.server = Some(servers.len() as u64);
     }
+    let sockets = raw.sockets.filter(|s| {
+        if !s.available {
+            warnings.push(Warning::SourceUnavailable {
+                source: Source::Sockets,
+                reason: s.unavailable_reason.clone().unwrap_or_default(),
+            });
+        }
+        s.available
+    });
+    let time_wait = sockets.as_ref().map(TimeWait::from);
+    if let Some(sockets) = &sockets {
+        connections_opened.sockets = Some(sockets.distinct_connections);
+    }
     warnings.extend(disagreements("connections_opened", &connections_opened));
 
     let reuse_ratio = connections_opened
@@ -114,6 +132,13 @@ pub fn compute(raw: RawRun) -> RunReport {
         Closes::default()
     };
 
+    let port_forecast = port_forecast(&closes, raw.wall_time_ms, &raw.target);
+    if let Some(forecast) = port_forecast.as_ref().filter(|f| f.warning) {
+        warnings.push(Warning::Note {
+            message: format!("port exhaustion: {forecast}"),
+        });
+    }
+
     RunReport {
         scenario: raw.scenario.name.clone(),
         origin: raw.origin,
@@ -140,11 +165,42 @@ pub fn compute(raw: RawRun) -> RunReport {
         latency_p50_ms: percentile(&latencies, 50.0),
         latency_p99_ms: percentile(&latencies, 99.0),
         closes,
+        time_wait,
+        port_forecast,
         warnings,
         requests: raw.requests,
         dials: raw.dials,
         server_connections: servers,
+        sockets,
     }
+}
+
+/// The port-exhaustion forecast for this run's rate of client-closed connections.
+fn port_forecast(closes: &Closes, wall_time_ms: f64, target: &str) -> Option<PortForecast> {
+    if closes.source.is_none() || wall_time_ms <= 0.0 {
+        return None;
+    }
+    let rate = closes.by_client as f64 / (wall_time_ms / 1000.0);
+    let loopback = target
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| {
+            let host = uri.host()?.trim_matches(['[', ']']).to_string();
+            Some(
+                host == "localhost"
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .ok()?
+                        .to_canonical()
+                        .is_loopback(),
+            )
+        })
+        .unwrap_or(false);
+    Some(forecast_ports(&ForecastInput::from_sysctls(
+        &read_port_sysctls(),
+        rate,
+        loopback,
+    )))
 }
 
 /// How the server saw its connections end.

@@ -12,6 +12,7 @@ use crate::runner::client::Dial;
 use crate::runner::pattern::RequestOutcome;
 use crate::runner::server::ServerConnection;
 use crate::scenario::Scenario;
+use crate::sockets::{PortForecast, SocketsOutcome};
 
 use super::warning::Warning;
 
@@ -160,6 +161,34 @@ pub struct Closes {
     pub open_at_end: u64,
 }
 
+/// TIME_WAIT sockets of this run per side (client side: the client's local sockets), sampled
+/// during the run (peak) and after the settle (end), and the CLOSE_WAIT peak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeWait {
+    /// Most client-side TIME_WAIT sockets in any sample.
+    pub time_wait_client_peak: u64,
+    /// Client-side TIME_WAIT sockets after the settle.
+    pub time_wait_client_end: u64,
+    /// Most server-side TIME_WAIT sockets in any sample.
+    pub time_wait_server_peak: u64,
+    /// Server-side TIME_WAIT sockets after the settle.
+    pub time_wait_server_end: u64,
+    /// Most CLOSE_WAIT sockets in any sample (a side that never closes is a leak).
+    pub close_wait_peak: u64,
+}
+
+impl From<&SocketsOutcome> for TimeWait {
+    fn from(s: &SocketsOutcome) -> Self {
+        TimeWait {
+            time_wait_client_peak: s.time_wait_client_peak,
+            time_wait_client_end: s.time_wait_client_end,
+            time_wait_server_peak: s.time_wait_server_peak,
+            time_wait_server_end: s.time_wait_server_end,
+            close_wait_peak: s.close_wait_peak,
+        }
+    }
+}
+
 /// Everything measured in one run of one scenario variant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
@@ -205,6 +234,10 @@ pub struct RunReport {
     pub latency_p99_ms: Option<f64>,
     /// How connections ended, from the best source.
     pub closes: Closes,
+    /// TIME_WAIT and CLOSE_WAIT sockets of this run (the `sockets` source).
+    pub time_wait: Option<TimeWait>,
+    /// How long a client could keep this run's churn before running out of ports.
+    pub port_forecast: Option<PortForecast>,
     /// What a reader should know about these numbers.
     pub warnings: Vec<Warning>,
     /// Every request.
@@ -213,6 +246,8 @@ pub struct RunReport {
     pub dials: Vec<Dial>,
     /// Every connection the embedded server accepted (the `server` source).
     pub server_connections: Vec<ServerConnection>,
+    /// The socket table's samples and summary (the `sockets` source).
+    pub sockets: Option<SocketsOutcome>,
 }
 
 impl RunReport {

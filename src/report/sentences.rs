@@ -47,8 +47,19 @@ pub fn compare(baseline: &RunReport, run: &RunReport) -> Option<String> {
             baseline.label()
         ),
     };
+    let time_wait = match (baseline.time_wait, run.time_wait) {
+        (Some(b), Some(r)) if b.time_wait_client_end != r.time_wait_client_end => format!(
+            " and left {} instead of {} TIME_WAIT sockets on the client",
+            r.time_wait_client_end, b.time_wait_client_end
+        ),
+        (Some(b), Some(r)) if b.time_wait_server_end != r.time_wait_server_end => format!(
+            " and left {} instead of {} TIME_WAIT sockets on the server",
+            r.time_wait_server_end, b.time_wait_server_end
+        ),
+        _ => String::new(),
+    };
     Some(format!(
-        "{} {what} ({value} vs {base}, {base_source} source)",
+        "{} {what}{time_wait} ({value} vs {base} connections, {base_source} source)",
         run.label()
     ))
 }

@@ -34,6 +34,7 @@ pub fn render(runs: &[RunReport]) -> String {
         "reuse\nratio",
         "requests per conn\nmin / med / max",
         "closed by\nclient / server / reset / open",
+        "TIME_WAIT end\nclient / server",
         "latency ms\np50 / p99",
         "wall\nms",
     ]);
@@ -66,6 +67,11 @@ pub fn render(runs: &[RunReport]) -> String {
                 .set_alignment(CellAlignment::Right),
             Cell::new(spread_text(run.requests_per_connection)).set_alignment(CellAlignment::Right),
             Cell::new(closes).set_alignment(CellAlignment::Right),
+            Cell::new(match run.time_wait {
+                Some(tw) => format!("{} / {}", tw.time_wait_client_end, tw.time_wait_server_end),
+                None => "-".into(),
+            })
+            .set_alignment(CellAlignment::Right),
             Cell::new(format!(
                 "{} / {}",
                 ms(run.latency_p50_ms),

@@ -60,10 +60,19 @@ impl fmt::Display for Warning {
                 first_value,
                 second,
                 second_value,
-            } => write!(
-                f,
-                "sources disagree on {figure}: {first} counted {first_value}, {second} counted {second_value}"
-            ),
+            } => {
+                write!(
+                    f,
+                    "sources disagree on {figure}: {first} counted {first_value}, {second} counted {second_value}"
+                )?;
+                if *second == Source::Sockets && second_value < first_value {
+                    f.write_str(
+                        " (the socket table is sampled, so it misses connections that open and close \
+                         between two samples, and connections that ended in a reset vanish at once)",
+                    )?;
+                }
+                Ok(())
+            }
             Warning::RequestsFailed { count, kinds } => {
                 write!(f, "{count} request(s) failed ({kinds})")
             }

@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::clock::now_us;
+use crate::connection::FourTuple;
 use crate::error::EnvironmentError;
 use crate::report::compute::{compute, RawRun};
 use crate::report::RunReport;
 use crate::scenario::Scenario;
+use crate::sockets::{ProcfsTable, Sampler, SamplerSpec};
 
 use self::client::DialLog;
 use self::server::EmbeddedServer;
@@ -44,6 +46,8 @@ pub struct RunOptions {
     pub settle: Duration,
     /// Upper bound on one run's request pattern.
     pub max_run: Duration,
+    /// How often the socket table is sampled.
+    pub sample_interval: Duration,
 }
 
 impl Default for RunOptions {
@@ -51,6 +55,7 @@ impl Default for RunOptions {
         RunOptions {
             settle: Duration::from_millis(300),
             max_run: Duration::from_secs(120),
+            sample_interval: crate::sockets::DEFAULT_SAMPLE_INTERVAL,
         }
     }
 }
@@ -63,6 +68,14 @@ pub async fn execute(
 ) -> anyhow::Result<RunReport> {
     let scenario = &plan.scenario;
     let target = Target::start(scenario).await?;
+    let sampler_spec = SamplerSpec {
+        server: target.addr,
+        interval: options.sample_interval,
+    };
+    let sampler = tokio::task::spawn_blocking(move || {
+        Sampler::start(sampler_spec, Box::new(ProcfsTable::new()))
+    })
+    .await?;
     let log = DialLog::default();
     let client = client::build(&scenario.client, log.clone())
         .context("cannot build the HTTP client from [client]")?;
@@ -82,6 +95,9 @@ pub async fn execute(
     let wall_time_ms = clock.elapsed().as_secs_f64() * 1000.0;
 
     let server_connections = target.server.as_ref().map(EmbeddedServer::snapshot);
+    let dials = log.dials();
+    let known = known_tuples(target.addr, &dials, server_connections.as_deref());
+    let sockets = tokio::task::spawn_blocking(move || sampler.stop(&known)).await?;
     drop(client);
     if let Some(server) = target.server {
         server.shutdown().await;
@@ -95,16 +111,33 @@ pub async fn execute(
         wall_time_ms,
         target: target.url,
         requests,
-        dials: log.dials(),
+        dials,
         server_connections,
+        sockets: Some(sockets),
         notes: Vec::new(),
     }))
+}
+
+/// This run's connections as the client and the server know them.
+fn known_tuples(
+    server: SocketAddr,
+    dials: &[client::Dial],
+    accepted: Option<&[server::ServerConnection]>,
+) -> Vec<FourTuple> {
+    let from_dials = dials
+        .iter()
+        .filter_map(|d| d.local)
+        .map(|local| FourTuple::new(local, server));
+    let from_server = accepted
+        .unwrap_or_default()
+        .iter()
+        .map(|c| FourTuple::new(c.peer, server));
+    from_dials.chain(from_server).collect()
 }
 
 /// Where the requests go: the embedded server, or an external URL.
 struct Target {
     url: String,
-    #[allow(dead_code)]
     addr: SocketAddr,
     server: Option<EmbeddedServer>,
 }

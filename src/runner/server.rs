@@ -225,7 +225,9 @@ async fn serve_connection(
         let behaviour = Arc::clone(&behaviour);
         service_fn(move |request| handle(request, Arc::clone(&tracked), Arc::clone(&behaviour)))
     };
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let watched = WatchedStream::new(stream);
+    let events = Arc::clone(&watched.events);
+    let connection = builder.serve_connection(TokioIo::new(watched), service);
     tokio::pin!(connection);
     let idle_timeout = behaviour.idle_timeout();
     let mut closing = false;
@@ -248,11 +250,20 @@ async fn serve_connection(
             }
         }
     };
+    let events = *events.lock().expect("stream events lock");
     let (end, error) = match result {
-        Ok(()) if tracked.server_closing.load(Ordering::SeqCst) => {
-            (ServerEnd::ClosedByServer, None)
-        }
-        Ok(()) => (ServerEnd::ClosedByClient, None),
+        _ if events.reset => (
+            ServerEnd::Reset,
+            result.err().map(|e| error_chain(e.as_ref())),
+        ),
+        Ok(()) => match (events.shutdown_first, events.eof_first) {
+            (true, _) => (ServerEnd::ClosedByServer, None),
+            (false, true) => (ServerEnd::ClosedByClient, None),
+            (false, false) if tracked.server_closing.load(Ordering::SeqCst) => {
+                (ServerEnd::ClosedByServer, None)
+            }
+            (false, false) => (ServerEnd::ClosedByClient, None),
+        },
         Err(err) if is_reset(err.as_ref()) => (ServerEnd::Reset, Some(err.to_string())),
         Err(err) => (ServerEnd::Error, Some(error_chain(err.as_ref()))),
     };
@@ -302,6 +313,107 @@ async fn handle(
     *tracked.last_done.lock().expect("idle lock") = Instant::now();
     tracked.in_flight.fetch_sub(1, Ordering::SeqCst);
     Ok(response)
+}
+
+/// What the server's socket went through, in order: who closed first, and whether a reset was
+/// seen. Observed at the socket so it does not depend on how hyper reports a closed peer.
+#[derive(Debug, Clone, Copy, Default)]
+struct StreamEvents {
+    /// The server shut its side down before the client's EOF arrived.
+    shutdown_first: bool,
+    /// The client's EOF arrived before the server shut down.
+    eof_first: bool,
+    /// A read or write failed with a reset (or a broken pipe, the reset seen while writing).
+    reset: bool,
+}
+
+/// A TCP stream that records [`StreamEvents`].
+struct WatchedStream {
+    inner: tokio::net::TcpStream,
+    events: Arc<Mutex<StreamEvents>>,
+}
+
+impl WatchedStream {
+    fn new(inner: tokio::net::TcpStream) -> Self {
+        WatchedStream {
+            inner,
+            events: Arc::default(),
+        }
+    }
+
+    fn note<T>(&self, result: &Poll<std::io::Result<T>>) {
+        if let Poll::Ready(Err(err)) = result {
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ) {
+                self.events.lock().expect("stream events lock").reset = true;
+            }
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for WatchedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.note(&result);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() == before {
+            let mut events = self.events.lock().expect("stream events lock");
+            if !events.shutdown_first {
+                events.eof_first = true;
+            }
+        }
+        result
+    }
+}
+
+impl tokio::io::AsyncWrite for WatchedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(&result);
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(&result);
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(&result);
+        result
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        {
+            let mut events = self.events.lock().expect("stream events lock");
+            if !events.eof_first {
+                events.shutdown_first = true;
+            }
+        }
+        let result = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.note(&result);
+        result
+    }
 }
 
 /// A response body: one frame with an exact length (`Content-Length`), or several frames of

@@ -50,7 +50,10 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Vec<Variant>, ScenarioError> {
     let short = short_names(&axes.iter().map(|(p, _)| *p).collect::<Vec<_>>());
 
     let mut base: toml::Table = toml::from_str(&loaded.text).map_err(|err| {
-        error("", format!("cannot re-read the file for the sweep: {}", err.message()))
+        error(
+            "",
+            format!("cannot re-read the file for the sweep: {}", err.message()),
+        )
     })?;
     base.remove("sweep");
 
@@ -68,21 +71,27 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Vec<Variant>, ScenarioError> {
         }
         for (axis, &(path, values)) in axes.iter().enumerate() {
             let value = &values[picks[axis]];
-            set_path(&mut document, path, value.clone())
-                .map_err(|why| error(path, why))?;
+            set_path(&mut document, path, value.clone()).map_err(|why| error(path, why))?;
             label.push(format!("{}={}", short[axis], display(value)));
         }
-        let scenario: Scenario = toml::Value::Table(document)
-            .try_into()
-            .map_err(|err: toml::de::Error| {
-                let message = err.message().trim().replace('\n', " ");
-                let path = axes
-                    .iter()
-                    .map(|(p, _)| *p)
-                    .find(|p| message.contains(p.rsplit('.').next().unwrap_or(p)))
-                    .unwrap_or(axes[0].0);
-                error(path, format!("the value {} does not fit: {message}", display(&values_at(&axes, &picks, path))))
-            })?;
+        let scenario: Scenario =
+            toml::Value::Table(document)
+                .try_into()
+                .map_err(|err: toml::de::Error| {
+                    let message = err.message().trim().replace('\n', " ");
+                    let path = axes
+                        .iter()
+                        .map(|(p, _)| *p)
+                        .find(|p| message.contains(p.rsplit('.').next().unwrap_or(p)))
+                        .unwrap_or(axes[0].0);
+                    error(
+                        path,
+                        format!(
+                            "the value {} does not fit: {message}",
+                            display(&values_at(&axes, &picks, path))
+                        ),
+                    )
+                })?;
         variants.push(Variant {
             label: label.join(", "),
             scenario,
@@ -103,7 +112,9 @@ fn values_at(axes: &[(&str, &Vec<toml::Value>)], picks: &[usize], path: &str) ->
 fn set_path(document: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(format!("`{path}` is not a dotted field path like \"client.max_idle_per_host\""));
+        return Err(format!(
+            "`{path}` is not a dotted field path like \"client.max_idle_per_host\""
+        ));
     }
     let mut table = document;
     for part in &parts[..parts.len() - 1] {
@@ -190,7 +201,10 @@ requests_per_worker = 3
     fn colliding_last_segments_keep_the_whole_path() {
         let v = variants("\"client.idle_timeout_ms\" = [0]\n\"server.idle_timeout_ms\" = [5]\n")
             .unwrap();
-        assert_eq!(v[0].label, "client.idle_timeout_ms=0, server.idle_timeout_ms=5");
+        assert_eq!(
+            v[0].label,
+            "client.idle_timeout_ms=0, server.idle_timeout_ms=5"
+        );
     }
 
     #[test]

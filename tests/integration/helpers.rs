@@ -68,3 +68,20 @@ pub fn summary(report: &RunReport) -> String {
 pub fn kalab() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("kalab").unwrap()
 }
+
+/// The path of a peer program the tests use, or `None` with a visible skip message. Under
+/// `CI=true` a missing peer fails the test: CI must exercise the real thing.
+pub fn peer(program: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{program} is required under CI=true; scripts/setup installs it");
+        }
+        eprintln!("SKIP: {program} is not installed (scripts/setup installs it)");
+    }
+    found
+}

@@ -6,3 +6,4 @@ mod helpers;
 mod cli_errors;
 mod demo;
 mod runs;
+mod time_wait;

@@ -1,0 +1,99 @@
+//! TIME_WAIT per side from the socket table, through real runs: the side that closes first
+//! keeps TIME_WAIT, a pooled connection leaves none, and earlier runs never count.
+
+use std::process::Command;
+
+use crate::helpers::{assert_opened, run_scenario};
+
+fn scenario(server_extra: &str, client_extra: &str, policy: &str, body_bytes: u64) -> String {
+    format!(
+        r#"name = "tw"
+[server]
+body_bytes = {body_bytes}
+{server_extra}
+[client]
+{client_extra}
+[pattern]
+kind = "sequential"
+requests_per_worker = 10
+pause_ms = 5
+[body]
+policy = "{policy}"
+"#
+    )
+}
+
+#[test]
+fn a_client_without_an_idle_pool_closes_every_connection_and_keeps_the_time_wait() {
+    let report = run_scenario(&scenario("", "max_idle_per_host = 0", "drain", 11));
+    assert_opened(&report, 10);
+    let tw = report.time_wait.expect("sockets source");
+    assert_eq!(report.closes.by_client, 10, "{:?}", report.closes);
+    assert_eq!(tw.time_wait_client_end, 10);
+    assert_eq!(tw.time_wait_server_end, 0);
+}
+
+#[test]
+fn a_server_without_keep_alive_keeps_the_time_wait() {
+    let report = run_scenario(&scenario("keep_alive = false", "", "drain", 11));
+    assert_opened(&report, 10);
+    let tw = report.time_wait.expect("sockets source");
+    assert_eq!(report.closes.by_server, 10, "{:?}", report.closes);
+    assert_eq!(tw.time_wait_server_end, 10);
+    assert_eq!(tw.time_wait_client_end, 0);
+}
+
+#[test]
+fn a_pooled_connection_leaves_no_time_wait() {
+    let report = run_scenario(&scenario("", "", "drain", 11));
+    assert_opened(&report, 1);
+    let tw = report.time_wait.expect("sockets source");
+    assert_eq!(tw.time_wait_client_peak + tw.time_wait_server_peak, 0);
+    assert_eq!(tw.time_wait_client_end + tw.time_wait_server_end, 0);
+    assert_eq!(report.closes.open_at_end, 1);
+}
+
+#[test]
+fn a_second_run_on_the_same_port_does_not_count_the_first_runs_time_wait() {
+    // A fixed port, chosen per process so reruns within TIME_WAIT's 60 s do not collide.
+    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let text = scenario(
+        &format!("port = {port}"),
+        "max_idle_per_host = 0",
+        "drain",
+        11,
+    );
+    let first = run_scenario(&text);
+    assert_eq!(first.time_wait.unwrap().time_wait_client_end, 10);
+    let second = run_scenario(&text.replace("requests_per_worker = 10", "requests_per_worker = 4"));
+    assert_eq!(second.connections_opened.server, Some(4));
+    let tw = second.time_wait.unwrap();
+    assert_eq!(
+        tw.time_wait_client_end, 4,
+        "the first run's 10 sockets leaked in"
+    );
+    assert!(second.sockets.unwrap().baseline_excluded >= 10);
+}
+
+#[test]
+fn time_wait_counts_match_ss_at_the_same_moment() {
+    let Some(ss) = crate::helpers::peer("ss") else {
+        return;
+    };
+    let report = run_scenario(&scenario("keep_alive = false", "", "drain", 11));
+    let port = report
+        .target
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/');
+    let output = Command::new(ss)
+        .args(["-Htan", "state", "time-wait"])
+        .arg(format!("( sport = :{port} or dport = :{port} )"))
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&output.stdout).lines().count() as u64;
+    let tw = report.time_wait.unwrap();
+    assert_eq!(tw.time_wait_client_end + tw.time_wait_server_end, listed);
+    assert_eq!(listed, 10);
+}
