@@ -24,6 +24,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run scenario files and report what every source measured.
     Run(RunArgs),
+    /// The side-by-side report from saved JSON results (`--export-json`).
+    Compare(CompareArgs),
 }
 
 /// Options of `kalab run`.
@@ -50,6 +52,16 @@ pub struct DemoArgs {
     pub output: OutputArgs,
 }
 
+/// Options of `kalab compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// JSON results written by `--export-json` (or `--format json`).
+    #[arg(required = true, value_name = "RESULT.json")]
+    pub results: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// How runs are measured.
 #[derive(Debug, Args)]
 pub struct MeasureArgs {
@@ -69,19 +81,33 @@ pub struct MeasureArgs {
 /// Where and how results are written.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format on stdout.
+    /// Format of the report on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Also write the full results as JSON to this file (rewritten after every run).
+    /// The variant the others are compared with (its label, or what it sets, e.g.
+    /// `max_idle_per_host=2`); default: the first of each group of like patterns.
+    #[arg(long, value_name = "VARIANT")]
+    pub baseline_variant: Option<String>,
+    /// Write the full results as JSON (rewritten after every run; `-` is stdout).
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub export_json: Option<PathBuf>,
+    /// Write the side-by-side table and sentences as Markdown (`-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+    /// Write one CSV row per variant and repetition (`-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
 }
 
-/// Output formats.
+/// Formats of the report on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// A side-by-side table with comparison sentences.
     Table,
     /// The full result model as JSON.
     Json,
+    /// The side-by-side table as Markdown.
+    Markdown,
+    /// One row per variant and repetition.
+    Csv,
 }

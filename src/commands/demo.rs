@@ -8,7 +8,8 @@ use crate::report::RunReport;
 use crate::runner::RunOptions;
 use crate::scenario::builtin;
 
-use super::run::{execute_all, finish, plans, OutputConfig};
+use super::output::OutputConfig;
+use super::run::{execute_all, finish, plans};
 
 /// What `kalab demo` needs.
 #[derive(Debug, Clone)]
@@ -37,7 +38,7 @@ pub fn demo(config: DemoConfig) -> anyhow::Result<ExitCode> {
              Each scenario runs against a fresh embedded server; connections are counted by the client (dials) and the server (accepts).\n\n",
         )?;
     }
-    let (runs, interrupted) = execute_all(&plans(&loaded, 1), &config.options, &config.output)?;
+    let (runs, interrupted) = execute_all(&plans(&loaded, 1)?, &config.options, &config.output)?;
     let code = finish(&runs, &config.output, interrupted)?;
     if config.output.format == Format::Table && !interrupted {
         super::print(&explain(&runs))?;

@@ -1,7 +1,9 @@
 //! The commands, as functions over plain option structs. `dispatch` maps the parsed command
 //! line onto them.
 
+pub mod compare;
 pub mod demo;
+pub mod output;
 pub mod run;
 
 use std::io::Write;
@@ -14,6 +16,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::demo(args.into()),
         Command::Run(args) => run::run(args.into()),
+        Command::Compare(args) => compare::compare(args.into()),
     }
 }
 

@@ -1,17 +1,21 @@
-//! `kalab run`: load every scenario (all valid before anything runs), run each variant, print
-//! the report. Results are written as runs finish, so Ctrl-C keeps what was measured.
+//! `kalab run`: load every scenario and expand its sweep (all valid before anything runs), run
+//! each variant `--repeat` times, and report. Results are written as runs finish, so Ctrl-C
+//! keeps what was measured.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{Format, MeasureArgs, OutputArgs, RunArgs};
+use crate::cli::{MeasureArgs, RunArgs};
 use crate::exit_code::ExitCode;
-use crate::report::{table, ResultSet, RunReport};
+use crate::report::RunReport;
 use crate::runner::{self, RunOptions, RunPlan};
-use crate::scenario::{self, LoadedScenario};
+use crate::scenario::{self, sweep, LoadedScenario};
+
+use super::output::OutputConfig;
 
 /// What `kalab run` needs, free of command-line types.
 #[derive(Debug, Clone)]
@@ -24,15 +28,6 @@ pub struct RunConfig {
     pub options: RunOptions,
     /// Output options.
     pub output: OutputConfig,
-}
-
-/// Where results go.
-#[derive(Debug, Clone)]
-pub struct OutputConfig {
-    /// The stdout format.
-    pub format: Format,
-    /// A JSON file rewritten after every run.
-    pub out: Option<PathBuf>,
 }
 
 impl From<RunArgs> for RunConfig {
@@ -56,15 +51,6 @@ impl From<MeasureArgs> for RunOptions {
     }
 }
 
-impl From<OutputArgs> for OutputConfig {
-    fn from(args: OutputArgs) -> Self {
-        OutputConfig {
-            format: args.format,
-            out: args.out,
-        }
-    }
-}
-
 /// Runs scenario files.
 pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
     let files = scenario::collect_files(&config.paths)?;
@@ -72,27 +58,30 @@ pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|path| scenario::load_file(path))
         .collect::<Result<Vec<_>, _>>()?;
-    let plans = plans(&loaded, config.repeat);
+    let plans = plans(&loaded, config.repeat)?;
     let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;
     finish(&runs, &config.output, interrupted)
 }
 
-/// The runs to perform: every scenario, `repeat` times.
-pub fn plans(loaded: &[LoadedScenario], repeat: u32) -> Vec<RunPlan> {
-    loaded
-        .iter()
-        .flat_map(|l| {
-            (1..=repeat).map(move |repetition| RunPlan {
-                scenario: l.scenario.clone(),
-                origin: l.origin.clone(),
-                variant: String::new(),
-                repetition,
-            })
-        })
-        .collect()
+/// The runs to perform: every variant of every scenario, `repeat` times, variant by variant.
+pub fn plans(loaded: &[LoadedScenario], repeat: u32) -> anyhow::Result<Vec<RunPlan>> {
+    let mut plans = Vec::new();
+    for scenario in loaded {
+        for variant in sweep::expand(scenario)? {
+            for repetition in 1..=repeat {
+                plans.push(RunPlan {
+                    scenario: variant.scenario.clone(),
+                    origin: scenario.origin.clone(),
+                    variant: variant.label.clone(),
+                    repetition,
+                });
+            }
+        }
+    }
+    Ok(plans)
 }
 
-/// Runs every plan in order, rewriting the JSON file after each; stops early on Ctrl-C.
+/// Runs every plan in order, rewriting the export files after each; stops early on Ctrl-C.
 /// Returns the reports and whether the user interrupted.
 pub fn execute_all(
     plans: &[RunPlan],
@@ -100,45 +89,34 @@ pub fn execute_all(
     output: &OutputConfig,
 ) -> anyhow::Result<(Vec<RunReport>, bool)> {
     let runtime = super::runtime()?;
-    runtime.block_on(async {
+    let progress = Progress::new(plans);
+    let result = runtime.block_on(async {
         let mut runs = Vec::with_capacity(plans.len());
-        for plan in plans {
-            let run = runner::execute(plan, options, Arc::new(|| {}));
+        for (index, plan) in plans.iter().enumerate() {
+            progress.start(index, plan);
+            let run = runner::execute(plan, options, progress.on_request());
             tokio::select! {
                 report = run => {
                     let report = report.with_context(|| format!("run of {} failed", plan.origin))?;
                     runs.push(report);
-                    write_json_file(&runs, output)?;
+                    output.write_files(&runs)?;
                 }
                 _ = tokio::signal::ctrl_c() => return Ok((runs, true)),
             }
         }
         Ok((runs, false))
-    })
+    });
+    progress.finish();
+    result
 }
 
-fn write_json_file(runs: &[RunReport], output: &OutputConfig) -> anyhow::Result<()> {
-    if let Some(path) = &output.out {
-        let json = serde_json::to_string_pretty(&ResultSet::new(runs.to_vec()))?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("cannot write results to {}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// Prints the report in the chosen format and picks the exit code.
+/// Prints the report and picks the exit code.
 pub fn finish(
     runs: &[RunReport],
     output: &OutputConfig,
     interrupted: bool,
 ) -> anyhow::Result<ExitCode> {
-    match output.format {
-        Format::Table => super::print(&table::render(runs))?,
-        Format::Json => {
-            let json = serde_json::to_string_pretty(&ResultSet::new(runs.to_vec()))?;
-            super::print(&(json + "\n"))?;
-        }
-    }
+    output.write_final(runs)?;
     if interrupted {
         eprintln!(
             "kalab: interrupted; {} finished run(s) reported",
@@ -147,4 +125,58 @@ pub fn finish(
         return Ok(ExitCode::Interrupted);
     }
     Ok(ExitCode::Success)
+}
+
+/// The progress bar on stderr: shown only once a session has lasted about two seconds, and
+/// never when stderr is not a terminal.
+struct Progress {
+    bar: ProgressBar,
+    total_variants: usize,
+    shown_after: std::time::Instant,
+}
+
+impl Progress {
+    fn new(plans: &[RunPlan]) -> Self {
+        let requests: u64 = plans
+            .iter()
+            .map(|p| p.scenario.pattern.total_requests())
+            .sum();
+        let bar = ProgressBar::with_draw_target(Some(requests), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} {wide_msg} [{bar:30}] {pos}/{len} requests")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Progress {
+            bar,
+            total_variants: plans.len(),
+            shown_after: std::time::Instant::now() + Duration::from_secs(2),
+        }
+    }
+
+    fn start(&self, index: usize, plan: &RunPlan) {
+        self.bar
+            .set_prefix(format!("run {}/{}", index + 1, self.total_variants));
+        let label = if plan.variant.is_empty() {
+            plan.scenario.name.clone()
+        } else {
+            format!("{} [{}]", plan.scenario.name, plan.variant)
+        };
+        self.bar.set_message(label);
+    }
+
+    fn on_request(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let bar = self.bar.clone();
+        let shown_after = self.shown_after;
+        Arc::new(move || {
+            if bar.is_hidden() && std::time::Instant::now() >= shown_after {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
+            bar.inc(1);
+        })
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }

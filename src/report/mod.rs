@@ -1,8 +1,13 @@
-//! Reports: the result model, its computation from raw observations, and its renderings.
+//! Reports: the result model, its computation from raw observations, the figure catalogue, the
+//! side-by-side grid, and its renderings (terminal table, exporters).
 
 pub mod compute;
+pub mod export;
+pub mod figures;
+pub mod grid;
 pub mod model;
 pub mod sentences;
+pub mod summary;
 pub mod table;
 pub mod warning;
 

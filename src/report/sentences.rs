@@ -1,73 +1,100 @@
 //! Comparison sentences in hyperfine's spirit: "sequential-drain opened 10.0x fewer connections
-//! than sequential-drop".
+//! than sequential-drop and left 0 instead of 10 TIME_WAIT sockets on the client".
 //!
-//! Runs are compared within groups of like patterns (same kind, workers and requests), each
-//! against the group's first run, so a sentence never compares a sequential run with a
-//! concurrent one.
+//! Without a chosen baseline, variants are compared within groups of like patterns (same kind,
+//! workers and requests), each against the group's first, so a sentence never compares a
+//! sequential run with a concurrent one. Repeated runs are compared by their medians.
 
-use super::model::RunReport;
+use super::figures::lookup;
+use super::summary::VariantSummary;
 
-/// The sentences for a list of runs, in order.
-pub fn comparisons(runs: &[RunReport]) -> Vec<String> {
+/// The sentences for a list of variants, in order. With `baseline`, every other variant is
+/// compared with it.
+pub fn comparisons(
+    variants: &[VariantSummary<'_>],
+    baseline: Option<&VariantSummary<'_>>,
+) -> Vec<String> {
     let mut sentences = Vec::new();
-    for (index, run) in runs.iter().enumerate() {
-        let baseline = runs[..index]
-            .iter()
-            .find(|earlier| same_group(earlier, run) && earlier.label() != run.label());
-        if let Some(baseline) = baseline {
-            if let Some(sentence) = compare(baseline, run) {
-                sentences.push(sentence);
-            }
+    for (index, variant) in variants.iter().enumerate() {
+        let base = match baseline {
+            Some(base) => Some(base).filter(|b| b.label != variant.label),
+            None => variants[..index]
+                .iter()
+                .find(|earlier| same_group(earlier, variant)),
+        };
+        if let Some(sentence) = base.and_then(|base| compare(base, variant)) {
+            sentences.push(sentence);
         }
     }
     sentences
 }
 
-fn same_group(a: &RunReport, b: &RunReport) -> bool {
-    let (pa, pb) = (&a.settings.pattern, &b.settings.pattern);
+fn same_group(a: &VariantSummary<'_>, b: &VariantSummary<'_>) -> bool {
+    let (pa, pb) = (&a.first().settings.pattern, &b.first().settings.pattern);
     pa.kind == pb.kind
         && pa.workers == pb.workers
         && pa.requests_per_worker == pb.requests_per_worker
 }
 
-/// One sentence saying how `run` differs from `baseline` in connections opened.
-pub fn compare(baseline: &RunReport, run: &RunReport) -> Option<String> {
-    let (base, base_source) = baseline.connections_opened.best()?;
-    let value = run.connections_opened.get(base_source)?;
-    let what = match value.cmp(&base) {
-        std::cmp::Ordering::Equal => format!("opened as many connections as {}", baseline.label()),
-        std::cmp::Ordering::Less => format!(
+/// One sentence saying how `variant` differs from `baseline` in connections opened and
+/// TIME_WAIT.
+pub fn compare(baseline: &VariantSummary<'_>, variant: &VariantSummary<'_>) -> Option<String> {
+    let opened = lookup("connections_opened")?;
+    let (_, source) = baseline.first().connections_opened.best()?;
+    let base = baseline.median(opened, Some(source))?;
+    let value = variant.median(opened, Some(source))?;
+    let what = if value == base {
+        format!("opened as many connections as {}", baseline.label)
+    } else if value < base {
+        format!(
             "opened {} fewer connections than {}",
             ratio(base, value),
-            baseline.label()
-        ),
-        std::cmp::Ordering::Greater => format!(
+            baseline.label
+        )
+    } else {
+        format!(
             "opened {} more connections than {}",
             ratio(value, base),
-            baseline.label()
-        ),
+            baseline.label
+        )
     };
-    let time_wait = match (baseline.time_wait, run.time_wait) {
-        (Some(b), Some(r)) if b.time_wait_client_end != r.time_wait_client_end => format!(
-            " and left {} instead of {} TIME_WAIT sockets on the client",
-            r.time_wait_client_end, b.time_wait_client_end
-        ),
-        (Some(b), Some(r)) if b.time_wait_server_end != r.time_wait_server_end => format!(
-            " and left {} instead of {} TIME_WAIT sockets on the server",
-            r.time_wait_server_end, b.time_wait_server_end
-        ),
-        _ => String::new(),
-    };
+    let mut time_wait = String::new();
+    for (name, side) in [
+        ("time_wait_client_end", "client"),
+        ("time_wait_server_end", "server"),
+    ] {
+        let figure = lookup(name)?;
+        if let (Some(b), Some(v)) = (baseline.median(figure, None), variant.median(figure, None)) {
+            if b != v {
+                time_wait.push_str(&format!(
+                    " and left {} instead of {} TIME_WAIT sockets on the {side}",
+                    number(v),
+                    number(b)
+                ));
+                break;
+            }
+        }
+    }
     Some(format!(
-        "{} {what}{time_wait} ({value} vs {base} connections, {base_source} source)",
-        run.label()
+        "{} {what}{time_wait} ({} vs {} connections, {source} source)",
+        variant.label,
+        number(value),
+        number(base)
     ))
 }
 
-fn ratio(larger: u64, smaller: u64) -> String {
-    if smaller == 0 {
-        format!("{larger} (vs none)")
+fn ratio(larger: f64, smaller: f64) -> String {
+    if smaller == 0.0 {
+        format!("{} (vs none)", number(larger))
     } else {
-        format!("{:.1}x", larger as f64 / smaller as f64)
+        format!("{:.1}x", larger / smaller)
+    }
+}
+
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
     }
 }

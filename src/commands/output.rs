@@ -1,0 +1,78 @@
+//! Where results go: the report on stdout in the chosen format, and the export files, which are
+//! rewritten after every run so an interrupted session keeps what it measured.
+
+use std::path::PathBuf;
+
+use crate::cli::{Format, OutputArgs};
+use crate::report::export::{ExportFormat, ExportTarget};
+use crate::report::{grid, table, ResultSet, RunReport};
+
+/// Output options, free of command-line types.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    /// The stdout format.
+    pub format: Format,
+    /// The variant the comparisons are against.
+    pub baseline_variant: Option<String>,
+    /// Export files (and `-` for stdout).
+    pub exports: Vec<ExportTarget>,
+}
+
+impl From<OutputArgs> for OutputConfig {
+    fn from(args: OutputArgs) -> Self {
+        let mut exports = Vec::new();
+        let mut add = |path: Option<PathBuf>, format| {
+            if let Some(path) = path {
+                exports.push(ExportTarget { format, path });
+            }
+        };
+        add(args.export_json, ExportFormat::Json);
+        add(args.export_markdown, ExportFormat::Markdown);
+        add(args.export_csv, ExportFormat::Csv);
+        OutputConfig {
+            format: args.format,
+            baseline_variant: args.baseline_variant,
+            exports,
+        }
+    }
+}
+
+impl OutputConfig {
+    /// Rewrites every export file with the runs so far.
+    pub fn write_files(&self, runs: &[RunReport]) -> anyhow::Result<()> {
+        let files: Vec<_> = self.exports.iter().filter(|e| !e.is_stdout()).collect();
+        if files.is_empty() {
+            return Ok(());
+        }
+        let results = ResultSet::new(runs.to_vec());
+        for export in files {
+            export.write_file(&results, self.baseline_variant.as_deref())?;
+        }
+        Ok(())
+    }
+
+    /// Writes the final report to stdout (and the exports to `-`), and the export files.
+    pub fn write_final(&self, runs: &[RunReport]) -> anyhow::Result<()> {
+        self.write_files(runs)?;
+        let results = ResultSet::new(runs.to_vec());
+        let baseline = self.baseline_variant.as_deref();
+        let stdout_format = match self.format {
+            Format::Table => None,
+            Format::Json => Some(ExportFormat::Json),
+            Format::Markdown => Some(ExportFormat::Markdown),
+            Format::Csv => Some(ExportFormat::Csv),
+        };
+        match stdout_format {
+            None => super::print(&table::render(&grid::build(runs, baseline)))?,
+            Some(format) => {
+                let bytes = format.exporter().export(&results, baseline)?;
+                super::print(&String::from_utf8_lossy(&bytes))?;
+            }
+        }
+        for export in self.exports.iter().filter(|e| e.is_stdout()) {
+            let bytes = export.format.exporter().export(&results, baseline)?;
+            super::print(&String::from_utf8_lossy(&bytes))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! Exporters: one small trait, one file per format, all fed by the one serde result model.
+//!
+//! File exports are rewritten after every run, so an interrupted sweep keeps what it measured;
+//! `-` (stdout) is written once, at the end.
+
+pub mod csv;
+pub mod json;
+pub mod markdown;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::model::ResultSet;
+
+/// Turns results into the bytes of one format.
+pub trait Exporter {
+    /// Renders the results; `baseline` is the variant the comparisons are against.
+    fn export(&self, results: &ResultSet, baseline: Option<&str>) -> anyhow::Result<Vec<u8>>;
+}
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// The full result model (`kalab compare` reads it back).
+    Json,
+    /// A table plus the comparison sentences, for blogs and pull requests.
+    Markdown,
+    /// One row per variant and repetition, one column per figure.
+    Csv,
+}
+
+impl ExportFormat {
+    /// The exporter for this format.
+    pub fn exporter(self) -> Box<dyn Exporter> {
+        match self {
+            ExportFormat::Json => Box::new(json::Json),
+            ExportFormat::Markdown => Box::new(markdown::Markdown),
+            ExportFormat::Csv => Box::new(csv::Csv),
+        }
+    }
+}
+
+/// One requested export: a format and where it goes (`-` is stdout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportTarget {
+    /// The format.
+    pub format: ExportFormat,
+    /// The file, or `-` for stdout.
+    pub path: PathBuf,
+}
+
+impl ExportTarget {
+    /// Whether this export goes to stdout.
+    pub fn is_stdout(&self) -> bool {
+        self.path.as_os_str() == "-"
+    }
+
+    /// Renders the results and writes them to the file (not for stdout targets).
+    pub fn write_file(&self, results: &ResultSet, baseline: Option<&str>) -> anyhow::Result<()> {
+        let bytes = self.format.exporter().export(results, baseline)?;
+        // Write then rename, so a reader (or a Ctrl-C) never sees half a file.
+        let partial = self.path.with_extension("partial");
+        std::fs::write(&partial, bytes)
+            .and_then(|()| std::fs::rename(&partial, &self.path))
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::report::compute::{compute, RawRun};
+    use crate::report::model::RunReport;
+    use crate::runner::client::Dial;
+    use crate::runner::pattern::RequestOutcome;
+    use crate::runner::server::{ServerConnection, ServerEnd};
+
+    /// A run of 10 sequential requests over `connections` connections, computed from crafted
+    /// observations.
+    pub fn sample_run(name: &str, variant: &str, connections: u64) -> RunReport {
+        let text = format!(
+            "name = \"{name}\"\n[pattern]\nkind = \"sequential\"\nrequests_per_worker = 10\n"
+        );
+        let scenario = crate::scenario::parse_str("t.toml", &text)
+            .unwrap()
+            .scenario;
+        let port = |i: u64| format!("127.0.0.1:{}", 40000 + i).parse().unwrap();
+        let requests = (0..10)
+            .map(|i| RequestOutcome {
+                worker: 0,
+                index: i,
+                started_at_us: 1_000_000 + u64::from(i) * 1000,
+                latency_us: 500,
+                status: Some(200),
+                bytes_read: 11,
+                body: None,
+                local: Some(port(u64::from(i) % connections)),
+                error: None,
+            })
+            .collect();
+        let dials = (0..connections)
+            .map(|i| Dial {
+                at_us: 1_000_000 + i * 1000,
+                connect_us: 50,
+                local: Some(port(i)),
+                error: None,
+            })
+            .collect();
+        let servers = (0..connections)
+            .map(|i| ServerConnection {
+                peer: port(i),
+                accepted_at_us: 1_000_000 + i * 1000,
+                ended_at_us: None,
+                requests: 10 / connections,
+                end: ServerEnd::OpenAtEnd,
+                error: None,
+                protocol: "http1".into(),
+            })
+            .collect();
+        compute(RawRun {
+            scenario,
+            origin: "t.toml".into(),
+            variant: variant.into(),
+            repetition: 1,
+            started_at_us: 1_000_000,
+            wall_time_ms: 100.0,
+            target: "http://127.0.0.1:8080/".into(),
+            requests,
+            dials,
+            server_connections: Some(servers),
+            sockets: None,
+            notes: Vec::new(),
+        })
+    }
+}
