@@ -4,6 +4,7 @@ pub mod compute;
 pub mod model;
 pub mod sentences;
 pub mod table;
+pub mod timeline;
 pub mod warning;
 
 pub use model::{ResultSet, RunReport, Source};
