@@ -154,6 +154,8 @@ const PANEL_CHROME_PX: u32 = 80;
 const MIN_PANEL_PX: u32 = 120;
 const Y_LABEL_AREA_PX: u32 = 90;
 const TAIL_ALPHA: f64 = 0.25;
+/// Close to [`LANE_BAR_ALPHA`] but distinct, so legend swatches are not taken for lane bars.
+const LEGEND_BAR_ALPHA: f64 = 0.86;
 const TICK_COLOUR: RGBColor = RGBColor(0x20, 0x20, 0x20);
 const FONT: &str = "sans-serif";
 
@@ -444,57 +446,62 @@ fn draw_header(root: &DrawingArea<SVGBackend, Shift>, title: &str) -> Result<(),
             .pos(Pos::new(HPos::Center, VPos::Top)),
     ))
     .map_err(draw_error)?;
-    let text_style = (FONT, 13).into_font().color(&BLACK);
-    let swatch =
-        |colour: RGBAColor, x: i32| Rectangle::new([(x, 45), (x + 22, 55)], colour.filled());
-    let mut entries: Vec<(String, Box<dyn Fn(i32) -> Result<(), TimelineError> + '_>)> = Vec::new();
-    for end in LaneEnd::ALL {
-        entries.push((
-            end.legend_text().to_string(),
-            Box::new(move |x| {
-                root.draw(&swatch(end.colour().mix(0.86), x))
-                    .map_err(draw_error)
-            }),
-        ));
-    }
-    entries.push((
-        "TIME_WAIT on the closing side".to_string(),
-        Box::new(|x| {
-            root.draw(&swatch(LaneEnd::ClosedByClient.colour().mix(TAIL_ALPHA), x))
-                .map_err(draw_error)
-        }),
-    ));
-    entries.push((
-        "request".to_string(),
-        Box::new(|x| {
-            root.draw(&PathElement::new(
+    let text_style = (FONT, 14).into_font().color(&BLACK);
+    let entries = LaneEnd::ALL
+        .iter()
+        .map(|&end| LegendSymbol::Bar(end))
+        .chain([LegendSymbol::TimeWait, LegendSymbol::Request]);
+    // plotters writes font-size as size / 1.24 (11 px here) and its font-less width estimate runs
+    // wide; common sans-serif fonts average about 6 px a character at that size.
+    let width_px = |symbol: LegendSymbol| symbol.text().chars().count() as i32 * 6 + 28 + 22;
+    let total_px: i32 = entries.clone().map(width_px).sum();
+    let mut x = ((WIDTH_PX as i32 - total_px) / 2).max(8);
+    for symbol in entries {
+        match symbol {
+            LegendSymbol::Bar(end) => {
+                root.draw(&legend_swatch(end.colour().mix(LEGEND_BAR_ALPHA), x))
+            }
+            LegendSymbol::TimeWait => root.draw(&legend_swatch(
+                LaneEnd::ClosedByClient.colour().mix(TAIL_ALPHA),
+                x,
+            )),
+            LegendSymbol::Request => root.draw(&PathElement::new(
                 vec![(x + 11, 43), (x + 11, 57)],
                 TICK_COLOUR.stroke_width(2),
-            ))
-            .map_err(draw_error)
-        }),
-    ));
-    let widths: Vec<i32> = entries
-        .iter()
-        .map(|(text, _)| {
-            root.estimate_text_size(text, &text_style)
-                .map(|(w, _)| w as i32 + 28 + 22)
-                .map_err(draw_error)
-        })
-        .collect::<Result<_, _>>()?;
-    let total: i32 = widths.iter().sum();
-    let mut x = ((WIDTH_PX as i32 - total) / 2).max(8);
-    for ((text, draw_symbol), width) in entries.iter().zip(widths) {
-        draw_symbol(x)?;
+            )),
+        }
+        .map_err(draw_error)?;
         root.draw(&Text::new(
-            text.clone(),
+            symbol.text(),
             (x + 28, 50),
             text_style.pos(Pos::new(HPos::Left, VPos::Center)),
         ))
         .map_err(draw_error)?;
-        x += width;
+        x += width_px(symbol);
     }
     Ok(())
+}
+
+/// One legend entry's symbol.
+#[derive(Clone, Copy)]
+enum LegendSymbol {
+    Bar(LaneEnd),
+    TimeWait,
+    Request,
+}
+
+impl LegendSymbol {
+    fn text(self) -> &'static str {
+        match self {
+            LegendSymbol::Bar(end) => end.legend_text(),
+            LegendSymbol::TimeWait => "TIME_WAIT on the closing side",
+            LegendSymbol::Request => "request",
+        }
+    }
+}
+
+fn legend_swatch(colour: RGBAColor, x: i32) -> Rectangle<(i32, i32)> {
+    Rectangle::new([(x, 45), (x + 22, 55)], colour.filled())
 }
 
 fn draw_panel(
@@ -510,7 +517,7 @@ fn draw_panel(
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, (FONT, 15).into_font().style(FontStyle::Bold))
         .margin_left(10)
-        .margin_right(20)
+        .margin_right(30)
         .margin_top(4)
         .x_label_area_size(36)
         .y_label_area_size(Y_LABEL_AREA_PX)
@@ -559,11 +566,21 @@ fn draw_panel(
                 BLACK.mix(0.35).stroke_width(1),
             )))
             .map_err(draw_error)?;
+        let (x, y) = chart.backend_coord(&(panel.run_end_ms, y_max));
+        root.draw(&Text::new(
+            "run end",
+            (x + 4, y + 2),
+            (FONT, 10)
+                .into_font()
+                .color(&BLACK.mix(0.55))
+                .pos(Pos::new(HPos::Left, VPos::Top)),
+        ))
+        .map_err(draw_error)?;
     }
 
     // About two pixels: zero-length lanes stay visible and ticks closer than that are merged.
     let min_width_ms = axis_max_ms / 500.0;
-    let label_style = (FONT, 11)
+    let label_style = (FONT, 12)
         .into_font()
         .color(&BLACK.mix(0.8))
         .pos(Pos::new(HPos::Right, VPos::Center));
@@ -834,26 +851,14 @@ mod tests {
         let svg = render_svg(&[short, long], "sweep").unwrap();
         assert_eq!(lanes_per_panel(&svg), vec![1, 2]);
         let doc = roxmltree::Document::parse(&svg).unwrap();
-        // Lanes from 0 to 50 ms start and end at the same pixels in both panels.
-        let spans: Vec<(String, String)> = doc
-            .descendants()
-            .filter(|n| {
-                n.attribute("class") == Some("lane")
-                    && n.attribute("x")
-                        == doc
-                            .descendants()
-                            .find(|m| m.attribute("data-panel") == Some("0"))
-                            .and_then(|m| m.attribute("x"))
-            })
-            .map(|n| {
-                (
-                    n.attribute("x").unwrap().to_string(),
-                    n.attribute("width").unwrap().to_string(),
-                )
-            })
-            .collect();
-        assert_eq!(spans.len(), 2);
-        assert_eq!(spans[0], spans[1]);
+        // The lanes from 0 to 50 ms start and end at the same pixels in both panels.
+        let first_lane = |panel: &str| {
+            doc.descendants()
+                .find(|n| n.attribute("data-panel") == Some(panel))
+                .map(|n| (n.attribute("x"), n.attribute("width")))
+                .unwrap()
+        };
+        assert_eq!(first_lane("0"), first_lane("1"));
         let texts = texts(&svg);
         assert_eq!(
             texts.iter().filter(|t| *t == "1000").count(),
