@@ -163,10 +163,8 @@ const FONT: &str = "sans-serif";
 /// ([`MAX_LANES_PER_PANEL`] or fewer), else the number of aggregated lanes.
 pub fn drawn_lane_count(panel: &Panel) -> usize {
     let counts = end_counts(&panel.lanes);
-    counts
-        .iter()
-        .map(|&c| c.div_ceil(group_size(&counts)))
-        .sum()
+    let per_lane = group_size(&counts);
+    counts.iter().map(|&c| c.div_ceil(per_lane)).sum()
 }
 
 /// Draws the panels stacked, one per variant, on one shared time axis in milliseconds, under
@@ -193,6 +191,7 @@ pub fn write_svg(path: &Path, panels: &[Panel], title: &str) -> Result<(), Timel
 }
 
 /// One drawn lane: a connection, or a group of connections with the same end state.
+#[derive(Clone)]
 struct Row {
     start_ms: f64,
     end_ms: f64,
@@ -274,11 +273,7 @@ fn group_size(counts: &[usize; 4]) -> usize {
 fn aggregate(lanes: Vec<Row>, k: usize) -> Vec<Row> {
     let mut rows = Vec::new();
     for end in LaneEnd::ALL {
-        let mut same: Vec<Row> = lanes
-            .iter()
-            .filter(|r| r.end == end)
-            .map(copy_row)
-            .collect();
+        let mut same: Vec<Row> = lanes.iter().filter(|r| r.end == end).cloned().collect();
         same.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
         for chunk in same.chunks(k) {
             let mut ticks_ms: Vec<f64> = chunk.iter().flat_map(|r| r.ticks_ms.clone()).collect();
@@ -301,18 +296,6 @@ fn aggregate(lanes: Vec<Row>, k: usize) -> Vec<Row> {
         }
     }
     rows
-}
-
-fn copy_row(row: &Row) -> Row {
-    Row {
-        start_ms: row.start_ms,
-        end_ms: row.end_ms,
-        end: row.end,
-        ticks_ms: row.ticks_ms.clone(),
-        time_wait_until_ms: row.time_wait_until_ms,
-        label: row.label.clone(),
-        connections: row.connections,
-    }
 }
 
 /// A finite, non-negative time, or `None`.
