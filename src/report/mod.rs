@@ -9,6 +9,7 @@ pub mod model;
 pub mod sentences;
 pub mod summary;
 pub mod table;
+pub mod timeline;
 pub mod warning;
 
 pub use model::{ResultSet, RunReport, Source};

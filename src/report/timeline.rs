@@ -1,0 +1,937 @@
+//! The connection timeline picture: every connection of a run as a lane over time, drawn as SVG
+//! with plotters.
+//!
+//! A lane is a bar from the connection's SYN to its close, coloured by how it ended, with a tick
+//! per request and a faded tail for TIME_WAIT on the closing side. Runs are stacked as panels, one
+//! per variant, on one shared time axis in milliseconds (the longest run sets it), under one title
+//! and one legend. Rendering is pure (panels in, SVG text out) and never panics: non-finite or
+//! out-of-order times are clamped onto the axis, empty input gives a picture that says so.
+//!
+//! Text is written as SVG `<text>` by plotters' SVG backend, so no system font is read.
+//!
+//! Each drawn lane bar is an SVG `<rect class="lane" data-panel="I" ...>` with a `<title>` tooltip:
+//! plotters cannot attach attributes, so lane bars are drawn with a reserved opacity
+//! ([`LANE_BAR_ALPHA`]) and the SVG text is rewritten afterwards to mark them. Counting
+//! `rect.lane` elements with `data-panel="I"` gives [`drawn_lane_count`] for panel `I`.
+//!
+//! A panel with more than [`MAX_LANES_PER_PANEL`] connections is aggregated so it stays legible:
+//! connections are grouped by end state, each group's connections taken in start order in chunks
+//! of K, and each chunk becomes one lane (`class="lane group"`, `data-connections="K"`) spanning
+//! its first SYN to its last close, labelled with its count. The panel title then says
+//! "N connections, aggregated K per lane".
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// How a lane's connection ended; decides its colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LaneEnd {
+    /// The client sent the first FIN.
+    ClosedByClient,
+    /// The server sent the first FIN.
+    ClosedByServer,
+    /// Either side reset the connection.
+    Reset,
+    /// Still open when the run ended.
+    OpenAtEnd,
+}
+
+impl LaneEnd {
+    /// All end states, in legend order.
+    pub const ALL: [LaneEnd; 4] = [
+        LaneEnd::ClosedByClient,
+        LaneEnd::ClosedByServer,
+        LaneEnd::Reset,
+        LaneEnd::OpenAtEnd,
+    ];
+
+    /// A short stable name, used in the SVG's `data-end` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaneEnd::ClosedByClient => "closed-by-client",
+            LaneEnd::ClosedByServer => "closed-by-server",
+            LaneEnd::Reset => "reset",
+            LaneEnd::OpenAtEnd => "open-at-end",
+        }
+    }
+
+    fn legend_text(self) -> &'static str {
+        match self {
+            LaneEnd::ClosedByClient => "closed by client",
+            LaneEnd::ClosedByServer => "closed by server",
+            LaneEnd::Reset => "reset",
+            LaneEnd::OpenAtEnd => "open at end",
+        }
+    }
+
+    fn colour(self) -> RGBColor {
+        match self {
+            LaneEnd::ClosedByClient => RGBColor(0x1F, 0x77, 0xB4),
+            LaneEnd::ClosedByServer => RGBColor(0xFF, 0x7F, 0x0E),
+            LaneEnd::Reset => RGBColor(0xD6, 0x27, 0x28),
+            LaneEnd::OpenAtEnd => RGBColor(0x2C, 0xA0, 0x2C),
+        }
+    }
+}
+
+impl fmt::Display for LaneEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.legend_text())
+    }
+}
+
+/// One connection: a bar from its SYN (`start_ms`) to its end (`end_ms`), in milliseconds since
+/// the run's start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lane {
+    /// When the SYN was sent.
+    pub start_ms: f64,
+    /// The close (first FIN or RST), or the end of the run for [`LaneEnd::OpenAtEnd`].
+    pub end_ms: f64,
+    /// How the connection ended.
+    pub end: LaneEnd,
+    /// A tick per request sent on this connection.
+    pub request_ticks_ms: Vec<f64>,
+    /// When TIME_WAIT on the closing side ends, drawn as a faded tail after `end_ms` and clipped
+    /// to the time axis (Linux holds TIME_WAIT for 60 s, far past most runs).
+    pub time_wait_until_ms: Option<f64>,
+    /// A short name for the lane, e.g. the client port `":54321"`.
+    pub label: String,
+}
+
+/// One variant's run, drawn as one panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    /// Names the scenario and the variant.
+    pub title: String,
+    /// How long the run lasted.
+    pub duration_ms: f64,
+    /// Its connections.
+    pub lanes: Vec<Lane>,
+}
+
+/// Why a timeline could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+pub enum TimelineError {
+    /// plotters reported an error while drawing.
+    #[error("drawing the timeline failed: {0}")]
+    Draw(String),
+    /// The lane marks did not match the lane bars drawn (a bug in this module, not in the input).
+    #[error("the timeline drew {drawn} lane bars but planned {planned}")]
+    LaneMarks {
+        /// Lane bars found in the SVG.
+        drawn: usize,
+        /// Lane bars planned.
+        planned: usize,
+    },
+    /// The SVG file could not be written.
+    #[error("cannot write the timeline to {}", path.display())]
+    Write {
+        /// The file asked for.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Above this many connections a panel draws aggregated lanes (see the module documentation).
+pub const MAX_LANES_PER_PANEL: usize = 60;
+
+/// The opacity reserved for lane bars; nothing else in the picture uses it, which is how the lane
+/// bars are found in plotters' output to be marked.
+pub const LANE_BAR_ALPHA: f64 = 0.87;
+
+const WIDTH_PX: u32 = 1000;
+const HEADER_PX: u32 = 70;
+const FOOTER_PX: u32 = 8;
+const ROW_PX: u32 = 14;
+const PANEL_CHROME_PX: u32 = 80;
+const MIN_PANEL_PX: u32 = 120;
+const Y_LABEL_AREA_PX: u32 = 90;
+const TAIL_ALPHA: f64 = 0.25;
+/// Close to [`LANE_BAR_ALPHA`] but distinct, so legend swatches are not taken for lane bars.
+const LEGEND_BAR_ALPHA: f64 = 0.86;
+const TICK_COLOUR: RGBColor = RGBColor(0x20, 0x20, 0x20);
+const FONT: &str = "sans-serif";
+
+/// How many lanes the SVG draws for `panel`: `panel.lanes.len()` when they fit
+/// ([`MAX_LANES_PER_PANEL`] or fewer), else the number of aggregated lanes.
+pub fn drawn_lane_count(panel: &Panel) -> usize {
+    let counts = end_counts(&panel.lanes);
+    let per_lane = group_size(&counts);
+    counts.iter().map(|&c| c.div_ceil(per_lane)).sum()
+}
+
+/// Draws the panels stacked, one per variant, on one shared time axis in milliseconds, under
+/// `title` and a legend (colours by end state, the TIME_WAIT tail, request ticks). Returns the SVG
+/// text.
+pub fn render_svg(panels: &[Panel], title: &str) -> Result<String, TimelineError> {
+    let axis_max_ms = axis_max_ms(panels);
+    let prepared: Vec<PreparedPanel> = panels
+        .iter()
+        .map(|p| PreparedPanel::new(p, axis_max_ms))
+        .collect();
+    let mut svg = String::new();
+    let marks = draw(&mut svg, &prepared, title, axis_max_ms)?;
+    mark_lanes(&svg, &marks)
+}
+
+/// Renders the timeline like [`render_svg`] and writes it to `path`.
+pub fn write_svg(path: &Path, panels: &[Panel], title: &str) -> Result<(), TimelineError> {
+    let svg = render_svg(panels, title)?;
+    std::fs::write(path, svg).map_err(|source| TimelineError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// One drawn lane: a connection, or a group of connections with the same end state.
+#[derive(Clone)]
+struct Row {
+    start_ms: f64,
+    end_ms: f64,
+    end: LaneEnd,
+    ticks_ms: Vec<f64>,
+    time_wait_until_ms: Option<f64>,
+    label: String,
+    connections: usize,
+}
+
+struct PreparedPanel {
+    title: String,
+    run_end_ms: f64,
+    rows: Vec<Row>,
+}
+
+impl PreparedPanel {
+    fn new(panel: &Panel, axis_max_ms: f64) -> Self {
+        let run_end_ms = clamp_ms(panel_end_ms(panel), axis_max_ms);
+        let lanes: Vec<Row> = panel
+            .lanes
+            .iter()
+            .map(|lane| sanitize(lane, run_end_ms, axis_max_ms))
+            .collect();
+        let counts = end_counts(&panel.lanes);
+        let k = group_size(&counts);
+        let (title, mut rows) = if k == 1 {
+            (panel.title.clone(), lanes)
+        } else {
+            let note = format!(
+                "{} — {} connections, aggregated {k} per lane",
+                panel.title,
+                lanes.len()
+            );
+            (note, aggregate(lanes, k))
+        };
+        rows.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+        PreparedPanel {
+            title,
+            run_end_ms,
+            rows,
+        }
+    }
+
+    fn height_px(&self) -> u32 {
+        let rows = u32::try_from(self.rows.len()).unwrap_or(u32::MAX);
+        rows.saturating_mul(ROW_PX)
+            .saturating_add(PANEL_CHROME_PX)
+            .max(MIN_PANEL_PX)
+    }
+}
+
+fn end_counts(lanes: &[Lane]) -> [usize; 4] {
+    let mut counts = [0; 4];
+    for lane in lanes {
+        counts[end_index(lane.end)] += 1;
+    }
+    counts
+}
+
+fn end_index(end: LaneEnd) -> usize {
+    LaneEnd::ALL.iter().position(|&e| e == end).unwrap_or(0)
+}
+
+/// The smallest number of connections per lane that keeps the panel within
+/// [`MAX_LANES_PER_PANEL`] lanes when each end state is grouped on its own.
+fn group_size(counts: &[usize; 4]) -> usize {
+    let total: usize = counts.iter().sum();
+    if total <= MAX_LANES_PER_PANEL {
+        return 1;
+    }
+    let mut k = total.div_ceil(MAX_LANES_PER_PANEL);
+    while counts.iter().map(|&c| c.div_ceil(k)).sum::<usize>() > MAX_LANES_PER_PANEL {
+        k += 1;
+    }
+    k
+}
+
+fn aggregate(lanes: Vec<Row>, k: usize) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for end in LaneEnd::ALL {
+        let mut same: Vec<Row> = lanes.iter().filter(|r| r.end == end).cloned().collect();
+        same.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+        for chunk in same.chunks(k) {
+            let mut ticks_ms: Vec<f64> = chunk.iter().flat_map(|r| r.ticks_ms.clone()).collect();
+            ticks_ms.sort_by(f64::total_cmp);
+            rows.push(Row {
+                start_ms: chunk
+                    .iter()
+                    .map(|r| r.start_ms)
+                    .fold(f64::INFINITY, f64::min),
+                end_ms: chunk.iter().map(|r| r.end_ms).fold(0.0, f64::max),
+                end,
+                ticks_ms,
+                time_wait_until_ms: chunk
+                    .iter()
+                    .filter_map(|r| r.time_wait_until_ms)
+                    .reduce(f64::max),
+                label: format!("{} conns", chunk.len()),
+                connections: chunk.len(),
+            });
+        }
+    }
+    rows
+}
+
+/// A finite, non-negative time, or `None`.
+fn finite_ms(ms: f64) -> Option<f64> {
+    ms.is_finite().then_some(ms.max(0.0))
+}
+
+fn clamp_ms(ms: f64, axis_max_ms: f64) -> f64 {
+    finite_ms(ms).unwrap_or(0.0).min(axis_max_ms)
+}
+
+/// Where a panel's run ends: its duration, or its last lane end when the duration is unusable.
+fn panel_end_ms(panel: &Panel) -> f64 {
+    finite_ms(panel.duration_ms)
+        .filter(|&d| d > 0.0)
+        .unwrap_or_else(|| {
+            panel
+                .lanes
+                .iter()
+                .flat_map(|l| [l.start_ms, l.end_ms])
+                .filter_map(finite_ms)
+                .fold(0.0, f64::max)
+        })
+}
+
+/// The shared axis: the longest run (or the latest lane end), at least 1 ms.
+fn axis_max_ms(panels: &[Panel]) -> f64 {
+    panels
+        .iter()
+        .flat_map(|p| {
+            std::iter::once(p.duration_ms)
+                .chain(p.lanes.iter().flat_map(|l| [l.start_ms, l.end_ms]))
+        })
+        .filter_map(finite_ms)
+        .fold(0.0, f64::max)
+        .max(1.0)
+}
+
+fn sanitize(lane: &Lane, run_end_ms: f64, axis_max_ms: f64) -> Row {
+    let start_ms = clamp_ms(lane.start_ms, axis_max_ms);
+    let end_ms = match finite_ms(lane.end_ms) {
+        Some(end) if end >= start_ms => end.min(axis_max_ms),
+        _ if lane.end == LaneEnd::OpenAtEnd => run_end_ms.max(start_ms),
+        _ => start_ms,
+    };
+    let mut ticks_ms: Vec<f64> = lane
+        .request_ticks_ms
+        .iter()
+        .filter_map(|&t| finite_ms(t))
+        .map(|t| t.min(axis_max_ms))
+        .collect();
+    ticks_ms.sort_by(f64::total_cmp);
+    let time_wait_until_ms = lane
+        .time_wait_until_ms
+        .and_then(finite_ms)
+        .map(|t| t.min(axis_max_ms))
+        .filter(|&t| t > end_ms);
+    Row {
+        start_ms,
+        end_ms,
+        end: lane.end,
+        ticks_ms,
+        time_wait_until_ms,
+        label: lane.label.clone(),
+        connections: 1,
+    }
+}
+
+/// What the post-processing writes onto one lane bar, in drawing order.
+struct LaneMark {
+    panel: usize,
+    end: LaneEnd,
+    label: String,
+    connections: usize,
+    tooltip: String,
+}
+
+fn draw_error(e: impl fmt::Display) -> TimelineError {
+    TimelineError::Draw(e.to_string())
+}
+
+fn draw(
+    svg: &mut String,
+    panels: &[PreparedPanel],
+    title: &str,
+    axis_max_ms: f64,
+) -> Result<Vec<LaneMark>, TimelineError> {
+    let panels_px = panels
+        .iter()
+        .fold(0u32, |sum, p| sum.saturating_add(p.height_px()));
+    let empty_note_px = if panels.is_empty() { 40 } else { 0 };
+    let height_px = HEADER_PX
+        .saturating_add(panels_px)
+        .saturating_add(FOOTER_PX + empty_note_px);
+    let root = SVGBackend::with_string(svg, (WIDTH_PX, height_px)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_error)?;
+    draw_header(&root, title)?;
+    if panels.is_empty() {
+        root.draw(&Text::new(
+            "no runs to draw",
+            (WIDTH_PX as i32 / 2, HEADER_PX as i32 + 10),
+            (FONT, 14)
+                .into_font()
+                .color(&BLACK.mix(0.6))
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .map_err(draw_error)?;
+    }
+    let mut marks = Vec::new();
+    let mut top_px = HEADER_PX;
+    for (index, panel) in panels.iter().enumerate() {
+        let bottom_px = top_px.saturating_add(panel.height_px());
+        let area = root
+            .clone()
+            .shrink((0, top_px), (WIDTH_PX, bottom_px.saturating_sub(top_px)));
+        draw_panel(&root, &area, index, panel, axis_max_ms, &mut marks)?;
+        top_px = bottom_px;
+    }
+    root.present().map_err(draw_error)?;
+    Ok(marks)
+}
+
+fn draw_header(root: &DrawingArea<SVGBackend, Shift>, title: &str) -> Result<(), TimelineError> {
+    root.draw(&Text::new(
+        title.to_string(),
+        (WIDTH_PX as i32 / 2, 10),
+        (FONT, 20)
+            .into_font()
+            .style(FontStyle::Bold)
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Top)),
+    ))
+    .map_err(draw_error)?;
+    let text_style = (FONT, 14).into_font().color(&BLACK);
+    let entries = LaneEnd::ALL
+        .iter()
+        .map(|&end| LegendSymbol::Bar(end))
+        .chain([LegendSymbol::TimeWait, LegendSymbol::Request]);
+    // plotters writes font-size as size / 1.24 (11 px here) and its font-less width estimate runs
+    // wide; common sans-serif fonts average about 6 px a character at that size.
+    let width_px = |symbol: LegendSymbol| symbol.text().chars().count() as i32 * 6 + 28 + 22;
+    let total_px: i32 = entries.clone().map(width_px).sum();
+    let mut x = ((WIDTH_PX as i32 - total_px) / 2).max(8);
+    for symbol in entries {
+        match symbol {
+            LegendSymbol::Bar(end) => {
+                root.draw(&legend_swatch(end.colour().mix(LEGEND_BAR_ALPHA), x))
+            }
+            LegendSymbol::TimeWait => root.draw(&legend_swatch(
+                LaneEnd::ClosedByClient.colour().mix(TAIL_ALPHA),
+                x,
+            )),
+            LegendSymbol::Request => root.draw(&PathElement::new(
+                vec![(x + 11, 43), (x + 11, 57)],
+                TICK_COLOUR.stroke_width(2),
+            )),
+        }
+        .map_err(draw_error)?;
+        root.draw(&Text::new(
+            symbol.text(),
+            (x + 28, 50),
+            text_style.pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(draw_error)?;
+        x += width_px(symbol);
+    }
+    Ok(())
+}
+
+/// One legend entry's symbol.
+#[derive(Clone, Copy)]
+enum LegendSymbol {
+    Bar(LaneEnd),
+    TimeWait,
+    Request,
+}
+
+impl LegendSymbol {
+    fn text(self) -> &'static str {
+        match self {
+            LegendSymbol::Bar(end) => end.legend_text(),
+            LegendSymbol::TimeWait => "TIME_WAIT on the closing side",
+            LegendSymbol::Request => "request",
+        }
+    }
+}
+
+fn legend_swatch(colour: RGBAColor, x: i32) -> Rectangle<(i32, i32)> {
+    Rectangle::new([(x, 45), (x + 22, 55)], colour.filled())
+}
+
+fn draw_panel(
+    root: &DrawingArea<SVGBackend, Shift>,
+    area: &DrawingArea<SVGBackend, Shift>,
+    index: usize,
+    panel: &PreparedPanel,
+    axis_max_ms: f64,
+    marks: &mut Vec<LaneMark>,
+) -> Result<(), TimelineError> {
+    let rows = panel.rows.len();
+    let y_max = rows.max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, 15).into_font().style(FontStyle::Bold))
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(4)
+        .x_label_area_size(36)
+        .y_label_area_size(Y_LABEL_AREA_PX)
+        .build_cartesian_2d(0.0..axis_max_ms, 0.0..y_max)
+        .map_err(draw_error)?;
+    let decimals = if axis_max_ms >= 50.0 {
+        0
+    } else if axis_max_ms >= 5.0 {
+        1
+    } else {
+        2
+    };
+    let x_label = |ms: &f64| format!("{ms:.decimals$}");
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_labels(12)
+        .x_label_formatter(&x_label)
+        .x_desc("ms since the run started")
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 12))
+        .light_line_style(BLACK.mix(0.05))
+        .bold_line_style(BLACK.mix(0.12))
+        .draw()
+        .map_err(draw_error)?;
+
+    if rows == 0 {
+        chart
+            .draw_series(std::iter::once(Text::new(
+                "no connections",
+                (axis_max_ms / 2.0, 0.5),
+                (FONT, 13)
+                    .into_font()
+                    .color(&BLACK.mix(0.6))
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+            )))
+            .map_err(draw_error)?;
+        return Ok(());
+    }
+
+    if panel.run_end_ms < axis_max_ms {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(panel.run_end_ms, 0.0), (panel.run_end_ms, y_max)],
+                BLACK.mix(0.35).stroke_width(1),
+            )))
+            .map_err(draw_error)?;
+        let (x, y) = chart.backend_coord(&(panel.run_end_ms, y_max));
+        root.draw(&Text::new(
+            "run end",
+            (x + 4, y + 2),
+            (FONT, 10)
+                .into_font()
+                .color(&BLACK.mix(0.55))
+                .pos(Pos::new(HPos::Left, VPos::Top)),
+        ))
+        .map_err(draw_error)?;
+    }
+
+    // About two pixels: zero-length lanes stay visible and ticks closer than that are merged.
+    let min_width_ms = axis_max_ms / 500.0;
+    let label_style = (FONT, 12)
+        .into_font()
+        .color(&BLACK.mix(0.8))
+        .pos(Pos::new(HPos::Right, VPos::Center));
+    for (i, row) in panel.rows.iter().enumerate() {
+        let y = (rows - 1 - i) as f64;
+        let colour = row.end.colour();
+        if let Some(until_ms) = row.time_wait_until_ms {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(row.end_ms, y + 0.2), (until_ms, y + 0.8)],
+                    colour.mix(TAIL_ALPHA).filled(),
+                )))
+                .map_err(draw_error)?;
+        }
+        let bar_end_ms = row.end_ms.max(row.start_ms + min_width_ms);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(row.start_ms, y + 0.15), (bar_end_ms, y + 0.85)],
+                colour.mix(LANE_BAR_ALPHA).filled(),
+            )))
+            .map_err(draw_error)?;
+        marks.push(LaneMark {
+            panel: index,
+            end: row.end,
+            label: row.label.clone(),
+            connections: row.connections,
+            tooltip: tooltip(row),
+        });
+        let mut last_tick_ms = f64::NEG_INFINITY;
+        let mut ticks = Vec::new();
+        for &t in &row.ticks_ms {
+            if t - last_tick_ms >= min_width_ms {
+                ticks.push(PathElement::new(
+                    vec![(t, y + 0.08), (t, y + 0.92)],
+                    TICK_COLOUR.stroke_width(1),
+                ));
+                last_tick_ms = t;
+            }
+        }
+        chart.draw_series(ticks).map_err(draw_error)?;
+        let (label_x, label_y) = chart.backend_coord(&(0.0, y + 0.5));
+        root.draw(&Text::new(
+            row.label.clone(),
+            (label_x - 6, label_y),
+            label_style.clone(),
+        ))
+        .map_err(draw_error)?;
+    }
+    Ok(())
+}
+
+fn tooltip(row: &Row) -> String {
+    let mut text = if row.connections == 1 {
+        format!(
+            "{}: {:.1}–{:.1} ms, {} requests, {}",
+            row.label,
+            row.start_ms,
+            row.end_ms,
+            row.ticks_ms.len(),
+            row.end
+        )
+    } else {
+        format!(
+            "{} connections {}, {:.1}–{:.1} ms, {} requests",
+            row.connections,
+            row.end,
+            row.start_ms,
+            row.end_ms,
+            row.ticks_ms.len()
+        )
+    };
+    if let Some(until_ms) = row.time_wait_until_ms {
+        text.push_str(&format!(", TIME_WAIT until {until_ms:.1} ms or later"));
+    }
+    text
+}
+
+fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Marks plotters' lane bars (the only rects with [`LANE_BAR_ALPHA`]) with the class, data
+/// attributes and tooltip planned for them, in drawing order.
+fn mark_lanes(svg: &str, marks: &[LaneMark]) -> Result<String, TimelineError> {
+    let opacity = format!(" opacity=\"{LANE_BAR_ALPHA}\" ");
+    let mut out = String::with_capacity(svg.len() + marks.len() * 160);
+    let mut next = marks.iter();
+    let mut drawn = 0;
+    for line in svg.lines() {
+        let bar = line
+            .strip_prefix("<rect")
+            .and_then(|rest| rest.strip_suffix("/>"))
+            .filter(|attrs| attrs.contains(&opacity));
+        match bar {
+            Some(attrs) => {
+                drawn += 1;
+                let Some(mark) = next.next() else {
+                    continue;
+                };
+                let class = if mark.connections == 1 {
+                    "lane"
+                } else {
+                    "lane group"
+                };
+                out.push_str(&format!(
+                    "<rect class=\"{class}\" data-panel=\"{}\" data-end=\"{}\" data-label=\"{}\" \
+                     data-connections=\"{}\"{attrs}><title>{}</title></rect>\n",
+                    mark.panel,
+                    mark.end.as_str(),
+                    escape_xml(&mark.label),
+                    mark.connections,
+                    escape_xml(&mark.tooltip),
+                ));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    if drawn != marks.len() {
+        return Err(TimelineError::LaneMarks {
+            drawn,
+            planned: marks.len(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lane(start_ms: f64, end_ms: f64, end: LaneEnd) -> Lane {
+        Lane {
+            start_ms,
+            end_ms,
+            end,
+            request_ticks_ms: vec![start_ms + 1.0, (start_ms + end_ms) / 2.0],
+            time_wait_until_ms: (end != LaneEnd::OpenAtEnd).then_some(end_ms + 60_000.0),
+            label: format!(":{}", 40000 + start_ms as u32),
+        }
+    }
+
+    fn panel(title: &str, duration_ms: f64, lanes: Vec<Lane>) -> Panel {
+        Panel {
+            title: title.into(),
+            duration_ms,
+            lanes,
+        }
+    }
+
+    /// Lane bars per panel, counted the way the module documentation promises.
+    fn lanes_per_panel(svg: &str) -> Vec<usize> {
+        let doc = roxmltree::Document::parse(svg).expect("the SVG parses as XML");
+        let mut counts = Vec::new();
+        for node in doc.descendants().filter(|n| {
+            n.has_tag_name("rect")
+                && n.attribute("class")
+                    .is_some_and(|c| c.split(' ').any(|w| w == "lane"))
+        }) {
+            let panel: usize = node.attribute("data-panel").unwrap().parse().unwrap();
+            if counts.len() <= panel {
+                counts.resize(panel + 1, 0);
+            }
+            counts[panel] += 1;
+        }
+        counts
+    }
+
+    fn texts(svg: &str) -> Vec<String> {
+        let doc = roxmltree::Document::parse(svg).unwrap();
+        doc.descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .map(|t| t.trim().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn empty_input_gives_a_picture_that_says_so() {
+        let svg = render_svg(&[], "nothing ran").unwrap();
+        assert!(lanes_per_panel(&svg).is_empty());
+        let texts = texts(&svg);
+        assert!(texts.contains(&"nothing ran".to_string()));
+        assert!(texts.contains(&"no runs to draw".to_string()));
+    }
+
+    #[test]
+    fn a_panel_without_lanes_says_so() {
+        let svg = render_svg(&[panel("idle", 0.0, vec![])], "t").unwrap();
+        assert!(lanes_per_panel(&svg).is_empty());
+        assert!(texts(&svg).contains(&"no connections".to_string()));
+    }
+
+    #[test]
+    fn every_end_state_has_its_colour_and_the_legend_names_them() {
+        let lanes: Vec<Lane> = LaneEnd::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, &end)| lane(i as f64 * 10.0, 80.0, end))
+            .collect();
+        let svg = render_svg(&[panel("drain", 100.0, lanes)], "reuse").unwrap();
+        assert_eq!(lanes_per_panel(&svg), vec![4]);
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        for end in LaneEnd::ALL {
+            let bar = doc
+                .descendants()
+                .find(|n| n.attribute("data-end") == Some(end.as_str()))
+                .unwrap();
+            let (r, g, b) = (end.colour().0, end.colour().1, end.colour().2);
+            assert_eq!(
+                bar.attribute("fill"),
+                Some(&*format!("#{r:02X}{g:02X}{b:02X}"))
+            );
+        }
+        let texts = texts(&svg);
+        for expected in [
+            "closed by client",
+            "closed by server",
+            "reset",
+            "open at end",
+            "TIME_WAIT on the closing side",
+            "request",
+            "drain",
+            "ms since the run started",
+        ] {
+            assert!(
+                texts.contains(&expected.to_string()),
+                "missing {expected:?}"
+            );
+        }
+        // Three closing lanes have a faded TIME_WAIT tail.
+        let tails = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("rect"))
+            .filter(|n| n.attribute("opacity") == Some(&*TAIL_ALPHA.to_string()))
+            .count();
+        assert_eq!(tails, 3 + 1, "three lanes and the legend swatch");
+    }
+
+    #[test]
+    fn panels_share_the_longest_axis() {
+        let short = panel(
+            "short",
+            100.0,
+            vec![lane(0.0, 50.0, LaneEnd::ClosedByClient)],
+        );
+        let long = panel(
+            "long",
+            1000.0,
+            vec![
+                lane(0.0, 50.0, LaneEnd::ClosedByServer),
+                lane(100.0, 900.0, LaneEnd::Reset),
+            ],
+        );
+        let svg = render_svg(&[short, long], "sweep").unwrap();
+        assert_eq!(lanes_per_panel(&svg), vec![1, 2]);
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        // The lanes from 0 to 50 ms start and end at the same pixels in both panels.
+        let first_lane = |panel: &str| {
+            doc.descendants()
+                .find(|n| n.attribute("data-panel") == Some(panel))
+                .map(|n| (n.attribute("x"), n.attribute("width")))
+                .unwrap()
+        };
+        assert_eq!(first_lane("0"), first_lane("1"));
+        let texts = texts(&svg);
+        assert_eq!(
+            texts.iter().filter(|t| *t == "1000").count(),
+            2,
+            "both axes reach 1000 ms"
+        );
+    }
+
+    #[test]
+    fn many_lanes_are_aggregated_and_say_so() {
+        let lanes: Vec<Lane> = (0..5000)
+            .map(|i| {
+                let end = LaneEnd::ALL[i % 7 % 4];
+                lane(i as f64, i as f64 + 5.0, end)
+            })
+            .collect();
+        let p = panel("drop-unread", 5000.0, lanes);
+        let drawn = drawn_lane_count(&p);
+        assert!(drawn <= MAX_LANES_PER_PANEL && drawn > 4, "{drawn}");
+        let svg = render_svg(std::slice::from_ref(&p), "long run").unwrap();
+        assert_eq!(lanes_per_panel(&svg), vec![drawn]);
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let connections: usize = doc
+            .descendants()
+            .filter_map(|n| n.attribute("data-connections"))
+            .map(|c| c.parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(connections, 5000);
+        let k = group_size(&end_counts(&p.lanes));
+        let note = format!("drop-unread — 5000 connections, aggregated {k} per lane");
+        assert!(texts(&svg).contains(&note));
+    }
+
+    #[test]
+    fn sixty_lanes_fit_and_sixty_one_do_not() {
+        let lanes = |n: usize| -> Vec<Lane> {
+            (0..n)
+                .map(|i| lane(i as f64, 100.0, LaneEnd::ClosedByClient))
+                .collect()
+        };
+        assert_eq!(drawn_lane_count(&panel("a", 100.0, lanes(60))), 60);
+        assert_eq!(drawn_lane_count(&panel("b", 100.0, lanes(61))), 31);
+        assert_eq!(drawn_lane_count(&panel("c", 100.0, lanes(0))), 0);
+    }
+
+    #[test]
+    fn odd_times_and_labels_do_not_break_the_picture() {
+        let odd = vec![
+            Lane {
+                start_ms: f64::NAN,
+                end_ms: f64::INFINITY,
+                end: LaneEnd::OpenAtEnd,
+                request_ticks_ms: vec![f64::NAN, -5.0, 1e12],
+                time_wait_until_ms: Some(f64::NEG_INFINITY),
+                label: "<&\"'>".into(),
+            },
+            Lane {
+                start_ms: 30.0,
+                end_ms: 10.0,
+                end: LaneEnd::Reset,
+                request_ticks_ms: vec![],
+                time_wait_until_ms: Some(5.0),
+                label: String::new(),
+            },
+            lane(0.0, 0.0, LaneEnd::ClosedByServer),
+        ];
+        let svg = render_svg(
+            &[
+                panel("odd <title> & co", f64::NAN, odd),
+                panel("", -1.0, vec![]),
+            ],
+            "weird & wonderful",
+        )
+        .unwrap();
+        assert_eq!(lanes_per_panel(&svg), vec![3]);
+        assert!(texts(&svg).contains(&"odd <title> & co".to_string()));
+    }
+
+    #[test]
+    fn write_svg_writes_the_file_and_reports_the_path_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.svg");
+        let panels = [panel("p", 10.0, vec![lane(0.0, 5.0, LaneEnd::Reset)])];
+        write_svg(&path, &panels, "t").unwrap();
+        assert_eq!(
+            lanes_per_panel(&std::fs::read_to_string(&path).unwrap()),
+            vec![1]
+        );
+        let bad = dir.path().join("missing").join("t.svg");
+        let err = write_svg(&bad, &panels, "t").unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+}
