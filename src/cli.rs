@@ -26,6 +26,8 @@ pub enum Command {
     Run(RunArgs),
     /// The side-by-side report from saved JSON results (`--export-json`).
     Compare(CompareArgs),
+    /// Run the scenarios that have expectations and fail (exit 1) when one does not hold.
+    Check(CheckArgs),
 }
 
 /// Options of `kalab run`.
@@ -37,6 +39,41 @@ pub struct RunArgs {
     /// Run every variant this many times.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeat: u32,
+    /// An expectation on every run, `METRIC[.SOURCE] OP VALUE` (repeatable), e.g.
+    /// `--expect 'connections_opened.capture <= 10'`. Scenario files add theirs from `[expect]`.
+    #[arg(long, value_name = "EXPR")]
+    pub expect: Vec<String>,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Options of `kalab check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario files or directories; those with expectations (or all, with --expect) run.
+    #[arg(required = true, value_name = "PATH")]
+    pub scenarios: Vec<PathBuf>,
+    /// Run every variant this many times; every repetition must pass.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// An expectation on every run, `METRIC[.SOURCE] OP VALUE` (repeatable).
+    #[arg(long, value_name = "EXPR")]
+    pub expect: Vec<String>,
+    /// Write a JUnit XML report here (one test case per scenario variant).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Save these results as a baseline for later checks.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+    /// Fail when a figure got worse than in this baseline (more connections, lower reuse,
+    /// more TIME_WAIT, more resets).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// How much worse than the baseline a figure may get, in percent.
+    #[arg(long, default_value_t = 0.0, value_name = "PCT")]
+    pub tolerance: f64,
     #[command(flatten)]
     pub measure: MeasureArgs,
     #[command(flatten)]

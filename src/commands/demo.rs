@@ -68,9 +68,9 @@ pub fn explain(runs: &[RunReport]) -> String {
         });
     let text = format!(
         "\nWhat this shows (numbers measured just now):\n\
-         \n  1. Body dropped unread (64 KiB): {drop_n} requests opened {drop} connection(s). Go's net/http does the same when a\n     \
+         \n  1. Body dropped unread (256 KiB): {drop_n} requests opened {drop} connection(s). Go's net/http does the same when a\n     \
               body is neither read to EOF nor closed: one SYN per request, a TIME_WAIT socket per request on the closing side.\n\
-         \n  2. Body drained (64 KiB): {drain_n} requests opened {drain} connection(s). Same in Go: io.Copy(io.Discard, body)\n     \
+         \n  2. Body drained (256 KiB): {drain_n} requests opened {drain} connection(s). Same in Go: io.Copy(io.Discard, body)\n     \
               followed by body.Close() keeps the connection.\n\
          \n  3. Body dropped unread (the seed's 11 bytes): {small_n} requests opened {small} connection(s). Unlike Go: hyper reads\n     \
               the whole of a small response (headers + body up to about 8 KiB) with the headers, so a dropped body costs nothing\n     \

@@ -1,6 +1,7 @@
 //! The commands, as functions over plain option structs. `dispatch` maps the parsed command
 //! line onto them.
 
+pub mod check;
 pub mod compare;
 pub mod demo;
 pub mod output;
@@ -17,6 +18,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::demo(args.into()),
         Command::Run(args) => run::run(args.into()),
         Command::Compare(args) => compare::compare(args.into()),
+        Command::Check(args) => check::check(args.into()),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::report::RunReport;
 use crate::runner::{self, RunOptions, RunPlan};
 use crate::scenario::{self, sweep, LoadedScenario};
 
+use super::check::{verdict, Expectations};
 use super::output::OutputConfig;
 
 /// What `kalab run` needs, free of command-line types.
@@ -24,6 +25,8 @@ pub struct RunConfig {
     pub paths: Vec<PathBuf>,
     /// Repetitions of every variant.
     pub repeat: u32,
+    /// Expectations from the command line.
+    pub expect: Vec<String>,
     /// Measurement options.
     pub options: RunOptions,
     /// Output options.
@@ -35,6 +38,7 @@ impl From<RunArgs> for RunConfig {
         RunConfig {
             paths: args.scenarios,
             repeat: args.repeat,
+            expect: args.expect,
             options: args.measure.into(),
             output: args.output.into(),
         }
@@ -58,9 +62,18 @@ pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|path| scenario::load_file(path))
         .collect::<Result<Vec<_>, _>>()?;
+    let expectations = Expectations::parse(&loaded, &config.expect)?;
     let plans = plans(&loaded, config.repeat)?;
     let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;
-    finish(&runs, &config.output, interrupted)
+    let code = finish(&runs, &config.output, interrupted)?;
+    let results = expectations.evaluate(&runs);
+    if results.is_empty() || code != ExitCode::Success {
+        return Ok(code);
+    }
+    for result in results.iter().filter(|r| !r.passed()) {
+        eprintln!("kalab: {}", result.message());
+    }
+    Ok(verdict(&results, &[], false))
 }
 
 /// The runs to perform: every variant of every scenario, `repeat` times, variant by variant.

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod check;
 mod cli_errors;
 mod demo;
 mod runs;

@@ -1,0 +1,297 @@
+//! Expectations: `METRIC[.SOURCE] OP VALUE`, parsed and evaluated against a run's report.
+//!
+//! Pure: parsing names every error and lists the valid metrics; evaluation says pass, fail, or
+//! "not measured" (an expectation on a source that did not measure never passes silently).
+
+use std::fmt;
+
+use crate::report::figures::{lookup, names, Figure};
+use crate::report::model::{RunReport, Source};
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl Op {
+    const ALL: [(&'static str, Op); 6] = [
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ];
+
+    /// Whether `actual OP expected` holds.
+    pub fn holds(self, actual: f64, expected: f64) -> bool {
+        match self {
+            Op::Eq => actual == expected,
+            Op::Ne => actual != expected,
+            Op::Lt => actual < expected,
+            Op::Le => actual <= expected,
+            Op::Gt => actual > expected,
+            Op::Ge => actual >= expected,
+        }
+    }
+
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        Op::ALL.iter().find(|(_, op)| *op == self).map_or("?", |(s, _)| s)
+    }
+}
+
+/// One expectation on a figure of a run.
+#[derive(Clone)]
+pub struct Expectation {
+    /// The figure.
+    pub figure: &'static Figure,
+    /// The source asked for (`connections_opened.capture`), if any.
+    pub source: Option<Source>,
+    /// The comparison.
+    pub op: Op,
+    /// The value compared with.
+    pub value: f64,
+}
+
+impl fmt::Debug for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expectation({self})")
+    }
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.metric(), self.op.as_str(), number(self.value))
+    }
+}
+
+impl Expectation {
+    /// The metric as written: `connections_opened.capture`.
+    pub fn metric(&self) -> String {
+        match self.source {
+            Some(source) => format!("{}.{source}", self.figure.name),
+            None => self.figure.name.to_string(),
+        }
+    }
+}
+
+/// Parses `METRIC[.SOURCE] OP VALUE` (as given to `--expect`).
+pub fn parse(text: &str) -> Result<Expectation, String> {
+    let text = text.trim();
+    let (start, op_text, op) = Op::ALL
+        .iter()
+        .filter_map(|&(s, op)| text.find(s).map(|at| (at, s, op)))
+        .min_by_key(|&(at, s, _)| (at, std::cmp::Reverse(s.len())))
+        .ok_or_else(|| {
+            format!(
+                "`{text}` has no comparison; write METRIC OP VALUE with OP one of ==, !=, <, <=, >, >= (e.g. `connections_opened <= 10`)"
+            )
+        })?;
+    let metric = text[..start].trim();
+    let value = text[start + op_text.len()..].trim();
+    build(metric, op, value)
+}
+
+/// Parses an `[expect]` table entry: `metric = "OP VALUE"`, or `metric = VALUE` for `==`.
+pub fn parse_entry(metric: &str, rule: &toml::Value) -> Result<Expectation, String> {
+    match rule {
+        toml::Value::Integer(v) => build(metric, Op::Eq, &v.to_string()),
+        toml::Value::Float(v) => build(metric, Op::Eq, &v.to_string()),
+        toml::Value::String(rule) => {
+            let parsed = parse(&format!("{metric} {rule}"))?;
+            if parsed.metric() != metric.trim() {
+                return Err(format!(
+                    "`{rule}`: write the comparison alone, e.g. \"<= 10\""
+                ));
+            }
+            Ok(parsed)
+        }
+        other => Err(format!(
+            "`{other}`: write \"OP VALUE\" (e.g. \"<= 10\") or a number"
+        )),
+    }
+}
+
+fn build(metric: &str, op: Op, value: &str) -> Result<Expectation, String> {
+    if metric.is_empty() {
+        return Err(format!("no metric before `{}`; valid metrics: {}", op.as_str(), names()));
+    }
+    let (name, source) = match metric.split_once('.') {
+        Some((name, source)) => (name, Some(source)),
+        None => (metric, None),
+    };
+    let figure = lookup(name)
+        .ok_or_else(|| format!("unknown metric `{name}`; valid metrics: {}", names()))?;
+    let source = match source {
+        None => None,
+        Some(text) => {
+            let source = [Source::Client, Source::Server, Source::Capture, Source::Sockets]
+                .into_iter()
+                .find(|s| s.as_str() == text)
+                .ok_or_else(|| {
+                    format!("unknown source `{text}`; sources: client, server, capture, sockets")
+                })?;
+            if !figure.per_source {
+                return Err(format!(
+                    "`{name}` has one source only; a source can be named for: {}",
+                    crate::report::figures::FIGURES
+                        .iter()
+                        .filter(|f| f.per_source)
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Some(source)
+        }
+    };
+    let value: f64 = value
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("`{value}` is not a number"))?;
+    Ok(Expectation {
+        figure,
+        source,
+        op,
+        value,
+    })
+}
+
+/// What an expectation found in one run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// It holds.
+    Pass {
+        /// The measured value.
+        actual: f64,
+        /// Its source.
+        source: Option<Source>,
+    },
+    /// It does not.
+    Fail {
+        /// The measured value.
+        actual: f64,
+        /// Its source.
+        source: Option<Source>,
+    },
+    /// The run did not measure the figure (e.g. no capture permission).
+    NotMeasured {
+        /// Why, and how to fix it.
+        reason: String,
+    },
+}
+
+/// Evaluates an expectation against a run.
+pub fn evaluate(expectation: &Expectation, run: &RunReport) -> Verdict {
+    let source = match expectation.source {
+        Some(source) => Some(source),
+        None if expectation.figure.per_source => run.connections_opened.best().map(|(_, s)| s),
+        None => None,
+    };
+    match expectation.figure.value(run, expectation.source) {
+        None => Verdict::NotMeasured {
+            reason: match expectation.source {
+                Some(Source::Capture) => "the capture source did not measure this run (no capture permission, or --capture off); run as root or grant the capability: sudo setcap cap_net_raw,cap_net_admin=eip $(command -v kalab)".to_string(),
+                Some(source) => format!("the {source} source did not measure this run"),
+                None => format!("{} was not measured in this run", expectation.figure.name),
+            },
+        },
+        Some(actual) if expectation.op.holds(actual, expectation.value) => {
+            Verdict::Pass { actual, source }
+        }
+        Some(actual) => Verdict::Fail { actual, source },
+    }
+}
+
+/// A number as people write it: no trailing `.0`.
+pub fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::export::tests::sample_run;
+
+    #[test]
+    fn every_operator_parses() {
+        for (text, op) in [
+            ("connections_opened == 1", Op::Eq),
+            ("connections_opened != 1", Op::Ne),
+            ("connections_opened < 1", Op::Lt),
+            ("connections_opened <= 1", Op::Le),
+            ("connections_opened > 1", Op::Gt),
+            ("connections_opened>=1", Op::Ge),
+        ] {
+            let e = parse(text).unwrap();
+            assert_eq!((e.op, e.value, e.figure.name), (op, 1.0, "connections_opened"), "{text}");
+        }
+    }
+
+    #[test]
+    fn sources_are_parsed_and_checked() {
+        let e = parse("connections_opened.capture <= 10").unwrap();
+        assert_eq!(e.source, Some(Source::Capture));
+        assert_eq!(e.to_string(), "connections_opened.capture <= 10");
+        let err = parse("connections_opened.wire <= 10").err().unwrap();
+        assert!(err.contains("unknown source `wire`"), "{err}");
+        let err = parse("reuse_ratio.capture >= 2").err().unwrap();
+        assert!(err.contains("one source only"), "{err}");
+    }
+
+    #[test]
+    fn unknown_metrics_list_the_valid_ones() {
+        let err = parse("conns <= 10").err().unwrap();
+        assert!(err.contains("unknown metric `conns`"), "{err}");
+        assert!(err.contains("time_wait_client_peak") && err.contains("latency_p99_ms"), "{err}");
+    }
+
+    #[test]
+    fn malformed_expressions_are_errors() {
+        assert!(parse("connections_opened 10").err().unwrap().contains("no comparison"));
+        assert!(parse("connections_opened <= ten").err().unwrap().contains("not a number"));
+        assert!(parse("<= 10").err().unwrap().contains("no metric"));
+        assert!(parse("connections_opened <= inf").is_err());
+    }
+
+    #[test]
+    fn table_entries_take_a_rule_or_a_number() {
+        let rule = toml::Value::String("<= 10".into());
+        assert_eq!(parse_entry("connections_opened", &rule).unwrap().op, Op::Le);
+        let exact = parse_entry("requests_failed", &toml::Value::Integer(0)).unwrap();
+        assert_eq!((exact.op, exact.value), (Op::Eq, 0.0));
+        assert!(parse_entry("requests_failed", &toml::Value::Boolean(true)).is_err());
+        assert!(parse_entry("requests_failed", &toml::Value::String("reuse_ratio > 1".into())).is_err());
+    }
+
+    #[test]
+    fn evaluation_passes_fails_and_refuses_unmeasured_sources() {
+        let run = sample_run("s", "", 10);
+        let pass = evaluate(&parse("connections_opened <= 10").unwrap(), &run);
+        assert!(matches!(pass, Verdict::Pass { actual, .. } if actual == 10.0));
+        let fail = evaluate(&parse("connections_opened.client < 10").unwrap(), &run);
+        assert_eq!(fail, Verdict::Fail { actual: 10.0, source: Some(Source::Client) });
+        let missing = evaluate(&parse("connections_opened.capture <= 10").unwrap(), &run);
+        assert!(matches!(missing, Verdict::NotMeasured { reason } if reason.contains("setcap")));
+        let no_sockets = evaluate(&parse("time_wait_client_end == 0").unwrap(), &run);
+        assert!(matches!(no_sockets, Verdict::NotMeasured { .. }));
+    }
+}
