@@ -236,8 +236,10 @@ async fn serve_connection(
         tokio::select! {
             result = connection.as_mut() => break result,
             _ = sleep_until(idle_deadline), if !closing => {
+                // Re-read the last activity: a request may have been served while we slept.
+                let deadline = idle_timeout.map(|t| *tracked.last_done.lock().expect("idle lock") + t);
                 let idle = tracked.in_flight.load(Ordering::SeqCst) == 0
-                    && idle_deadline.is_some_and(|d| Instant::now() >= d);
+                    && deadline.is_some_and(|d| Instant::now() >= d);
                 if idle {
                     tracked.server_closing.store(true, Ordering::SeqCst);
                     connection.as_mut().graceful_shutdown();
