@@ -22,7 +22,11 @@ pub const GUARDED: &[&str] = &[
 
 /// Every regression of `current` against `baseline`, one sentence each. Variants are matched
 /// by label; medians over repetitions are compared. `tolerance_pct` allows that much change.
-pub fn regressions(baseline: &[RunReport], current: &[RunReport], tolerance_pct: f64) -> Vec<String> {
+pub fn regressions(
+    baseline: &[RunReport],
+    current: &[RunReport],
+    tolerance_pct: f64,
+) -> Vec<String> {
     let before = group(baseline);
     let mut found = Vec::new();
     for now in group(current) {
@@ -31,7 +35,8 @@ pub fn regressions(baseline: &[RunReport], current: &[RunReport], tolerance_pct:
         };
         for name in GUARDED {
             let figure = lookup(name).expect("guarded figure in catalogue");
-            let (Some(old), Some(new)) = (then.median(figure, None), now.median(figure, None)) else {
+            let (Some(old), Some(new)) = (then.median(figure, None), now.median(figure, None))
+            else {
                 continue;
             };
             let allowed = old.abs() * tolerance_pct / 100.0;

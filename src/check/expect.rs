@@ -49,7 +49,10 @@ impl Op {
 
     /// The operator as written.
     pub fn as_str(self) -> &'static str {
-        Op::ALL.iter().find(|(_, op)| *op == self).map_or("?", |(s, _)| s)
+        Op::ALL
+            .iter()
+            .find(|(_, op)| *op == self)
+            .map_or("?", |(s, _)| s)
     }
 }
 
@@ -74,7 +77,13 @@ impl fmt::Debug for Expectation {
 
 impl fmt::Display for Expectation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.metric(), self.op.as_str(), number(self.value))
+        write!(
+            f,
+            "{} {} {}",
+            self.metric(),
+            self.op.as_str(),
+            number(self.value)
+        )
     }
 }
 
@@ -127,7 +136,11 @@ pub fn parse_entry(metric: &str, rule: &toml::Value) -> Result<Expectation, Stri
 
 fn build(metric: &str, op: Op, value: &str) -> Result<Expectation, String> {
     if metric.is_empty() {
-        return Err(format!("no metric before `{}`; valid metrics: {}", op.as_str(), names()));
+        return Err(format!(
+            "no metric before `{}`; valid metrics: {}",
+            op.as_str(),
+            names()
+        ));
     }
     let (name, source) = match metric.split_once('.') {
         Some((name, source)) => (name, Some(source)),
@@ -138,12 +151,17 @@ fn build(metric: &str, op: Op, value: &str) -> Result<Expectation, String> {
     let source = match source {
         None => None,
         Some(text) => {
-            let source = [Source::Client, Source::Server, Source::Capture, Source::Sockets]
-                .into_iter()
-                .find(|s| s.as_str() == text)
-                .ok_or_else(|| {
-                    format!("unknown source `{text}`; sources: client, server, capture, sockets")
-                })?;
+            let source = [
+                Source::Client,
+                Source::Server,
+                Source::Capture,
+                Source::Sockets,
+            ]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| {
+                format!("unknown source `{text}`; sources: client, server, capture, sockets")
+            })?;
             if !figure.per_source {
                 return Err(format!(
                     "`{name}` has one source only; a source can be named for: {}",
@@ -242,7 +260,11 @@ mod tests {
             ("connections_opened>=1", Op::Ge),
         ] {
             let e = parse(text).unwrap();
-            assert_eq!((e.op, e.value, e.figure.name), (op, 1.0, "connections_opened"), "{text}");
+            assert_eq!(
+                (e.op, e.value, e.figure.name),
+                (op, 1.0, "connections_opened"),
+                "{text}"
+            );
         }
     }
 
@@ -261,13 +283,22 @@ mod tests {
     fn unknown_metrics_list_the_valid_ones() {
         let err = parse("conns <= 10").err().unwrap();
         assert!(err.contains("unknown metric `conns`"), "{err}");
-        assert!(err.contains("time_wait_client_peak") && err.contains("latency_p99_ms"), "{err}");
+        assert!(
+            err.contains("time_wait_client_peak") && err.contains("latency_p99_ms"),
+            "{err}"
+        );
     }
 
     #[test]
     fn malformed_expressions_are_errors() {
-        assert!(parse("connections_opened 10").err().unwrap().contains("no comparison"));
-        assert!(parse("connections_opened <= ten").err().unwrap().contains("not a number"));
+        assert!(parse("connections_opened 10")
+            .err()
+            .unwrap()
+            .contains("no comparison"));
+        assert!(parse("connections_opened <= ten")
+            .err()
+            .unwrap()
+            .contains("not a number"));
         assert!(parse("<= 10").err().unwrap().contains("no metric"));
         assert!(parse("connections_opened <= inf").is_err());
     }
@@ -279,7 +310,11 @@ mod tests {
         let exact = parse_entry("requests_failed", &toml::Value::Integer(0)).unwrap();
         assert_eq!((exact.op, exact.value), (Op::Eq, 0.0));
         assert!(parse_entry("requests_failed", &toml::Value::Boolean(true)).is_err());
-        assert!(parse_entry("requests_failed", &toml::Value::String("reuse_ratio > 1".into())).is_err());
+        assert!(parse_entry(
+            "requests_failed",
+            &toml::Value::String("reuse_ratio > 1".into())
+        )
+        .is_err());
     }
 
     #[test]
@@ -288,7 +323,13 @@ mod tests {
         let pass = evaluate(&parse("connections_opened <= 10").unwrap(), &run);
         assert!(matches!(pass, Verdict::Pass { actual, .. } if actual == 10.0));
         let fail = evaluate(&parse("connections_opened.client < 10").unwrap(), &run);
-        assert_eq!(fail, Verdict::Fail { actual: 10.0, source: Some(Source::Client) });
+        assert_eq!(
+            fail,
+            Verdict::Fail {
+                actual: 10.0,
+                source: Some(Source::Client)
+            }
+        );
         let missing = evaluate(&parse("connections_opened.capture <= 10").unwrap(), &run);
         assert!(matches!(missing, Verdict::NotMeasured { reason } if reason.contains("setcap")));
         let no_sockets = evaluate(&parse("time_wait_client_end == 0").unwrap(), &run);

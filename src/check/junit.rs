@@ -77,9 +77,15 @@ mod tests {
             run: (1, 1),
             expectation: "connections_opened <= 10".into(),
             verdict: if pass {
-                Verdict::Pass { actual: 1.0, source: None }
+                Verdict::Pass {
+                    actual: 1.0,
+                    source: None,
+                }
             } else {
-                Verdict::Fail { actual: 31.0, source: None }
+                Verdict::Fail {
+                    actual: 31.0,
+                    source: None,
+                }
             },
         }
     }
@@ -87,7 +93,11 @@ mod tests {
     #[test]
     fn one_case_per_variant_with_failures_carrying_the_message() {
         let xml = render(
-            &[result("a", true), result("b <&>", false), result("b <&>", true)],
+            &[
+                result("a", true),
+                result("b <&>", false),
+                result("b <&>", true),
+            ],
             &[],
         )
         .unwrap();

@@ -58,8 +58,15 @@ impl CheckResult {
         match &self.verdict {
             Verdict::Pass { actual, source } | Verdict::Fail { actual, source } => {
                 let source = source.map_or(String::new(), |s| format!(" ({s})"));
-                let outcome = if self.passed() { "as expected" } else { "expected" };
-                format!("{run}: {metric} = {}{source}, {outcome} {expected}", number(*actual))
+                let outcome = if self.passed() {
+                    "as expected"
+                } else {
+                    "expected"
+                };
+                format!(
+                    "{run}: {metric} = {}{source}, {outcome} {expected}",
+                    number(*actual)
+                )
             }
             Verdict::NotMeasured { reason } => {
                 format!("{run}: {metric} cannot be checked: {reason}")

@@ -78,7 +78,8 @@ impl Expectations {
         let everywhere = cli
             .iter()
             .map(|text| {
-                expect::parse(text).map_err(|why| InputError::new(format!("--expect '{text}': {why}")))
+                expect::parse(text)
+                    .map_err(|why| InputError::new(format!("--expect '{text}': {why}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Expectations {
@@ -118,7 +119,10 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         .into_iter()
         .partition(|l| expectations.any_for(&l.origin));
     for scenario in &skipped {
-        eprintln!("kalab: {} has no [expect] table: not checked", scenario.origin);
+        eprintln!(
+            "kalab: {} has no [expect] table: not checked",
+            scenario.origin
+        );
     }
     if checked.is_empty() {
         return Err(InputError::new(
@@ -126,7 +130,11 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let (runs, interrupted) = execute_all(&plans(&checked, config.repeat)?, &config.options, &config.output)?;
+    let (runs, interrupted) = execute_all(
+        &plans(&checked, config.repeat)?,
+        &config.options,
+        &config.output,
+    )?;
     config.output.write_final(&runs)?;
     let results = expectations.evaluate(&runs);
     let regressions = baseline_runs
@@ -139,10 +147,17 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &config.save_baseline {
-        let json = ExportFormat::Json.exporter().export(&ResultSet::new(runs.clone()), None)?;
+        let json = ExportFormat::Json
+            .exporter()
+            .export(&ResultSet::new(runs.clone()), None)?;
         std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    write_step_summary(&runs, &results, &regressions, config.output.baseline_variant.as_deref())?;
+    write_step_summary(
+        &runs,
+        &results,
+        &regressions,
+        config.output.baseline_variant.as_deref(),
+    )?;
     Ok(verdict(&results, &regressions, interrupted))
 }
 
@@ -232,7 +247,11 @@ fn write_step_summary(
             result.variant, result.run.0, result.run.1, result.expectation
         ));
     }
-    for line in results.iter().filter(|r| !r.passed()).map(CheckResult::message) {
+    for line in results
+        .iter()
+        .filter(|r| !r.passed())
+        .map(CheckResult::message)
+    {
         text.push_str(&format!("\n- {line}"));
     }
     for regression in regressions {
@@ -242,7 +261,12 @@ fn write_step_summary(
         .create(true)
         .append(true)
         .open(&path)
-        .with_context(|| format!("cannot append to GITHUB_STEP_SUMMARY ({})", path.to_string_lossy()))?;
+        .with_context(|| {
+            format!(
+                "cannot append to GITHUB_STEP_SUMMARY ({})",
+                path.to_string_lossy()
+            )
+        })?;
     writeln!(file, "{text}\n")?;
     Ok(())
 }

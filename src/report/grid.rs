@@ -36,13 +36,11 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
     .into_iter()
     .filter(|&s| runs.iter().any(|r| r.connections_opened.get(s).is_some()))
     .collect();
-    let baseline_variant = baseline
-        .and_then(|wanted| {
-            variants
-                .iter()
-                .find(|v| v.label == wanted || v.first().variant == wanted)
-        })
-        .or(variants.first());
+    let chosen = baseline.and_then(|wanted| {
+        variants
+            .iter()
+            .find(|v| v.label == wanted || v.first().variant == wanted)
+    });
     let repeated = variants.iter().any(|v| v.runs.len() > 1);
 
     let mut headers = vec!["run".to_string()];
@@ -81,7 +79,8 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
     };
     let opened = figure("connections_opened");
     let mut rows = Vec::new();
-    for variant in &variants {
+    for (index, variant) in variants.iter().enumerate() {
+        let baseline_variant = sentences::baseline_for(&variants, index, chosen);
         let mut row = vec![variant.label.clone()];
         if repeated {
             row.push(variant.runs.len().to_string());
@@ -135,7 +134,7 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
         rows.push(row);
     }
 
-    let sentences = sentences::comparisons(&variants, baseline.and(baseline_variant));
+    let sentences = sentences::comparisons(&variants, chosen);
     let mut notes = Vec::new();
     for variant in &variants {
         if let Some(counts) = variant.unstable_connection_counts() {

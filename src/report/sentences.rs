@@ -8,25 +8,37 @@
 use super::figures::lookup;
 use super::summary::VariantSummary;
 
+/// The variant that `variants[index]` is compared with: the chosen baseline, else the first
+/// variant of its group of like patterns (none for that first variant itself).
+pub fn baseline_for<'v, 'a>(
+    variants: &'v [VariantSummary<'a>],
+    index: usize,
+    chosen: Option<&'v VariantSummary<'a>>,
+) -> Option<&'v VariantSummary<'a>> {
+    let variant = &variants[index];
+    match chosen {
+        Some(base) => Some(base),
+        None => variants[..=index]
+            .iter()
+            .find(|earlier| same_group(earlier, variant)),
+    }
+}
+
 /// The sentences for a list of variants, in order. With `baseline`, every other variant is
 /// compared with it.
 pub fn comparisons(
     variants: &[VariantSummary<'_>],
     baseline: Option<&VariantSummary<'_>>,
 ) -> Vec<String> {
-    let mut sentences = Vec::new();
-    for (index, variant) in variants.iter().enumerate() {
-        let base = match baseline {
-            Some(base) => Some(base).filter(|b| b.label != variant.label),
-            None => variants[..index]
-                .iter()
-                .find(|earlier| same_group(earlier, variant)),
-        };
-        if let Some(sentence) = base.and_then(|base| compare(base, variant)) {
-            sentences.push(sentence);
-        }
-    }
-    sentences
+    (0..variants.len())
+        .filter_map(|index| {
+            let base = baseline_for(variants, index, baseline)?;
+            if base.label == variants[index].label {
+                return None;
+            }
+            compare(base, &variants[index])
+        })
+        .collect()
 }
 
 fn same_group(a: &VariantSummary<'_>, b: &VariantSummary<'_>) -> bool {

@@ -49,7 +49,11 @@ fn a_passing_check_exits_0() {
 #[test]
 fn a_failing_expectation_exits_1_with_an_actionable_line() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "idle2.toml", &concurrent_idle2("connections_opened = \"<= 10\""));
+    let path = write(
+        dir.path(),
+        "idle2.toml",
+        &concurrent_idle2("connections_opened = \"<= 10\""),
+    );
     kalab()
         .args(["check", "--repeat", "2"])
         .arg(&path)
@@ -69,7 +73,9 @@ fn command_line_expectations_apply_and_bad_ones_are_input_errors() {
         .arg(&path)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("drain run 1/1: reuse_ratio = 5, expected < 2"));
+        .stdout(predicate::str::contains(
+            "drain run 1/1: reuse_ratio = 5, expected < 2",
+        ));
     kalab()
         .args(["check", "--expect", "conns < 2"])
         .arg(&path)
@@ -82,7 +88,11 @@ fn command_line_expectations_apply_and_bad_ones_are_input_errors() {
 #[test]
 fn unknown_metrics_in_scenario_files_point_at_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "bad.toml", &DRAIN.replace("requests_failed", "requests_lost"));
+    let path = write(
+        dir.path(),
+        "bad.toml",
+        &DRAIN.replace("requests_failed", "requests_lost"),
+    );
     kalab()
         .arg("check")
         .arg(&path)
@@ -105,7 +115,10 @@ fn a_baseline_regression_exits_1_and_names_the_figure() {
         .assert()
         .code(0);
     // The same scenario, now with a client that keeps no idle connection.
-    let worse = DRAIN.replace("[expect]\nconnections_opened = \"== 1\"\n", "[client]\nmax_idle_per_host = 0\n[expect]\n");
+    let worse = DRAIN.replace(
+        "[expect]\nconnections_opened = \"== 1\"\n",
+        "[client]\nmax_idle_per_host = 0\n[expect]\n",
+    );
     write(dir.path(), "s.toml", &worse);
     kalab()
         .arg("check")
@@ -124,7 +137,11 @@ fn a_baseline_regression_exits_1_and_names_the_figure() {
 fn the_junit_file_counts_tests_and_failures() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.toml", DRAIN);
-    write(dir.path(), "b.toml", &DRAIN.replace("drain", "strict").replace("== 1", "== 0"));
+    write(
+        dir.path(),
+        "b.toml",
+        &DRAIN.replace("drain", "strict").replace("== 1", "== 0"),
+    );
     let junit = dir.path().join("junit.xml");
     kalab()
         .arg("check")
@@ -161,7 +178,10 @@ fn the_junit_file_counts_tests_and_failures() {
     }
     assert_eq!((cases, failures), (2, 1), "{xml}");
     assert_eq!(suite_counts, Some((Some("2".into()), Some("1".into()))));
-    assert!(xml.contains("strict run 1/1: connections_opened = 1 (server), expected == 0"), "{xml}");
+    assert!(
+        xml.contains("strict run 1/1: connections_opened = 1 (server), expected == 0"),
+        "{xml}"
+    );
 }
 
 #[test]
@@ -189,5 +209,7 @@ fn run_honours_expectations_too() {
         .arg(&path)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("drain run 1/1: connections_opened = 1 (server), expected == 2"));
+        .stderr(predicate::str::contains(
+            "drain run 1/1: connections_opened = 1 (server), expected == 2",
+        ));
 }
