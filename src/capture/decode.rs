@@ -1,0 +1,304 @@
+//! Packet decoding: one captured frame (link type, bytes, wire length, time) to one TCP segment.
+//!
+//! Pure and allocation-free. It uses etherparse's *lax* slicing because captures are truncated by
+//! their snaplen and loopback frames can exceed 65535 bytes: only the headers matter. The payload
+//! length of a segment is the length on the wire (from the IP header, or from the frame's wire
+//! length when the IP header cannot say), while `payload` holds only the bytes actually captured.
+//! Anything that is not a decodable TCP segment comes back as a [`SkipReason`], never a panic.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::{
+    err::packet::SliceError, EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice,
+};
+use serde::{Deserialize, Serialize};
+
+/// The link-layer header types kalab decodes (a subset of the tcpdump.org LINKTYPE_ values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkType {
+    /// LINKTYPE_ETHERNET (1), what libpcap reports for `lo` and Ethernet devices.
+    Ethernet,
+    /// LINKTYPE_LINUX_SLL (113), Linux "cooked" capture v1 (`tcpdump -i any` before 4.99).
+    LinuxSll,
+    /// LINKTYPE_LINUX_SLL2 (276), Linux "cooked" capture v2 (`tcpdump -i any` since 4.99).
+    LinuxSll2,
+    /// LINKTYPE_NULL (0), BSD loopback with a host-byte-order address family word.
+    Null,
+    /// LINKTYPE_LOOP (108), OpenBSD loopback with a network-byte-order address family word.
+    Loop,
+    /// LINKTYPE_RAW (101) or DLT_RAW (12, 14): the frame starts with the IP header.
+    Raw,
+    /// LINKTYPE_IPV4 (228): the frame is an IPv4 packet.
+    Ipv4,
+    /// LINKTYPE_IPV6 (229): the frame is an IPv6 packet.
+    Ipv6,
+}
+
+impl LinkType {
+    /// Maps a pcap link-type number (DLT/LINKTYPE value) to a decodable link type.
+    pub fn from_dlt(dlt: i32) -> Option<LinkType> {
+        match dlt {
+            1 => Some(LinkType::Ethernet),
+            113 => Some(LinkType::LinuxSll),
+            276 => Some(LinkType::LinuxSll2),
+            0 => Some(LinkType::Null),
+            108 => Some(LinkType::Loop),
+            101 | 12 | 14 => Some(LinkType::Raw),
+            228 => Some(LinkType::Ipv4),
+            229 => Some(LinkType::Ipv6),
+            _ => None,
+        }
+    }
+
+    /// The canonical LINKTYPE_ number, as written into pcap file headers.
+    pub fn dlt(self) -> i32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::LinuxSll => 113,
+            LinkType::LinuxSll2 => 276,
+            LinkType::Null => 0,
+            LinkType::Loop => 108,
+            LinkType::Raw => 101,
+            LinkType::Ipv4 => 228,
+            LinkType::Ipv6 => 229,
+        }
+    }
+
+    /// The name libpcap uses (`EN10MB`, `LINUX_SLL2`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::Ethernet => "EN10MB",
+            LinkType::LinuxSll => "LINUX_SLL",
+            LinkType::LinuxSll2 => "LINUX_SLL2",
+            LinkType::Null => "NULL",
+            LinkType::Loop => "LOOP",
+            LinkType::Raw => "RAW",
+            LinkType::Ipv4 => "IPV4",
+            LinkType::Ipv6 => "IPV6",
+        }
+    }
+}
+
+impl fmt::Display for LinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The TCP control flags kalab looks at, as the low byte of the TCP flags field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    /// FIN: the sender has no more data.
+    pub const FIN: u8 = 0x01;
+    /// SYN: synchronise sequence numbers (opens a connection).
+    pub const SYN: u8 = 0x02;
+    /// RST: reset the connection.
+    pub const RST: u8 = 0x04;
+    /// PSH: push buffered data to the application.
+    pub const PSH: u8 = 0x08;
+    /// ACK: the acknowledgment number is valid.
+    pub const ACK: u8 = 0x10;
+
+    /// True when the FIN bit is set.
+    pub fn fin(self) -> bool {
+        self.0 & Self::FIN != 0
+    }
+    /// True when the SYN bit is set.
+    pub fn syn(self) -> bool {
+        self.0 & Self::SYN != 0
+    }
+    /// True when the RST bit is set.
+    pub fn rst(self) -> bool {
+        self.0 & Self::RST != 0
+    }
+    /// True when the ACK bit is set.
+    pub fn ack(self) -> bool {
+        self.0 & Self::ACK != 0
+    }
+}
+
+/// One decoded TCP segment; `payload` borrows the captured bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSegment<'a> {
+    /// Capture time, microseconds since the Unix epoch.
+    pub ts_us: u64,
+    /// Sender address and port.
+    pub src: SocketAddr,
+    /// Receiver address and port.
+    pub dst: SocketAddr,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful when the ACK flag is set).
+    pub ack: u32,
+    /// Control flags.
+    pub flags: TcpFlags,
+    /// Payload length on the wire, in bytes (may exceed `payload.len()` when the snaplen cut it).
+    pub payload_len: u32,
+    /// The captured part of the payload.
+    pub payload: &'a [u8],
+}
+
+/// Why a captured frame produced no TCP segment. Every skipped frame is counted, never fatal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// The frame ended inside a link, IP or TCP header.
+    Truncated,
+    /// A header is invalid (bad version, bad header length, ...).
+    Malformed,
+    /// Not an IP packet (ARP, LLDP, ...).
+    NotIp,
+    /// An IP packet that does not carry TCP (UDP, ICMP, ...).
+    NotTcp,
+    /// A non-first IP fragment (no TCP header in it).
+    Fragment,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SkipReason::Truncated => "truncated",
+            SkipReason::Malformed => "malformed",
+            SkipReason::NotIp => "not IP",
+            SkipReason::NotTcp => "not TCP",
+            SkipReason::Fragment => "IP fragment",
+        })
+    }
+}
+
+/// Length of the Linux cooked capture v1 header.
+const SLL_HEADER_LEN: usize = 16;
+/// Length of the Linux cooked capture v2 header.
+const SLL2_HEADER_LEN: usize = 20;
+/// Length of the NULL/LOOP address-family word.
+const NULL_HEADER_LEN: usize = 4;
+
+/// Decodes one captured frame.
+///
+/// `data` holds the captured bytes, `wire_len` the frame's length on the wire (pcap's `len` /
+/// `origlen`), used when the IP header cannot give the packet length (IPv4 GSO frames with a
+/// zero total length, IPv6 jumbograms).
+pub fn decode(
+    link: LinkType,
+    data: &[u8],
+    wire_len: u32,
+    ts_us: u64,
+) -> Result<TcpSegment<'_>, SkipReason> {
+    let sliced = match link {
+        LinkType::Ethernet => {
+            LaxSlicedPacket::from_ethernet(data).map_err(|_| SkipReason::Truncated)?
+        }
+        LinkType::LinuxSll => {
+            let header = data.get(..SLL_HEADER_LEN).ok_or(SkipReason::Truncated)?;
+            let ether_type = u16::from_be_bytes([header[14], header[15]]);
+            LaxSlicedPacket::from_ether_type(EtherType(ether_type), &data[SLL_HEADER_LEN..])
+        }
+        LinkType::LinuxSll2 => {
+            let header = data.get(..SLL2_HEADER_LEN).ok_or(SkipReason::Truncated)?;
+            let ether_type = u16::from_be_bytes([header[0], header[1]]);
+            LaxSlicedPacket::from_ether_type(EtherType(ether_type), &data[SLL2_HEADER_LEN..])
+        }
+        LinkType::Null | LinkType::Loop => {
+            // The family word's byte order depends on the capturing host; the IP version
+            // nibble says the same thing unambiguously.
+            let ip = data.get(NULL_HEADER_LEN..).ok_or(SkipReason::Truncated)?;
+            from_ip(ip)?
+        }
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => from_ip(data)?,
+    };
+    segment_from_sliced(&sliced, data, wire_len, ts_us)
+}
+
+fn from_ip(ip: &[u8]) -> Result<LaxSlicedPacket<'_>, SkipReason> {
+    use etherparse::err::ip::LaxHeaderSliceError;
+    match LaxSlicedPacket::from_ip(ip) {
+        Ok(p) => Ok(p),
+        Err(LaxHeaderSliceError::Len(_)) => Err(SkipReason::Truncated),
+        Err(LaxHeaderSliceError::Content(_)) => {
+            if ip.first().is_some_and(|b| b >> 4 == 4 || b >> 4 == 6) {
+                Err(SkipReason::Malformed)
+            } else {
+                Err(SkipReason::NotIp)
+            }
+        }
+    }
+}
+
+fn stop_reason(sliced: &LaxSlicedPacket<'_>) -> Option<SkipReason> {
+    sliced.stop_err.as_ref().map(|(err, _)| match err {
+        SliceError::Len(_) => SkipReason::Truncated,
+        _ => SkipReason::Malformed,
+    })
+}
+
+fn segment_from_sliced<'a>(
+    sliced: &LaxSlicedPacket<'a>,
+    frame: &'a [u8],
+    wire_len: u32,
+    ts_us: u64,
+) -> Result<TcpSegment<'a>, SkipReason> {
+    let (src_ip, dst_ip, ip_end) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let header = v4.header();
+            let start = offset_in(frame, header.slice());
+            let total_len = usize::from(header.total_len());
+            let declared = total_len >= header.slice().len();
+            (
+                IpAddr::V4(header.source_addr()),
+                IpAddr::V4(header.destination_addr()),
+                declared.then_some(start + total_len),
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let header = v6.header();
+            let start = offset_in(frame, header.slice());
+            let payload_len = usize::from(header.payload_length());
+            (
+                IpAddr::V6(header.source_addr()),
+                IpAddr::V6(header.destination_addr()),
+                (payload_len != 0).then_some(start + header.slice().len() + payload_len),
+            )
+        }
+        Some(LaxNetSlice::Arp(_)) => return Err(SkipReason::NotIp),
+        None => return Err(stop_reason(sliced).unwrap_or(SkipReason::NotIp)),
+    };
+    let ip_payload = sliced
+        .net
+        .as_ref()
+        .and_then(|n| n.ip_payload_ref())
+        .ok_or(SkipReason::NotIp)?;
+    if ip_payload.ip_number != etherparse::IpNumber::TCP {
+        return Err(stop_reason(sliced).unwrap_or(SkipReason::NotTcp));
+    }
+    if ip_payload.fragmented {
+        return Err(SkipReason::Fragment);
+    }
+    let tcp = match &sliced.transport {
+        Some(TransportSlice::Tcp(tcp)) => tcp,
+        _ => return Err(stop_reason(sliced).unwrap_or(SkipReason::Truncated)),
+    };
+    let payload = tcp.payload();
+    let payload_start = offset_in(frame, tcp.slice()) + tcp.header_slice().len();
+    let end = ip_end.unwrap_or_else(|| (wire_len as usize).max(frame.len()));
+    let payload_len = end.saturating_sub(payload_start).max(payload.len());
+    let flags = tcp.header_slice().get(13).copied().unwrap_or(0);
+    Ok(TcpSegment {
+        ts_us,
+        src: SocketAddr::new(src_ip, tcp.source_port()),
+        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags(flags),
+        payload_len: u32::try_from(payload_len).unwrap_or(u32::MAX),
+        payload,
+    })
+}
+
+/// Byte offset of `inner` within `outer` (both come from the same frame).
+fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
+    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
+}

@@ -1,0 +1,503 @@
+//! Flow assembly: TCP segments in capture order to one [`ConnectionRecord`] per connection.
+//!
+//! Pure: no I/O, no clock. A connection is its 4-tuple plus the client's initial sequence number;
+//! Linux reuses 4-tuples within one run, so a SYN whose sequence number differs from the known
+//! ISN on the same 4-tuple starts a new connection. The server side is recognised by its port.
+//! Memory grows with the connections still open: a finished connection (RST, or FINs from both
+//! sides) is handed out once it has been quiet for [`LINGER_US`] of capture time, so its final
+//! ACK and any late retransmission are still attributed to it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use super::decode::TcpSegment;
+use super::http::{MessageCounter, MessageKind};
+use crate::connection::{EndState, FourTuple};
+
+/// One end of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The end that sent the SYN.
+    Client,
+    /// The end listening on the server port.
+    Server,
+}
+
+impl Side {
+    /// `client` or `server`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
+
+/// Everything the capture saw of one TCP connection. Times are microseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// Client and server addresses.
+    pub tuple: FourTuple,
+    /// The client's initial sequence number (from its SYN, or from the SYN-ACK's acknowledgment
+    /// number minus one); 0 when neither was captured (`partial`).
+    pub client_isn: u32,
+    /// When the client's first SYN was seen.
+    pub syn_at_us: Option<u64>,
+    /// When the server's first SYN-ACK was seen.
+    pub syn_ack_at_us: Option<u64>,
+    /// When the client's first FIN was seen.
+    pub client_fin_at_us: Option<u64>,
+    /// When the server's first FIN was seen.
+    pub server_fin_at_us: Option<u64>,
+    /// When the first RST was seen.
+    pub rst_at_us: Option<u64>,
+    /// Who sent the first RST.
+    pub rst_from: Option<Side>,
+    /// When the first packet of this connection was seen.
+    pub first_packet_at_us: u64,
+    /// When the last packet of this connection was seen.
+    pub last_packet_at_us: u64,
+    /// Packets from client to server.
+    pub packets_to_server: u64,
+    /// Packets from server to client.
+    pub packets_to_client: u64,
+    /// TCP payload bytes on the wire from client to server (retransmissions included).
+    pub payload_bytes_to_server: u64,
+    /// TCP payload bytes on the wire from server to client (retransmissions included).
+    pub payload_bytes_to_client: u64,
+    /// HTTP/1.x requests started (request lines at message starts).
+    pub requests: u64,
+    /// HTTP/1.x final responses started (status lines at message starts, 1xx excluded).
+    pub responses: u64,
+    /// When each request started: the time of the segment carrying its first byte.
+    pub request_times_us: Vec<u64>,
+    /// Who sent the first FIN.
+    pub active_closer: Option<Side>,
+    /// How the connection ended: any RST makes it `reset`, else the first FIN's side, else open.
+    pub end: EndState,
+    /// True when the client's SYN was not captured (the connection started before the capture).
+    pub partial: bool,
+}
+
+impl ConnectionRecord {
+    fn new(tuple: FourTuple, ts_us: u64) -> Self {
+        ConnectionRecord {
+            tuple,
+            client_isn: 0,
+            syn_at_us: None,
+            syn_ack_at_us: None,
+            client_fin_at_us: None,
+            server_fin_at_us: None,
+            rst_at_us: None,
+            rst_from: None,
+            first_packet_at_us: ts_us,
+            last_packet_at_us: ts_us,
+            packets_to_server: 0,
+            packets_to_client: 0,
+            payload_bytes_to_server: 0,
+            payload_bytes_to_client: 0,
+            requests: 0,
+            responses: 0,
+            request_times_us: Vec::new(),
+            active_closer: None,
+            end: EndState::OpenAtEnd,
+            partial: true,
+        }
+    }
+
+    /// When the connection started as far as the capture knows: its SYN, else its first packet.
+    pub fn started_at_us(&self) -> u64 {
+        self.syn_at_us.unwrap_or(self.first_packet_at_us)
+    }
+}
+
+/// How long (capture time) a finished connection is kept to collect its last ACKs.
+pub const LINGER_US: u64 = 1_000_000;
+
+/// A fast, non-cryptographic hasher for the flow table (FxHash); the keys come from one capture.
+#[derive(Default, Clone, Copy)]
+pub struct FlowHasher(u64);
+
+impl Hasher for FlowHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+struct Flow {
+    record: ConnectionRecord,
+    requests: MessageCounter,
+    responses: MessageCounter,
+}
+
+impl Flow {
+    fn finished(&self) -> bool {
+        self.record.rst_at_us.is_some()
+            || (self.record.client_fin_at_us.is_some() && self.record.server_fin_at_us.is_some())
+    }
+
+    fn into_record(mut self) -> ConnectionRecord {
+        let r = &mut self.record;
+        r.requests = r.request_times_us.len() as u64;
+        r.end = if r.rst_at_us.is_some() {
+            EndState::Reset
+        } else {
+            match r.active_closer {
+                Some(Side::Client) => EndState::ClosedByClient,
+                Some(Side::Server) => EndState::ClosedByServer,
+                None => EndState::OpenAtEnd,
+            }
+        };
+        self.record
+    }
+}
+
+/// Packet-level counts that do not belong to one connection record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketCounts {
+    /// TCP segments assembled (to or from the server port).
+    pub segments: u64,
+    /// Segments with FIN sent by clients (retransmissions included, as tshark's flag filters).
+    pub fin_packets_from_client: u64,
+    /// Segments with FIN sent by the server.
+    pub fin_packets_from_server: u64,
+    /// Segments with RST, either side.
+    pub rst_packets: u64,
+    /// TCP segments on neither side of the server port.
+    pub other_port: u64,
+}
+
+/// Assembles segments into connections. Feed segments in capture order with [`push`].
+///
+/// [`push`]: FlowAssembler::push
+pub struct FlowAssembler {
+    server_port: u16,
+    flows: HashMap<FourTuple, Flow, BuildHasherDefault<FlowHasher>>,
+    done: Vec<ConnectionRecord>,
+    counts: PacketCounts,
+    last_sweep_us: u64,
+}
+
+impl FlowAssembler {
+    /// An assembler for connections to `server_port`.
+    pub fn new(server_port: u16) -> Self {
+        FlowAssembler {
+            server_port,
+            flows: HashMap::default(),
+            done: Vec::new(),
+            counts: PacketCounts::default(),
+            last_sweep_us: 0,
+        }
+    }
+
+    /// The server port this assembler orients connections by.
+    pub fn server_port(&self) -> u16 {
+        self.server_port
+    }
+
+    /// Packet-level counts so far.
+    pub fn counts(&self) -> PacketCounts {
+        self.counts
+    }
+
+    /// Connections currently held (open, or finished and lingering).
+    pub fn open_connections(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Adds one segment. Returns false when it is on neither side of the server port.
+    pub fn push(&mut self, seg: &TcpSegment<'_>) -> bool {
+        let (side, tuple) = if seg.dst.port() == self.server_port {
+            (Side::Client, FourTuple::new(seg.src, seg.dst))
+        } else if seg.src.port() == self.server_port {
+            (Side::Server, FourTuple::new(seg.dst, seg.src))
+        } else {
+            self.counts.other_port += 1;
+            return false;
+        };
+        self.counts.segments += 1;
+        if seg.ts_us >= self.last_sweep_us.saturating_add(LINGER_US) {
+            self.sweep(seg.ts_us);
+        }
+        let flags = seg.flags;
+        let opening_syn = side == Side::Client && flags.syn() && !flags.ack();
+        if opening_syn {
+            let reused = self
+                .flows
+                .get(&tuple)
+                .is_some_and(|f| f.record.partial || f.record.client_isn != seg.seq);
+            if reused {
+                if let Some(old) = self.flows.remove(&tuple) {
+                    self.done.push(old.into_record());
+                }
+            }
+        }
+        let flow = self.flows.entry(tuple).or_insert_with(|| {
+            let mut record = ConnectionRecord::new(tuple, seg.ts_us);
+            let (requests, responses) = if opening_syn {
+                record.partial = false;
+                record.client_isn = seg.seq;
+                let mut requests = MessageCounter::new(MessageKind::Request);
+                requests.set_first_seq(seg.seq.wrapping_add(1));
+                (requests, MessageCounter::new(MessageKind::Response))
+            } else {
+                (
+                    MessageCounter::new_mid_stream(MessageKind::Request),
+                    MessageCounter::new_mid_stream(MessageKind::Response),
+                )
+            };
+            Flow {
+                record,
+                requests,
+                responses,
+            }
+        });
+        let r = &mut flow.record;
+        r.last_packet_at_us = r.last_packet_at_us.max(seg.ts_us);
+        if flags.syn() && !flags.ack() && side == Side::Client {
+            r.syn_at_us.get_or_insert(seg.ts_us);
+        }
+        if flags.syn() && flags.ack() && side == Side::Server && r.syn_ack_at_us.is_none() {
+            r.syn_ack_at_us = Some(seg.ts_us);
+            if r.partial && r.client_isn == 0 {
+                r.client_isn = seg.ack.wrapping_sub(1);
+            }
+            // The server's stream starts right after its SYN.
+            if !r.partial {
+                flow.responses.set_first_seq(seg.seq.wrapping_add(1));
+            }
+        }
+        // Data in a SYN (TCP Fast Open) follows the ISN.
+        let data_seq = if flags.syn() {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        match side {
+            Side::Client => {
+                r.packets_to_server += 1;
+                r.payload_bytes_to_server += u64::from(seg.payload_len);
+                flow.requests.push(
+                    data_seq,
+                    seg.payload,
+                    seg.payload_len,
+                    seg.ts_us,
+                    &mut r.request_times_us,
+                );
+            }
+            Side::Server => {
+                r.packets_to_client += 1;
+                r.payload_bytes_to_client += u64::from(seg.payload_len);
+                let mut starts = Vec::new();
+                flow.responses.push(
+                    data_seq,
+                    seg.payload,
+                    seg.payload_len,
+                    seg.ts_us,
+                    &mut starts,
+                );
+                r.responses += starts.len() as u64;
+            }
+        }
+        if flags.fin() {
+            match side {
+                Side::Client => {
+                    self.counts.fin_packets_from_client += 1;
+                    r.client_fin_at_us.get_or_insert(seg.ts_us);
+                }
+                Side::Server => {
+                    self.counts.fin_packets_from_server += 1;
+                    r.server_fin_at_us.get_or_insert(seg.ts_us);
+                }
+            }
+            r.active_closer.get_or_insert(side);
+        }
+        if flags.rst() {
+            self.counts.rst_packets += 1;
+            if r.rst_at_us.is_none() {
+                r.rst_at_us = Some(seg.ts_us);
+                r.rst_from = Some(side);
+            }
+        }
+        true
+    }
+
+    /// Moves finished connections quiet for [`LINGER_US`] to the finished list.
+    fn sweep(&mut self, now_us: u64) {
+        self.last_sweep_us = now_us;
+        let cutoff = now_us.saturating_sub(LINGER_US);
+        let expired: Vec<FourTuple> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.finished() && f.record.last_packet_at_us < cutoff)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(flow) = self.flows.remove(&key) {
+                self.done.push(flow.into_record());
+            }
+        }
+    }
+
+    /// Takes the connections finished so far (in the order they were handed out).
+    pub fn take_finished(&mut self) -> Vec<ConnectionRecord> {
+        std::mem::take(&mut self.done)
+    }
+
+    /// Ends assembly: every connection, finished ones first, then the rest sorted by start time.
+    pub fn finish(mut self) -> Vec<ConnectionRecord> {
+        let mut rest: Vec<ConnectionRecord> =
+            self.flows.drain().map(|(_, f)| f.into_record()).collect();
+        rest.sort_by_key(|r| (r.started_at_us(), r.tuple));
+        let mut all = std::mem::take(&mut self.done);
+        all.extend(rest);
+        all
+    }
+}
+
+/// Counts over a capture's connections. Connection-level counts cover full connections (SYN
+/// captured); partial connections are counted apart. Times are not part of the summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CaptureSummary {
+    /// Connections whose opening SYN (without ACK) was captured.
+    pub connections_opened: u64,
+    /// Connections whose SYN was not captured.
+    pub partial_connections: u64,
+    /// Full connections in which the client sent a FIN.
+    pub fins_from_client: u64,
+    /// Full connections in which the server sent a FIN.
+    pub fins_from_server: u64,
+    /// Full connections in which an RST was seen.
+    pub resets: u64,
+    /// Full connections ended `closed-by-client`.
+    pub closes_by_client: u64,
+    /// Full connections ended `closed-by-server`.
+    pub closes_by_server: u64,
+    /// Full connections ended `reset`.
+    pub closes_by_reset: u64,
+    /// Full connections still open at the end of the capture.
+    pub open_at_end: u64,
+    /// HTTP/1.x requests started on full connections.
+    pub requests: u64,
+    /// Requests seen on partial connections.
+    pub partial_requests: u64,
+    /// `requests / connections_opened`; None without connections.
+    pub reuse_ratio: Option<f64>,
+    /// Fewest requests on one full connection.
+    pub requests_per_connection_min: Option<u64>,
+    /// Median requests per full connection.
+    pub requests_per_connection_median: Option<f64>,
+    /// Most requests on one full connection.
+    pub requests_per_connection_max: Option<u64>,
+    /// FIN segments sent by clients (retransmissions included: comparable with tshark filters).
+    pub fin_packets_from_client: u64,
+    /// FIN segments sent by the server.
+    pub fin_packets_from_server: u64,
+    /// RST segments, either side.
+    pub rst_packets: u64,
+}
+
+/// Builds a [`CaptureSummary`] from records one at a time, in constant memory per distinct
+/// request count (for the median).
+#[derive(Debug, Default, Clone)]
+pub struct SummaryBuilder {
+    summary: CaptureSummary,
+    requests_histogram: BTreeMap<u64, u64>,
+}
+
+impl SummaryBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one connection.
+    pub fn add(&mut self, r: &ConnectionRecord) {
+        let s = &mut self.summary;
+        if r.partial {
+            s.partial_connections += 1;
+            s.partial_requests += r.requests;
+            return;
+        }
+        s.connections_opened += 1;
+        s.fins_from_client += u64::from(r.client_fin_at_us.is_some());
+        s.fins_from_server += u64::from(r.server_fin_at_us.is_some());
+        s.resets += u64::from(r.rst_at_us.is_some());
+        match r.end {
+            EndState::ClosedByClient => s.closes_by_client += 1,
+            EndState::ClosedByServer => s.closes_by_server += 1,
+            EndState::Reset => s.closes_by_reset += 1,
+            EndState::OpenAtEnd => s.open_at_end += 1,
+        }
+        s.requests += r.requests;
+        *self.requests_histogram.entry(r.requests).or_default() += 1;
+    }
+
+    /// The summary, with the packet-level counts copied in.
+    pub fn finish(&self, counts: &PacketCounts) -> CaptureSummary {
+        let mut s = self.summary.clone();
+        s.fin_packets_from_client = counts.fin_packets_from_client;
+        s.fin_packets_from_server = counts.fin_packets_from_server;
+        s.rst_packets = counts.rst_packets;
+        if s.connections_opened > 0 {
+            s.reuse_ratio = Some(s.requests as f64 / s.connections_opened as f64);
+        }
+        s.requests_per_connection_min = self.requests_histogram.keys().next().copied();
+        s.requests_per_connection_max = self.requests_histogram.keys().next_back().copied();
+        s.requests_per_connection_median = median(&self.requests_histogram, s.connections_opened);
+        s
+    }
+}
+
+/// Median of a histogram holding `n` values.
+fn median(histogram: &BTreeMap<u64, u64>, n: u64) -> Option<f64> {
+    if n == 0 {
+        return None;
+    }
+    let nth = |k: u64| {
+        let mut seen = 0;
+        for (&value, &count) in histogram {
+            seen += count;
+            if seen > k {
+                return value;
+            }
+        }
+        0
+    };
+    let (lo, hi) = (nth((n - 1) / 2), nth(n / 2));
+    Some((lo as f64 + hi as f64) / 2.0)
+}
+
+/// Summarises a set of records with the given packet counts.
+pub fn summarize(records: &[ConnectionRecord], counts: &PacketCounts) -> CaptureSummary {
+    let mut builder = SummaryBuilder::new();
+    for r in records {
+        builder.add(r);
+    }
+    builder.finish(counts)
+}
