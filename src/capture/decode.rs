@@ -302,3 +302,207 @@ fn segment_from_sliced<'a>(
 fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
     (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    const PAYLOAD: &[u8] = b"GET / HTTP/1.1\r\n\r\n";
+
+    fn ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)
+            .tcp(40000, 8080, 1000, 65535)
+            .ack(77)
+            .psh()
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    fn ethernet_ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)
+            .tcp(40000, 8080, 1000, 65535)
+            .ack(77)
+            .psh()
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    fn check(seg: &TcpSegment<'_>) {
+        assert_eq!(seg.src, "127.0.0.1:40000".parse().unwrap());
+        assert_eq!(seg.dst, "127.0.0.2:8080".parse().unwrap());
+        assert_eq!(seg.seq, 1000);
+        assert_eq!(seg.ack, 77);
+        assert!(seg.flags.ack() && !seg.flags.syn() && !seg.flags.fin() && !seg.flags.rst());
+        assert_eq!(seg.payload, PAYLOAD);
+        assert_eq!(seg.payload_len as usize, PAYLOAD.len());
+        assert_eq!(seg.ts_us, 5);
+    }
+
+    fn wire(frame: &[u8]) -> u32 {
+        frame.len() as u32
+    }
+
+    #[test]
+    fn ethernet_ipv4() {
+        let frame = ethernet_ipv4_tcp(PAYLOAD);
+        check(&decode(LinkType::Ethernet, &frame, wire(&frame), 5).unwrap());
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(1, 2, 3, 4)
+            .ack(1)
+            .write(&mut frame, &[])
+            .unwrap();
+        frame.resize(60, 0);
+        let seg = decode(LinkType::Ethernet, &frame, 60, 0).unwrap();
+        assert_eq!((seg.payload_len, seg.payload.len()), (0, 0));
+    }
+
+    #[test]
+    fn ethernet_ipv6() {
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6(
+                [0; 16],
+                [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                64,
+            )
+            .tcp(40000, 8080, 9, 100)
+            .syn()
+            .write(&mut frame, &[])
+            .unwrap();
+        let seg = decode(LinkType::Ethernet, &frame, wire(&frame), 0).unwrap();
+        assert_eq!(seg.dst, "[::1]:8080".parse().unwrap());
+        assert_eq!(seg.src, "[::]:40000".parse().unwrap());
+        assert!(seg.flags.syn() && !seg.flags.ack());
+        assert_eq!(seg.payload_len, 0);
+    }
+
+    #[test]
+    fn linux_sll_and_sll2() {
+        let ip = ipv4_tcp(PAYLOAD);
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
+        sll.extend_from_slice(&ip);
+        check(&decode(LinkType::LinuxSll, &sll, wire(&sll), 5).unwrap());
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
+        sll2.extend_from_slice(&ip);
+        check(&decode(LinkType::LinuxSll2, &sll2, wire(&sll2), 5).unwrap());
+    }
+
+    #[test]
+    fn null_loop_and_raw() {
+        let ip = ipv4_tcp(PAYLOAD);
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ip);
+        check(&decode(LinkType::Null, &null, wire(&null), 5).unwrap());
+        let mut lp = 2u32.to_be_bytes().to_vec();
+        lp.extend_from_slice(&ip);
+        check(&decode(LinkType::Loop, &lp, wire(&lp), 5).unwrap());
+        check(&decode(LinkType::Raw, &ip, wire(&ip), 5).unwrap());
+        check(&decode(LinkType::Ipv4, &ip, wire(&ip), 5).unwrap());
+    }
+
+    #[test]
+    fn snaplen_truncated_payload_keeps_wire_length() {
+        let payload = vec![b'x'; 1000];
+        let frame = ethernet_ipv4_tcp(&payload);
+        let cut = &frame[..100];
+        let seg = decode(LinkType::Ethernet, cut, wire(&frame), 0).unwrap();
+        assert_eq!(seg.payload_len, 1000);
+        assert_eq!(seg.payload.len(), 100 - 14 - 20 - 20);
+    }
+
+    #[test]
+    fn gso_frame_with_zero_total_length_uses_wire_length() {
+        let payload = vec![b'x'; 1000];
+        let mut frame = ethernet_ipv4_tcp(&payload);
+        frame[14 + 2] = 0; // IPv4 total length = 0, as for >64 KiB loopback GSO frames
+        frame[14 + 3] = 0;
+        let seg = decode(LinkType::Ethernet, &frame[..200], 70_000, 0).unwrap();
+        assert_eq!(seg.payload_len, 70_000 - 14 - 20 - 20);
+    }
+
+    #[test]
+    fn truncated_headers_are_skipped() {
+        let frame = ethernet_ipv4_tcp(PAYLOAD);
+        for cut in [0, 5, 13, 20, 33, 40, 53] {
+            assert_eq!(
+                decode(LinkType::Ethernet, &frame[..cut], wire(&frame), 0),
+                Err(SkipReason::Truncated),
+                "cut at {cut}"
+            );
+        }
+        assert_eq!(
+            decode(LinkType::LinuxSll2, &[0x08, 0], 2, 0),
+            Err(SkipReason::Truncated)
+        );
+        assert_eq!(
+            decode(LinkType::Null, &[2, 0], 2, 0),
+            Err(SkipReason::Truncated)
+        );
+    }
+
+    #[test]
+    fn garbage_and_non_tcp_are_skipped() {
+        let garbage = [0xffu8; 64];
+        assert!(decode(LinkType::Raw, &garbage, 64, 0).is_err());
+        assert!(decode(LinkType::Ethernet, &garbage, 64, 0).is_err());
+        let mut bad_ihl = ipv4_tcp(PAYLOAD);
+        bad_ihl[0] = 0x41; // header length 4 bytes
+        assert_eq!(
+            decode(LinkType::Raw, &bad_ihl, wire(&bad_ihl), 0),
+            Err(SkipReason::Malformed)
+        );
+        let mut udp = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([1, 1, 1, 1], [2, 2, 2, 2], 9)
+            .udp(53, 53)
+            .write(&mut udp, b"dns")
+            .unwrap();
+        assert_eq!(
+            decode(LinkType::Ethernet, &udp, wire(&udp), 0),
+            Err(SkipReason::NotTcp)
+        );
+        let mut arp = vec![0u8; 42];
+        arp[12] = 0x08;
+        arp[13] = 0x06;
+        assert!(decode(LinkType::Ethernet, &arp, 42, 0).is_err());
+        let mut ipx = vec![0u8; 60];
+        ipx[12] = 0x81;
+        ipx[13] = 0x37;
+        assert_eq!(
+            decode(LinkType::Ethernet, &ipx, 60, 0),
+            Err(SkipReason::NotIp)
+        );
+    }
+
+    #[test]
+    fn link_type_numbers_round_trip() {
+        for link in [
+            LinkType::Ethernet,
+            LinkType::LinuxSll,
+            LinkType::LinuxSll2,
+            LinkType::Null,
+            LinkType::Loop,
+            LinkType::Raw,
+            LinkType::Ipv4,
+            LinkType::Ipv6,
+        ] {
+            assert_eq!(LinkType::from_dlt(link.dlt()), Some(link));
+        }
+        assert_eq!(LinkType::from_dlt(12), Some(LinkType::Raw));
+        assert_eq!(LinkType::from_dlt(127), None);
+    }
+}
