@@ -304,6 +304,7 @@ fn tcpdump_and_curl_capture_matches_tshark() {
     stderr.read_line(&mut line).unwrap();
     if line.contains("ermission") || line.contains("not permitted") {
         let _ = tcpdump.kill();
+        let _ = tcpdump.wait();
         skip(&format!("tcpdump cannot capture: {line}"));
         return;
     }
