@@ -17,7 +17,7 @@ use super::decode::LinkType;
 use super::source::{PacketSource, RawPacket, SourceError};
 
 /// Initial read buffer.
-const BUFFER_BYTES: usize = 1 << 20;
+const BUFFER_BYTES: usize = 1 << 18;
 /// Largest buffer grown for one oversized block; larger blocks mean a corrupt file.
 pub const MAX_BUFFER_BYTES: usize = 16 << 20;
 

@@ -161,6 +161,21 @@ impl MessageCounter {
                         pos += 1; // empty lines before a message are allowed (RFC 9112 2.2)
                         continue;
                     }
+                    // Fast path: the whole head is in this segment, no copy needed.
+                    let rest = &captured[pos..];
+                    if let Some(end) = find_head_end(rest) {
+                        let head = &rest[..end];
+                        if starts_message(self.kind, head) != Start::Yes {
+                            self.state = State::Lost;
+                            return;
+                        }
+                        if counts(self.kind, head) {
+                            starts_us.push(ts_us);
+                        }
+                        pos += end;
+                        self.state = framing_after_head(self.kind, head);
+                        continue;
+                    }
                     self.state = State::Head {
                         head: Vec::new(),
                         counted: false,
@@ -270,7 +285,9 @@ fn find_head_end(bytes: &[u8]) -> Option<usize> {
 
 fn status_code(head: &[u8]) -> Option<u16> {
     let code = head.get(9..12)?;
-    std::str::from_utf8(code).ok()?.parse().ok()
+    code.iter().try_fold(0u16, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
+    })
 }
 
 /// What follows a complete head: the body framing (RFC 9112 section 6).
