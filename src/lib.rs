@@ -3,6 +3,7 @@
 //! Data flow: scenario files -> runner (client, embedded server) with the capture and sockets
 //! collectors alongside -> connection records -> report -> exporters and checks.
 
+pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod clock;

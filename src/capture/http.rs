@@ -1,0 +1,484 @@
+//! HTTP/1.x message counting from one direction of a TCP byte stream, as seen by a capture.
+//!
+//! The counter follows message boundaries: it reads each message head (request line or status
+//! line plus headers, which may arrive split across segments), then skips the body by its
+//! `Content-Length` using the segments' wire lengths, so bodies need not be captured (snaplen).
+//! This makes it exact for split heads and for pipelined messages. When framing cannot be followed
+//! (chunked or close-delimited bodies, a head cut by the snaplen, bytes the capture lost) it
+//! re-synchronises at the next segment whose data begins with a request method (or `HTTP/1.`),
+//! which is where HTTP/1 clients and servers start a new message in practice.
+//! Sequence numbers are tracked so retransmitted bytes are not counted twice.
+//! Limitations, by design: responses to HEAD requests that carry a `Content-Length` and HTTP/2
+//! are not framed (the former re-synchronises at the next segment, the latter is not counted).
+
+/// Which kind of message one direction carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// Client to server: requests.
+    Request,
+    /// Server to client: responses (interim 1xx responses are not counted).
+    Response,
+}
+
+/// Longest message head kept while waiting for its end; longer heads are not framed.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Request methods recognised at a message start (each followed by a space).
+const METHODS: [&[u8]; 9] = [
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+];
+const RESPONSE_START: &[u8] = b"HTTP/1.";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// At a message boundary: the next byte starts a message.
+    Boundary,
+    /// Inside a message head; `head` holds its bytes so far, `counted` whether it was counted.
+    Head {
+        head: Vec<u8>,
+        counted: bool,
+        start_ts_us: u64,
+    },
+    /// Inside a body with this many bytes left.
+    Body { remaining: u64 },
+    /// Framing lost: wait for a segment that starts a message.
+    Lost,
+    /// The stream switched protocols (101): stop counting.
+    Done,
+}
+
+/// What a prefix of a stream says about a message start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Yes,
+    No,
+    NeedMore,
+}
+
+/// Counts HTTP/1.x messages in one direction of one connection.
+#[derive(Debug, Clone)]
+pub struct MessageCounter {
+    kind: MessageKind,
+    next_seq: Option<u32>,
+    state: State,
+}
+
+impl MessageCounter {
+    /// A counter for a stream whose first data byte is a message start (the SYN was seen).
+    pub fn new(kind: MessageKind) -> Self {
+        MessageCounter {
+            kind,
+            next_seq: None,
+            state: State::Boundary,
+        }
+    }
+
+    /// A counter joining a stream in the middle (SYN not captured): waits for a message start.
+    pub fn new_mid_stream(kind: MessageKind) -> Self {
+        MessageCounter {
+            kind,
+            next_seq: None,
+            state: State::Lost,
+        }
+    }
+
+    /// Sets the sequence number of the first data byte (ISN + 1) once the SYN is known.
+    pub fn set_first_seq(&mut self, seq: u32) {
+        self.next_seq = Some(seq);
+    }
+
+    /// Feeds one segment's data: `seq` its sequence number, `captured` the captured payload,
+    /// `wire_len` the payload length on the wire. Appends the start time of each message that
+    /// starts here to `starts_us` (the time of the segment holding its first byte).
+    pub fn push(
+        &mut self,
+        seq: u32,
+        captured: &[u8],
+        wire_len: u32,
+        ts_us: u64,
+        starts_us: &mut Vec<u64>,
+    ) {
+        if wire_len == 0 || self.state == State::Done {
+            return;
+        }
+        let wire_len = wire_len as usize;
+        let captured = &captured[..captured.len().min(wire_len)];
+        let mut pos = 0usize;
+        if let Some(next) = self.next_seq {
+            let delta = seq.wrapping_sub(next) as i32;
+            if delta < 0 {
+                let already = delta.unsigned_abs() as usize;
+                if already >= wire_len {
+                    return; // a pure retransmission
+                }
+                pos = already;
+            } else if delta > 0 {
+                // Bytes the capture never saw: skippable inside a body, fatal to framing elsewhere.
+                self.state = match std::mem::replace(&mut self.state, State::Lost) {
+                    State::Body { remaining } if remaining >= delta as u64 => {
+                        let remaining = remaining - delta as u64;
+                        if remaining == 0 {
+                            State::Boundary
+                        } else {
+                            State::Body { remaining }
+                        }
+                    }
+                    _ => State::Lost,
+                };
+            }
+        }
+        self.next_seq = Some(seq.wrapping_add(wire_len as u32));
+        if self.state == State::Lost
+            && captured.get(pos..).map(|rest| self.starts(rest)) == Some(Start::Yes)
+        {
+            self.state = State::Boundary;
+        }
+        while pos < wire_len {
+            match &mut self.state {
+                State::Done | State::Lost => return,
+                State::Body { remaining } => {
+                    let take = (*remaining).min((wire_len - pos) as u64);
+                    *remaining -= take;
+                    pos += take as usize;
+                    if *remaining == 0 {
+                        self.state = State::Boundary;
+                    }
+                }
+                State::Boundary => {
+                    let Some(&byte) = captured.get(pos) else {
+                        self.state = State::Lost; // the message start was not captured
+                        return;
+                    };
+                    if byte == b'\r' || byte == b'\n' {
+                        pos += 1; // empty lines before a message are allowed (RFC 9112 2.2)
+                        continue;
+                    }
+                    // Fast path: the whole head is in this segment, no copy needed.
+                    let rest = &captured[pos..];
+                    if let Some(end) = find_head_end(rest) {
+                        let head = &rest[..end];
+                        if starts_message(self.kind, head) != Start::Yes {
+                            self.state = State::Lost;
+                            return;
+                        }
+                        if counts(self.kind, head) {
+                            starts_us.push(ts_us);
+                        }
+                        pos += end;
+                        self.state = framing_after_head(self.kind, head);
+                        continue;
+                    }
+                    self.state = State::Head {
+                        head: Vec::new(),
+                        counted: false,
+                        start_ts_us: ts_us,
+                    };
+                }
+                State::Head {
+                    head,
+                    counted,
+                    start_ts_us,
+                } => {
+                    let available = captured.get(pos..).unwrap_or(&[]);
+                    if available.is_empty() {
+                        self.state = State::Lost; // the rest of the head was cut by the snaplen
+                        return;
+                    }
+                    let search_from = head.len().saturating_sub(3);
+                    let before = head.len();
+                    let room = MAX_HEAD_BYTES.saturating_sub(head.len());
+                    head.extend_from_slice(&available[..available.len().min(room)]);
+                    let end = find_head_end(&head[search_from..]).map(|e| search_from + e);
+                    if !*counted {
+                        let start = if end.is_some() {
+                            match starts_message(self.kind, head) {
+                                Start::NeedMore => Start::No,
+                                s => s,
+                            }
+                        } else {
+                            starts_message(self.kind, head)
+                        };
+                        match start {
+                            Start::No => {
+                                self.state = State::Lost;
+                                return;
+                            }
+                            Start::Yes => {
+                                if counts(self.kind, head) {
+                                    starts_us.push(*start_ts_us);
+                                }
+                                *counted = true;
+                            }
+                            Start::NeedMore => {}
+                        }
+                    }
+                    match end {
+                        Some(end) => {
+                            pos += end - before;
+                            let next = framing_after_head(self.kind, &head[..end]);
+                            self.state = next;
+                        }
+                        None if head.len() >= MAX_HEAD_BYTES => {
+                            self.state = State::Lost;
+                            return;
+                        }
+                        None => {
+                            pos += available.len();
+                            if captured.len() < wire_len {
+                                self.state = State::Lost; // head continues past the snaplen
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn starts(&self, bytes: &[u8]) -> Start {
+        starts_message(self.kind, bytes)
+    }
+}
+
+/// Whether `bytes` begins with a message start of this kind.
+fn starts_message(kind: MessageKind, bytes: &[u8]) -> Start {
+    let candidates: &[&[u8]] = match kind {
+        MessageKind::Request => &METHODS,
+        MessageKind::Response => &[RESPONSE_START],
+    };
+    let mut need_more = false;
+    for token in candidates {
+        if bytes.starts_with(token) {
+            return Start::Yes;
+        }
+        if token.starts_with(bytes) {
+            need_more = true;
+        }
+    }
+    if need_more {
+        Start::NeedMore
+    } else {
+        Start::No
+    }
+}
+
+/// Interim (1xx) responses are not counted as responses.
+fn counts(kind: MessageKind, head: &[u8]) -> bool {
+    kind == MessageKind::Request || status_code(head).is_none_or(|s| s >= 200)
+}
+
+/// Index just past the blank line that ends a message head.
+fn find_head_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+}
+
+fn status_code(head: &[u8]) -> Option<u16> {
+    let code = head.get(9..12)?;
+    code.iter().try_fold(0u16, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
+    })
+}
+
+/// What follows a complete head: the body framing (RFC 9112 section 6).
+fn framing_after_head(kind: MessageKind, head: &[u8]) -> State {
+    if kind == MessageKind::Response {
+        match status_code(head) {
+            Some(101) => return State::Done,
+            Some(s) if s < 200 || s == 204 || s == 304 => return State::Boundary,
+            _ => {}
+        }
+    }
+    let mut content_length = None;
+    let mut chunked = false;
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if name.eq_ignore_ascii_case(b"content-length") {
+            content_length = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok());
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            chunked = true;
+        }
+    }
+    match (chunked, content_length) {
+        (true, _) => State::Lost,
+        (false, Some(0)) => State::Boundary,
+        (false, Some(n)) => State::Body { remaining: n },
+        (false, None) if kind == MessageKind::Request => State::Boundary,
+        (false, None) => State::Lost, // close-delimited response body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `(seq offset, captured, wire_len)` pieces; returns the start times.
+    fn feed(kind: MessageKind, pieces: &[(u32, &[u8], u32)]) -> Vec<u64> {
+        let mut counter = MessageCounter::new(kind);
+        counter.set_first_seq(1000);
+        let mut starts = Vec::new();
+        for (i, (off, data, wire)) in pieces.iter().enumerate() {
+            counter.push(1000 + off, data, *wire, i as u64, &mut starts);
+        }
+        starts
+    }
+
+    fn whole(data: &[u8]) -> (u32, &[u8], u32) {
+        (0, data, data.len() as u32)
+    }
+
+    #[test]
+    fn counts_one_request() {
+        assert_eq!(
+            feed(
+                MessageKind::Request,
+                &[whole(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")]
+            ),
+            vec![0]
+        );
+    }
+
+    #[test]
+    fn request_split_across_segments_counts_once() {
+        let a = b"GE";
+        let b = b"T / HTTP/1.1\r\nHo";
+        let c = b"st: a\r\n\r";
+        let d = b"\n";
+        let starts = feed(
+            MessageKind::Request,
+            &[(0, a, 2), (2, b, 16), (18, c, 8), (26, d, 1)],
+        );
+        assert_eq!(starts, vec![0]);
+    }
+
+    #[test]
+    fn pipelined_requests_in_one_segment() {
+        let data = b"GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 6\r\n\r\nGET /xGET /c HTTP/1.1\r\n\r\n";
+        assert_eq!(feed(MessageKind::Request, &[whole(data)]).len(), 3);
+    }
+
+    #[test]
+    fn body_that_looks_like_a_request_is_not_counted() {
+        let head = b"POST / HTTP/1.1\r\nContent-Length: 16\r\n\r\n";
+        let body = b"GET / HTTP/1.1\r\n";
+        let starts = feed(
+            MessageKind::Request,
+            &[whole(head), (head.len() as u32, body, 16)],
+        );
+        assert_eq!(starts.len(), 1);
+    }
+
+    #[test]
+    fn retransmission_is_not_counted_twice() {
+        let req = b"GET / HTTP/1.1\r\n\r\n";
+        let starts = feed(MessageKind::Request, &[whole(req), whole(req)]);
+        assert_eq!(starts.len(), 1);
+    }
+
+    #[test]
+    fn response_bodies_are_skipped_by_wire_length_when_truncated() {
+        // 1 MiB body, only 40 bytes of each segment captured.
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n";
+        let mut pieces: Vec<(u32, &[u8], u32)> = vec![whole(head)];
+        let filler = [b'x'; 40];
+        let mut off = head.len() as u32;
+        let mut left = 1_048_576u32;
+        while left > 0 {
+            let n = left.min(65_483);
+            pieces.push((off, &filler, n));
+            off += n;
+            left -= n;
+        }
+        let second = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        pieces.push((off, second, second.len() as u32));
+        assert_eq!(feed(MessageKind::Response, &pieces).len(), 2);
+    }
+
+    #[test]
+    fn chunked_response_resyncs_at_next_segment_start() {
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        let second = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let starts = feed(
+            MessageKind::Response,
+            &[
+                whole(head),
+                (head.len() as u32, second, second.len() as u32),
+            ],
+        );
+        assert_eq!(starts.len(), 2);
+    }
+
+    #[test]
+    fn interim_responses_are_not_counted() {
+        let data = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        assert_eq!(feed(MessageKind::Response, &[whole(data)]).len(), 1);
+    }
+
+    #[test]
+    fn garbage_is_not_counted() {
+        assert!(feed(
+            MessageKind::Request,
+            &[whole(b"\x16\x03\x01\x02\x00 TLS hello")]
+        )
+        .is_empty());
+        assert!(feed(
+            MessageKind::Request,
+            &[whole(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")]
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn mid_stream_counter_waits_for_a_message_start() {
+        let mut counter = MessageCounter::new_mid_stream(MessageKind::Request);
+        let mut starts = Vec::new();
+        counter.push(50, b"ost: a\r\n\r\n", 10, 1, &mut starts);
+        counter.push(60, b"GET / HTTP/1.1\r\n\r\n", 18, 2, &mut starts);
+        assert_eq!(starts, vec![2]);
+    }
+
+    #[test]
+    fn head_cut_by_snaplen_loses_framing_then_resyncs() {
+        let mut counter = MessageCounter::new(MessageKind::Request);
+        counter.set_first_seq(0);
+        let mut starts = Vec::new();
+        // 30 of 500 bytes captured: counted, but the head's end was not seen.
+        counter.push(0, b"POST / HTTP/1.1\r\nContent-Len", 500, 1, &mut starts);
+        counter.push(500, b"\x00\x01binary body", 1000, 2, &mut starts);
+        counter.push(1500, b"GET / HTTP/1.1\r\n\r\n", 18, 3, &mut starts);
+        assert_eq!(starts, vec![1, 3]);
+    }
+
+    #[test]
+    fn gap_inside_a_body_keeps_framing() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+        let h = head.len() as u32;
+        let second = b"HTTP/1.1 204 No Content\r\n\r\n";
+        // Bytes h..h+60 were lost by the capture; h+60..h+100 arrive; then the next response.
+        let starts = feed(
+            MessageKind::Response,
+            &[
+                whole(head),
+                (h + 60, b"x", 40),
+                (h + 100, second, second.len() as u32),
+            ],
+        );
+        assert_eq!(starts.len(), 2);
+    }
+}

@@ -1,0 +1,489 @@
+//! Live capture on a named thread: libpcap in immediate mode with a small snaplen and a large
+//! buffer, a BPF filter on the server, an optional pcap savefile, and a clean stop.
+//!
+//! Stopping uses `pcap_breakloop` from the caller's thread because an idle `lo` never returns
+//! the read timeout; after the break the handle is switched to non-blocking mode and drained, so
+//! packets already in the kernel buffer (the closing FINs) are not lost. The capture thread
+//! decodes and assembles as it reads, so memory grows with connections, not packets.
+
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use pcap::{Active, Capture, Savefile};
+use serde::{Deserialize, Serialize};
+
+use super::decode::LinkType;
+use super::flows::{summarize, CaptureSummary, ConnectionRecord};
+use super::route;
+use super::source::{Ingest, PacketSource, RawPacket, SkipCounts, SourceError};
+
+/// Bytes kept of each packet: all headers plus the start of an HTTP message head.
+pub const SNAPLEN_BYTES: i32 = 512;
+/// Kernel capture buffer; with [`SNAPLEN_BYTES`] it holds tens of thousands of packets.
+pub const BUFFER_BYTES: i32 = 16 << 20;
+/// Read timeout; only matters under load (an idle `lo` does not time out, see module docs).
+pub const READ_TIMEOUT_MS: i32 = 100;
+/// How long [`LiveCapture::stop`] waits for the capture thread before giving up on it.
+pub const STOP_TIMEOUT_MS: u64 = 5_000;
+/// The remedy printed when capturing is not permitted.
+pub const PERMISSION_REMEDY: &str = "sudo setcap cap_net_raw,cap_net_admin=eip $(command -v kalab)";
+
+/// What to capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureSpec {
+    /// The server's address; the filter is `tcp and host IP and port PORT` (no host term for an
+    /// unspecified address such as 0.0.0.0).
+    pub server: SocketAddr,
+    /// The interface; None picks the one that carries `server.ip()` (`lo` for loopback and the
+    /// machine's own addresses, else the routing table).
+    pub interface: Option<String>,
+    /// Also write every captured packet (as captured, snaplen-truncated) to this pcap file.
+    pub save_to: Option<PathBuf>,
+}
+
+impl CaptureSpec {
+    /// A spec for `server` on the automatic interface, without a saved file.
+    pub fn new(server: SocketAddr) -> Self {
+        CaptureSpec {
+            server,
+            interface: None,
+            save_to: None,
+        }
+    }
+
+    /// The BPF filter this spec captures with.
+    pub fn filter(&self) -> String {
+        let ip = self.server.ip();
+        if ip.is_unspecified() {
+            format!("tcp and port {}", self.server.port())
+        } else {
+            format!("tcp and host {} and port {}", ip, self.server.port())
+        }
+    }
+}
+
+/// Why a capture could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The process may not capture packets (no CAP_NET_RAW).
+    #[error(
+        "no permission to capture packets on {interface} ({message}); grant it with: {}",
+        PERMISSION_REMEDY
+    )]
+    Permission {
+        /// The interface.
+        interface: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// The interface does not exist or cannot be opened, or none carries the server address.
+    #[error("cannot capture on interface {interface}: {message}")]
+    Interface {
+        /// The interface (or the address no interface was found for).
+        interface: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The BPF filter was rejected.
+    #[error("capture filter `{filter}` rejected: {message}")]
+    Filter {
+        /// The filter.
+        filter: String,
+        /// libpcap's message.
+        message: String,
+    },
+    /// The capture file could not be created.
+    #[error("cannot write capture file {}: {message}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Anything else (thread spawn failure, ...).
+    #[error("capture failed: {0}")]
+    Other(String),
+}
+
+impl CaptureError {
+    /// True when the failure is a missing capture permission (exit code 3 under `required`).
+    pub fn is_permission(&self) -> bool {
+        matches!(self, CaptureError::Permission { .. })
+    }
+}
+
+fn is_permission_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("permission") || m.contains("operation not permitted")
+}
+
+/// Kernel capture statistics. On `lo` every packet passes the capture point twice, so
+/// `received` is about twice the packets delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelStats {
+    /// Packets the kernel saw passing the filter point.
+    pub received: u64,
+    /// Packets dropped because the capture buffer was full.
+    pub dropped: u64,
+    /// Packets dropped by the interface or its driver.
+    pub if_dropped: u64,
+}
+
+/// Everything a live capture produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaptureOutcome {
+    /// The interface captured on.
+    pub interface: String,
+    /// The BPF filter.
+    pub filter: String,
+    /// The link type libpcap reported.
+    pub link_type: Option<LinkType>,
+    /// One record per connection: finished ones in finishing order, then open ones by start.
+    pub connections: Vec<ConnectionRecord>,
+    /// Counts over `connections` plus packet-level FIN/RST counts.
+    pub summary: CaptureSummary,
+    /// Kernel statistics at the stop.
+    pub kernel: KernelStats,
+    /// Packets delivered to kalab.
+    pub packets_captured: u64,
+    /// Packets that were truncated, malformed or not TCP.
+    pub packets_skipped: u64,
+    /// `packets_skipped` by reason.
+    pub skipped: SkipCounts,
+    /// The saved pcap file, when one was requested and written.
+    pub saved_file: Option<PathBuf>,
+    /// Problems worth a line in the report (kernel drops, read errors, a stuck thread).
+    pub warnings: Vec<String>,
+}
+
+/// What the capture thread hands back.
+struct ThreadResult {
+    ingest: Ingest,
+    kernel: Option<KernelStats>,
+    warnings: Vec<String>,
+}
+
+/// A running capture. Dropping it without [`stop`](LiveCapture::stop) stops the thread too.
+pub struct LiveCapture {
+    interface: String,
+    filter: String,
+    link_type: Option<LinkType>,
+    saved_file: Option<PathBuf>,
+    breaker: pcap::BreakLoop,
+    stopping: Arc<AtomicBool>,
+    thread: Option<JoinHandle<ThreadResult>>,
+}
+
+struct LiveSource {
+    capture: Option<Capture<Active>>,
+    savefile: Option<Savefile>,
+    link: Option<LinkType>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl LiveSource {
+    fn deliver(
+        packet: &pcap::Packet<'_>,
+        link: Option<LinkType>,
+        savefile: &mut Option<Savefile>,
+        on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        if let Some(file) = savefile {
+            file.write(packet);
+        }
+        let ts = packet.header.ts;
+        let ts_us = (ts.tv_sec.max(0) as u64)
+            .saturating_mul(1_000_000)
+            .saturating_add(ts.tv_usec.max(0) as u64);
+        on_packet(&RawPacket {
+            link,
+            ts_us,
+            wire_len: packet.header.len,
+            data: packet.data,
+        })
+    }
+}
+
+impl PacketSource for LiveSource {
+    fn for_each_packet(
+        &mut self,
+        on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+    ) -> Result<(), SourceError> {
+        let Some(mut capture) = self.capture.take() else {
+            return Ok(());
+        };
+        loop {
+            match capture.next_packet() {
+                Ok(packet) => {
+                    if Self::deliver(&packet, self.link, &mut self.savefile, on_packet).is_break() {
+                        break;
+                    }
+                }
+                // Under load the timeout does fire: keep reading unless asked to stop.
+                Err(pcap::Error::TimeoutExpired) if !self.stopping.load(Ordering::Acquire) => {}
+                Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => break,
+                Err(e) => {
+                    self.capture = Some(capture);
+                    return Err(SourceError::Read(e.to_string()));
+                }
+            }
+        }
+        // Drain what the kernel already holds, without blocking.
+        let mut capture = capture
+            .setnonblock()
+            .map_err(|e| SourceError::Read(e.to_string()))?;
+        while let Ok(packet) = capture.next_packet() {
+            if Self::deliver(&packet, self.link, &mut self.savefile, on_packet).is_break() {
+                break;
+            }
+        }
+        self.capture = Some(capture);
+        Ok(())
+    }
+}
+
+fn open_capture(interface: &str, filter: &str) -> Result<Capture<Active>, CaptureError> {
+    let classify = |e: pcap::Error| {
+        let message = e.to_string();
+        if is_permission_message(&message) {
+            CaptureError::Permission {
+                interface: interface.to_string(),
+                message,
+            }
+        } else {
+            CaptureError::Interface {
+                interface: interface.to_string(),
+                message,
+            }
+        }
+    };
+    let mut capture = Capture::from_device(interface)
+        .map_err(classify)?
+        .immediate_mode(true)
+        .snaplen(SNAPLEN_BYTES)
+        .buffer_size(BUFFER_BYTES)
+        .timeout(READ_TIMEOUT_MS)
+        .promisc(false)
+        .open()
+        .map_err(classify)?;
+    capture
+        .filter(filter, true)
+        .map_err(|e| CaptureError::Filter {
+            filter: filter.to_string(),
+            message: e.to_string(),
+        })?;
+    Ok(capture)
+}
+
+fn open_savefile(capture: &Capture<Active>, path: &Path) -> Result<Savefile, CaptureError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| CaptureError::File {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    }
+    capture.savefile(path).map_err(|e| CaptureError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+impl LiveCapture {
+    /// Opens the device (immediate mode, [`SNAPLEN_BYTES`], [`BUFFER_BYTES`],
+    /// [`READ_TIMEOUT_MS`]), sets the filter, opens the savefile, starts the thread named
+    /// `kalab-capture`, and returns once the device is capturing.
+    pub fn start(spec: CaptureSpec) -> Result<LiveCapture, CaptureError> {
+        let interface = match &spec.interface {
+            Some(name) => name.clone(),
+            None => {
+                route::interface_for(spec.server.ip()).ok_or_else(|| CaptureError::Interface {
+                    interface: spec.server.ip().to_string(),
+                    message: "no interface routes to this address; pass --interface".into(),
+                })?
+            }
+        };
+        let filter = spec.filter();
+        let mut capture = open_capture(&interface, &filter)?;
+        let link_type = LinkType::from_dlt(capture.get_datalink().0);
+        let savefile = spec
+            .save_to
+            .as_deref()
+            .map(|path| open_savefile(&capture, path))
+            .transpose()?;
+        let breaker = capture.breakloop_handle();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let mut source = LiveSource {
+            capture: Some(capture),
+            savefile,
+            link: link_type,
+            stopping: Arc::clone(&stopping),
+        };
+        let server_port = spec.server.port();
+        let thread = std::thread::Builder::new()
+            .name("kalab-capture".into())
+            .spawn(move || {
+                let mut ingest = Ingest::new(server_port);
+                let mut warnings = Vec::new();
+                if let Err(e) = source.for_each_packet(&mut |p| {
+                    ingest.packet(p);
+                    ControlFlow::Continue(())
+                }) {
+                    warnings.push(format!("capture stopped early: {e}"));
+                }
+                if let Some(file) = source.savefile.as_mut() {
+                    if let Err(e) = file.flush() {
+                        warnings.push(format!("saving the capture failed: {e}"));
+                    }
+                }
+                let kernel = source
+                    .capture
+                    .as_mut()
+                    .and_then(|c| c.stats().ok())
+                    .map(|s| KernelStats {
+                        received: u64::from(s.received),
+                        dropped: u64::from(s.dropped),
+                        if_dropped: u64::from(s.if_dropped),
+                    });
+                ThreadResult {
+                    ingest,
+                    kernel,
+                    warnings,
+                }
+            })
+            .map_err(|e| CaptureError::Other(format!("cannot start the capture thread: {e}")))?;
+        Ok(LiveCapture {
+            interface,
+            filter,
+            link_type,
+            saved_file: spec.save_to,
+            breaker,
+            stopping,
+            thread: Some(thread),
+        })
+    }
+
+    /// The interface being captured on.
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    /// The BPF filter in use.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    /// Stops the capture (breakloop, then drains what the kernel holds), joins the thread and
+    /// assembles the connections.
+    pub fn stop(mut self) -> CaptureOutcome {
+        let mut outcome = CaptureOutcome {
+            interface: self.interface.clone(),
+            filter: self.filter.clone(),
+            link_type: self.link_type,
+            connections: Vec::new(),
+            summary: CaptureSummary::default(),
+            kernel: KernelStats::default(),
+            packets_captured: 0,
+            packets_skipped: 0,
+            skipped: SkipCounts::default(),
+            saved_file: None,
+            warnings: Vec::new(),
+        };
+        let Some(thread) = self.halt() else {
+            outcome.warnings.push(format!(
+                "the capture thread did not stop within {STOP_TIMEOUT_MS} ms; capture results are missing"
+            ));
+            return outcome;
+        };
+        let result = match thread.join() {
+            Ok(result) => result,
+            Err(_) => {
+                outcome
+                    .warnings
+                    .push("the capture thread panicked; capture results are missing".into());
+                return outcome;
+            }
+        };
+        let counts = result.ingest.assembler.counts();
+        outcome.packets_captured = result.ingest.packets_captured;
+        outcome.skipped = result.ingest.skipped;
+        outcome.packets_skipped = result.ingest.skipped.total();
+        outcome.connections = result.ingest.assembler.finish();
+        outcome.summary = summarize(&outcome.connections, &counts);
+        outcome.warnings = result.warnings;
+        match result.kernel {
+            Some(kernel) => {
+                outcome.kernel = kernel;
+                if kernel.dropped > 0 || kernel.if_dropped > 0 {
+                    outcome.warnings.push(format!(
+                        "the kernel dropped {} packets ({} by the interface): capture counts may be low",
+                        kernel.dropped, kernel.if_dropped
+                    ));
+                }
+            }
+            None => outcome
+                .warnings
+                .push("kernel capture statistics unavailable".into()),
+        }
+        outcome.saved_file = self.saved_file.take();
+        outcome
+    }
+
+    /// Breaks the capture loop until the thread ends; None if it did not within the timeout.
+    fn halt(&mut self) -> Option<JoinHandle<ThreadResult>> {
+        let thread = self.thread.take()?;
+        self.stopping.store(true, Ordering::Release);
+        let deadline = Instant::now() + Duration::from_millis(STOP_TIMEOUT_MS);
+        while !thread.is_finished() {
+            if Instant::now() >= deadline {
+                return None;
+            }
+            self.breaker.breakloop();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Some(thread)
+    }
+}
+
+impl Drop for LiveCapture {
+    fn drop(&mut self) {
+        if let Some(thread) = self.halt() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_name_host_and_port() {
+        let spec = CaptureSpec::new("127.0.0.1:8080".parse().unwrap());
+        assert_eq!(spec.filter(), "tcp and host 127.0.0.1 and port 8080");
+        let spec = CaptureSpec::new("[::1]:9".parse().unwrap());
+        assert_eq!(spec.filter(), "tcp and host ::1 and port 9");
+        let spec = CaptureSpec::new("0.0.0.0:80".parse().unwrap());
+        assert_eq!(spec.filter(), "tcp and port 80");
+    }
+
+    #[test]
+    fn permission_errors_carry_the_remedy() {
+        assert!(is_permission_message(
+            "lo: You don't have permission to capture on that device (socket: Operation not permitted)"
+        ));
+        assert!(!is_permission_message("eth9: No such device exists"));
+        let e = CaptureError::Permission {
+            interface: "lo".into(),
+            message: "denied".into(),
+        };
+        assert!(e.is_permission());
+        assert!(e
+            .to_string()
+            .contains("setcap cap_net_raw,cap_net_admin=eip"));
+    }
+}

@@ -1,0 +1,26 @@
+//! Packet capture: every SYN, FIN and RST of a run, per-connection lifecycles, saved captures and
+//! offline analysis of any pcap or pcapng file.
+//!
+//! Layout follows the data: a [`PacketSource`] (live pcap in `live`, capture files in `file`)
+//! pushes frames; `decode` turns each into a [`TcpSegment`] (pure); `flows` assembles segments
+//! into [`ConnectionRecord`]s (pure); `analyze` is the offline command.
+
+pub mod analyze;
+pub mod decode;
+pub mod file;
+pub mod flows;
+pub mod http;
+pub mod live;
+pub mod route;
+pub mod source;
+
+pub use analyze::{
+    analyze_file, analyze_file_with, run_analyze, Analysis, AnalyzeError, AnalyzeFormat,
+};
+pub use decode::{decode, LinkType, SkipReason, TcpFlags, TcpSegment};
+pub use file::{FileFormat, FileSource};
+pub use flows::{
+    summarize, CaptureSummary, ConnectionRecord, FlowAssembler, PacketCounts, Side, SummaryBuilder,
+};
+pub use live::{CaptureError, CaptureOutcome, CaptureSpec, KernelStats, LiveCapture};
+pub use source::{Ingest, PacketSource, RawPacket, SkipCounts, SourceError};
