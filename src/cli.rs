@@ -28,6 +28,22 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run the scenarios that have expectations and fail (exit 1) when one does not hold.
     Check(CheckArgs),
+    /// Rebuild every connection's life from any pcap or pcapng file.
+    Analyze(AnalyzeArgs),
+}
+
+/// Options of `kalab analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// A pcap or pcapng file (kalab's, tcpdump's, Wireshark's...).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The server port; default: the port most SYNs go to.
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// Options of `kalab run`.

@@ -1,6 +1,7 @@
 //! The commands, as functions over plain option structs. `dispatch` maps the parsed command
 //! line onto them.
 
+pub mod analyze;
 pub mod check;
 pub mod compare;
 pub mod demo;
@@ -19,6 +20,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args.into()),
         Command::Compare(args) => compare::compare(args.into()),
         Command::Check(args) => check::check(args.into()),
+        Command::Analyze(args) => analyze::analyze(args),
     }
 }
 

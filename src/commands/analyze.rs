@@ -1,0 +1,37 @@
+//! `kalab analyze FILE`: offline lifecycles from any capture file, streamed (memory grows with
+//! the connections still open, not with the file). A damaged file prints the results up to the
+//! damage, then the error.
+
+use std::io::Write as _;
+
+use crate::capture::{run_analyze, AnalyzeError, AnalyzeFormat};
+use crate::cli::{AnalyzeArgs, Format};
+use crate::error::InputError;
+use crate::exit_code::ExitCode;
+
+/// Analyses one capture file.
+pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let format = match args.format {
+        Format::Table => AnalyzeFormat::Table,
+        Format::Json => AnalyzeFormat::Json,
+        Format::Markdown => AnalyzeFormat::Markdown,
+        Format::Csv => AnalyzeFormat::Csv,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = run_analyze(&args.file, args.port, format, &mut out);
+    match out.flush() {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::Success),
+        other => other?,
+    }
+    match result {
+        Ok(_) => Ok(ExitCode::Success),
+        Err(err) => match err.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::Success),
+            _ if err.downcast_ref::<AnalyzeError>().is_some() => {
+                Err(InputError::new(format!("{}: {err:#}", args.file.display())).into())
+            }
+            _ => Err(err),
+        },
+    }
+}
