@@ -129,6 +129,27 @@ pub struct MeasureArgs {
     #[arg(long, default_value_t = 50, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub sample_ms: u64,
+    /// Packet capture (the `capture` source): `auto` captures when permitted, `required` exits
+    /// with code 3 before any request when it cannot, `off` never captures.
+    #[arg(long, value_enum, default_value_t = CaptureArg::Auto)]
+    pub capture: CaptureArg,
+    /// Save each run's packets as a pcap file (Wireshark, tshark, `kalab analyze`) in DIR.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "captures")]
+    pub save_capture: Option<PathBuf>,
+    /// Capture on this interface (default: the one that carries the target, `lo` on loopback).
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+}
+
+/// Values of `--capture`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CaptureArg {
+    /// Capture when permitted; otherwise say how to grant it and run on.
+    Auto,
+    /// Capture or exit with code 3.
+    Required,
+    /// Never capture.
+    Off,
 }
 
 /// Where and how results are written.
@@ -150,6 +171,9 @@ pub struct OutputArgs {
     /// Write one CSV row per variant and repetition (`-` is stdout).
     #[arg(long, value_name = "FILE")]
     pub export_csv: Option<PathBuf>,
+    /// Draw every run's connections as lanes over time into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
 }
 
 /// Formats of the report on stdout.

@@ -48,46 +48,74 @@ pub fn demo(config: DemoConfig) -> anyhow::Result<ExitCode> {
 
 /// The demo's closing explanation, built from the measured runs.
 pub fn explain(runs: &[RunReport]) -> String {
+    let run = |name: &str| runs.iter().find(|r| r.scenario == name);
     let opened = |name: &str| -> String {
-        runs.iter()
-            .find(|r| r.scenario == name)
+        run(name)
             .and_then(|r| r.connections_opened.best())
-            .map_or("?".into(), |(n, _)| n.to_string())
+            .map_or("?".into(), |(n, source)| format!("{n} ({source})"))
     };
-    let sent = |name: &str| -> String {
-        runs.iter()
-            .find(|r| r.scenario == name)
-            .map_or("?".into(), |r| r.requests_sent.to_string())
+    let sent = |name: &str| run(name).map_or("?".into(), |r| r.requests_sent.to_string());
+    let time_wait = |name: &str| {
+        run(name)
+            .and_then(|r| r.time_wait)
+            .map_or("?".into(), |t| t.time_wait_client_end.to_string())
     };
-    let forecast = runs
-        .iter()
-        .find(|r| r.scenario == "concurrent-idle2")
-        .and_then(|r| r.port_forecast.as_ref())
-        .map_or(String::new(), |f| {
-            format!("\n  5. Port exhaustion, for the churn of concurrent-idle2: {f}\n")
-        });
-    let text = format!(
+    let resets = |name: &str| {
+        run(name)
+            .filter(|r| r.closes.source.is_some())
+            .map_or("?".into(), |r| r.closes.reset.to_string())
+    };
+    let mut text = format!(
         "\nWhat this shows (numbers measured just now):\n\
-         \n  1. Body dropped unread (256 KiB): {drop_n} requests opened {drop} connection(s). Go's net/http does the same when a\n     \
-              body is neither read to EOF nor closed: one SYN per request, a TIME_WAIT socket per request on the closing side.\n\
-         \n  2. Body drained (256 KiB): {drain_n} requests opened {drain} connection(s). Same in Go: io.Copy(io.Discard, body)\n     \
-              followed by body.Close() keeps the connection.\n\
-         \n  3. Body dropped unread (the seed's 11 bytes): {small_n} requests opened {small} connection(s). Unlike Go: hyper reads\n     \
-              the whole of a small response (headers + body up to about 8 KiB) with the headers, so a dropped body costs nothing\n     \
-              and the connection goes back to the pool; the same program in Go opens one connection per request. From about\n     \
-              24 KiB on, reqwest too loses the connection, and its close ends in a RST (unread data), so no TIME_WAIT is left.\n\
-         \n  4. 10 workers x 10 requests: with max_idle_per_host = 2 the client opened {idle2} connection(s); with 10, {idle10}.\n     \
-              Go's default MaxIdleConnsPerHost is 2, and that is where Go piles up connections and TIME_WAIT. reqwest's default\n     \
-              is unlimited, so it only behaves like Go when the limit is set as here. The pause of 20 ms between requests\n     \
-              keeps the counts deterministic: without it a worker's next request can beat its connection back into the pool.\n",
+         \n  1. Body dropped unread (256 KiB): {drop_n} requests opened {drop} connections, as in Go when a body is\n     \
+              neither read to EOF nor closed. But where Go's closed connections pile up in TIME_WAIT, {drop_rst} of\n     \
+              reqwest's ended in a RST (it closes with unread data in its receive buffer), leaving {drop_tw} TIME_WAIT\n     \
+              sockets: a low TIME_WAIT count is not a sign of reuse.\n\
+         \n  2. Body drained (256 KiB): {drain_n} requests opened {drain} connection, as in Go with\n     \
+              io.Copy(io.Discard, body) and body.Close().\n\
+         \n  3. Body dropped unread, the seed's 11 bytes: {small_n} requests opened {small} connection. Unlike Go: hyper\n     \
+              reads a small response (headers and body up to about 8 KiB) together with its headers, so dropping the\n     \
+              body costs nothing and the connection goes back to the pool; the same program in Go opens one connection\n     \
+              per request. From about 24.5 KiB on, reqwest too loses the connection of a dropped body.\n\
+         \n  4. 10 workers x 10 requests: with max_idle_per_host = 2 the client opened {idle2} connections and left\n     \
+              {idle2_tw} TIME_WAIT sockets; with 10, {idle10} connections and {idle10_tw}. Go's default MaxIdleConnsPerHost\n     \
+              is 2: that is where Go piles up connections. reqwest's default is unlimited, so it only behaves like\n     \
+              Go's default when the limit is set, as here. The 20 ms pause between a worker's requests keeps the\n     \
+              counts deterministic: without it a worker's next request can beat its connection back into the pool.\n",
         drop = opened("sequential-drop"),
         drop_n = sent("sequential-drop"),
+        drop_rst = resets("sequential-drop"),
+        drop_tw = time_wait("sequential-drop"),
         drain = opened("sequential-drain"),
         drain_n = sent("sequential-drain"),
         small = opened("sequential-drop-small"),
         small_n = sent("sequential-drop-small"),
         idle2 = opened("concurrent-idle2"),
+        idle2_tw = time_wait("concurrent-idle2"),
         idle10 = opened("concurrent-idle10"),
+        idle10_tw = time_wait("concurrent-idle10"),
     );
-    text + &forecast
+    if let Some(forecast) = run("concurrent-idle2").and_then(|r| r.port_forecast.as_ref()) {
+        text.push_str(&format!(
+            "\n  5. Port exhaustion, at the churn of concurrent-idle2: {forecast}\n"
+        ));
+    }
+    let wire: Vec<String> = runs
+        .iter()
+        .filter_map(|r| {
+            let s = &r.capture.as_ref()?.summary;
+            Some(format!(
+                "     {:<22} SYN {:>3}   FIN from client {:>3} / server {:>3}   RST {:>3}",
+                r.scenario, s.connections_opened, s.fins_from_client, s.fins_from_server, s.resets
+            ))
+        })
+        .collect();
+    if wire.is_empty() {
+        text.push_str("\n  The capture source was off (no capture permission): run as root, or grant it with\n  sudo setcap cap_net_raw,cap_net_admin=eip $(command -v kalab)\n");
+    } else {
+        text.push_str("\n  On the wire (capture source, connections with each flag):\n");
+        text.push_str(&wire.join("\n"));
+        text.push('\n');
+    }
+    text
 }

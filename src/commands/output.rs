@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::cli::{Format, OutputArgs};
 use crate::report::export::{ExportFormat, ExportTarget};
-use crate::report::{grid, table, ResultSet, RunReport};
+use crate::report::{grid, lanes, table, timeline, ResultSet, RunReport};
 
 /// Output options, free of command-line types.
 #[derive(Debug, Clone)]
@@ -16,6 +16,8 @@ pub struct OutputConfig {
     pub baseline_variant: Option<String>,
     /// Export files (and `-` for stdout).
     pub exports: Vec<ExportTarget>,
+    /// The timeline picture (SVG).
+    pub timeline: Option<PathBuf>,
 }
 
 impl From<OutputArgs> for OutputConfig {
@@ -33,6 +35,7 @@ impl From<OutputArgs> for OutputConfig {
             format: args.format,
             baseline_variant: args.baseline_variant,
             exports,
+            timeline: args.timeline,
         }
     }
 }
@@ -40,6 +43,9 @@ impl From<OutputArgs> for OutputConfig {
 impl OutputConfig {
     /// Rewrites every export file with the runs so far.
     pub fn write_files(&self, runs: &[RunReport]) -> anyhow::Result<()> {
+        if let Some(path) = &self.timeline {
+            timeline::write_svg(path, &lanes::panels(runs), "kalab: connections over time")?;
+        }
         let files: Vec<_> = self.exports.iter().filter(|e| !e.is_stdout()).collect();
         if files.is_empty() {
             return Ok(());

@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{MeasureArgs, RunArgs};
+use crate::cli::{CaptureArg, MeasureArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::report::RunReport;
-use crate::runner::{self, RunOptions, RunPlan};
+use crate::runner::{self, CaptureMode, RunOptions, RunPlan};
 use crate::scenario::{self, sweep, LoadedScenario};
 
 use super::check::{verdict, Expectations};
@@ -48,6 +48,13 @@ impl From<RunArgs> for RunConfig {
 impl From<MeasureArgs> for RunOptions {
     fn from(args: MeasureArgs) -> Self {
         RunOptions {
+            capture: match args.capture {
+                CaptureArg::Auto => CaptureMode::Auto,
+                CaptureArg::Required => CaptureMode::Required,
+                CaptureArg::Off => CaptureMode::Off,
+            },
+            save_capture: args.save_capture,
+            interface: args.interface,
             settle: Duration::from_millis(args.settle_ms),
             max_run: Duration::from_secs(args.max_run_secs),
             sample_interval: Duration::from_millis(args.sample_ms),

@@ -9,6 +9,8 @@ use chrono::{TimeZone, Utc};
 
 use super::model::{Closes, PerSource, RunReport, Source, Spread, TimeWait};
 use super::warning::Warning;
+use crate::capture::CaptureOutcome;
+use crate::connection::EndState;
 use crate::runner::client::Dial;
 use crate::runner::pattern::RequestOutcome;
 use crate::runner::server::{ServerConnection, ServerEnd};
@@ -42,6 +44,8 @@ pub struct RawRun {
     pub server_connections: Option<Vec<ServerConnection>>,
     /// The socket table's view (`None` when not sampled).
     pub sockets: Option<SocketsOutcome>,
+    /// The packet capture's view (`None` without capture).
+    pub capture: Option<CaptureOutcome>,
     /// Warnings the collectors raised.
     pub notes: Vec<Warning>,
 }
@@ -97,6 +101,12 @@ pub fn compute(raw: RawRun) -> RunReport {
     if let Some(sockets) = &sockets {
         connections_opened.sockets = Some(sockets.distinct_connections);
     }
+    if let Some(capture) = &raw.capture {
+        connections_opened.capture = Some(capture.summary.connections_opened);
+        warnings.extend(capture.warnings.iter().map(|message| Warning::Note {
+            message: format!("capture: {message}"),
+        }));
+    }
     warnings.extend(disagreements("connections_opened", &connections_opened));
 
     let reuse_ratio = connections_opened
@@ -104,19 +114,28 @@ pub fn compute(raw: RawRun) -> RunReport {
         .filter(|&(opened, _)| opened > 0)
         .map(|(opened, _)| requests_ok as f64 / opened as f64);
 
-    let (requests_per_connection, requests_per_connection_source) = if embedded {
-        let counts: Vec<f64> = servers.iter().map(|c| c.requests as f64).collect();
-        (spread(&counts), Some(Source::Server))
-    } else {
-        let mut by_local: HashMap<_, u64> = HashMap::new();
-        for request in raw.requests.iter().filter(|r| r.ok()) {
-            if let Some(local) = request.local {
-                *by_local.entry(local).or_default() += 1;
+    let (requests_per_connection, requests_per_connection_source) =
+        if let (false, Some(capture)) = (embedded, &raw.capture) {
+            let counts: Vec<f64> = capture
+                .connections
+                .iter()
+                .filter(|c| !c.partial)
+                .map(|c| c.requests as f64)
+                .collect();
+            (spread(&counts), Some(Source::Capture))
+        } else if embedded {
+            let counts: Vec<f64> = servers.iter().map(|c| c.requests as f64).collect();
+            (spread(&counts), Some(Source::Server))
+        } else {
+            let mut by_local: HashMap<_, u64> = HashMap::new();
+            for request in raw.requests.iter().filter(|r| r.ok()) {
+                if let Some(local) = request.local {
+                    *by_local.entry(local).or_default() += 1;
+                }
             }
-        }
-        let counts: Vec<f64> = by_local.values().map(|&n| n as f64).collect();
-        (spread(&counts), Some(Source::Client))
-    };
+            let counts: Vec<f64> = by_local.values().map(|&n| n as f64).collect();
+            (spread(&counts), Some(Source::Client))
+        };
 
     let mut latencies: Vec<f64> = raw
         .requests
@@ -126,11 +145,17 @@ pub fn compute(raw: RawRun) -> RunReport {
         .collect();
     latencies.sort_by(f64::total_cmp);
 
-    let closes = if embedded {
-        server_closes(&servers)
-    } else {
-        Closes::default()
+    let closes = match (&raw.capture, embedded) {
+        (Some(capture), _) => capture_closes(capture),
+        (None, true) => server_closes(&servers),
+        (None, false) => Closes::default(),
     };
+    if closes.reset > 0 {
+        warnings.push(Warning::ResetsLeaveNoTimeWait {
+            resets: closes.reset,
+            source: closes.source.unwrap_or(Source::Server),
+        });
+    }
 
     let port_forecast = port_forecast(&closes, raw.wall_time_ms, &raw.target);
     if let Some(forecast) = port_forecast.as_ref().filter(|f| f.warning) {
@@ -172,7 +197,25 @@ pub fn compute(raw: RawRun) -> RunReport {
         dials: raw.dials,
         server_connections: servers,
         sockets,
+        capture: raw.capture,
     }
+}
+
+/// How the wire saw connections end (full connections only: a partial one's start is unknown).
+fn capture_closes(capture: &CaptureOutcome) -> Closes {
+    let mut closes = Closes {
+        source: Some(Source::Capture),
+        ..Closes::default()
+    };
+    for connection in capture.connections.iter().filter(|c| !c.partial) {
+        match connection.end {
+            EndState::ClosedByClient => closes.by_client += 1,
+            EndState::ClosedByServer => closes.by_server += 1,
+            EndState::Reset => closes.reset += 1,
+            EndState::OpenAtEnd => closes.open_at_end += 1,
+        }
+    }
+    closes
 }
 
 /// The port-exhaustion forecast for this run's rate of client-closed connections.

@@ -5,6 +5,7 @@ pub mod compute;
 pub mod export;
 pub mod figures;
 pub mod grid;
+pub mod lanes;
 pub mod model;
 pub mod sentences;
 pub mod summary;

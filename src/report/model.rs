@@ -8,6 +8,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::capture::CaptureOutcome;
 use crate::runner::client::Dial;
 use crate::runner::pattern::RequestOutcome;
 use crate::runner::server::ServerConnection;
@@ -248,6 +249,9 @@ pub struct RunReport {
     pub server_connections: Vec<ServerConnection>,
     /// The socket table's samples and summary (the `sockets` source).
     pub sockets: Option<SocketsOutcome>,
+    /// Every captured connection, with the capture's summary and statistics (the `capture`
+    /// source).
+    pub capture: Option<CaptureOutcome>,
 }
 
 impl RunReport {

@@ -44,6 +44,14 @@ pub enum Warning {
         /// Why, and how to fix it.
         reason: String,
     },
+    /// Connections ended in a RST, which leaves no TIME_WAIT: a low TIME_WAIT count is then no
+    /// sign of reuse.
+    ResetsLeaveNoTimeWait {
+        /// How many connections ended in a reset.
+        resets: u64,
+        /// Who saw them.
+        source: Source,
+    },
     /// Free text from a collector (kernel drops, undecodable packets, ...).
     Note {
         /// The message.
@@ -83,6 +91,10 @@ impl fmt::Display for Warning {
             Warning::SourceUnavailable { source, reason } => {
                 write!(f, "no {source} source: {reason}")
             }
+            Warning::ResetsLeaveNoTimeWait { resets, source } => write!(
+                f,
+                "{resets} connection(s) ended in a reset ({source} source), typically a side closing with unread data in its receive buffer; a reset skips TIME_WAIT, so these closes leave no TIME_WAIT socket: 0 TIME_WAIT here is not a sign of reuse"
+            ),
             Warning::Note { message } => f.write_str(message),
         }
     }

@@ -10,16 +10,19 @@ pub mod pattern;
 pub mod server;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use crate::capture::{CaptureSpec, LiveCapture};
 use crate::clock::now_us;
 use crate::connection::FourTuple;
 use crate::error::EnvironmentError;
 use crate::report::compute::{compute, RawRun};
-use crate::report::RunReport;
+use crate::report::{RunReport, Source, Warning};
 use crate::scenario::Scenario;
 use crate::sockets::{ProcfsTable, Sampler, SamplerSpec};
 
@@ -39,9 +42,27 @@ pub struct RunPlan {
     pub repetition: u32,
 }
 
+/// Whether runs are captured with libpcap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaptureMode {
+    /// Capture when permitted; otherwise run on with the other sources and say how to grant it.
+    #[default]
+    Auto,
+    /// Capture or stop with exit code 3 before any request is sent.
+    Required,
+    /// Never capture.
+    Off,
+}
+
 /// How runs are measured, from the command line.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Packet capture: auto, required or off.
+    pub capture: CaptureMode,
+    /// Save each run's packets to a pcap file in this directory.
+    pub save_capture: Option<PathBuf>,
+    /// Capture on this interface instead of the one that carries the target.
+    pub interface: Option<String>,
     /// Wait after the last request before the collectors stop.
     pub settle: Duration,
     /// Upper bound on one run's request pattern.
@@ -53,6 +74,9 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
+            capture: CaptureMode::Auto,
+            save_capture: None,
+            interface: None,
             settle: Duration::from_millis(300),
             max_run: Duration::from_secs(120),
             sample_interval: crate::sockets::DEFAULT_SAMPLE_INTERVAL,
@@ -76,6 +100,8 @@ pub async fn execute(
         Sampler::start(sampler_spec, Box::new(ProcfsTable::new()))
     })
     .await?;
+    let mut notes = Vec::new();
+    let capture = start_capture(plan, options, target.addr, &mut notes).await?;
     let log = DialLog::default();
     let client = client::build(&scenario.client, log.clone())
         .context("cannot build the HTTP client from [client]")?;
@@ -95,8 +121,15 @@ pub async fn execute(
     let wall_time_ms = clock.elapsed().as_secs_f64() * 1000.0;
 
     let server_connections = target.server.as_ref().map(EmbeddedServer::snapshot);
+    let capture = match capture {
+        Some(capture) => Some(tokio::task::spawn_blocking(move || capture.stop()).await?),
+        None => None,
+    };
     let dials = log.dials();
-    let known = known_tuples(target.addr, &dials, server_connections.as_deref());
+    let mut known = known_tuples(target.addr, &dials, server_connections.as_deref());
+    if let Some(capture) = &capture {
+        known.extend(capture.connections.iter().map(|c| c.tuple));
+    }
     let sockets = tokio::task::spawn_blocking(move || sampler.stop(&known)).await?;
     drop(client);
     if let Some(server) = target.server {
@@ -114,8 +147,74 @@ pub async fn execute(
         dials,
         server_connections,
         sockets: Some(sockets),
-        notes: Vec::new(),
+        capture,
+        notes,
     }))
+}
+
+/// Starts the packet capture as the options say. Without permission, `auto` notes why and runs
+/// on (printing the remedy once per process); `required` fails before any request is sent.
+async fn start_capture(
+    plan: &RunPlan,
+    options: &RunOptions,
+    server: SocketAddr,
+    notes: &mut Vec<Warning>,
+) -> anyhow::Result<Option<LiveCapture>> {
+    if options.capture == CaptureMode::Off {
+        return Ok(None);
+    }
+    let save_to = options
+        .save_capture
+        .as_ref()
+        .map(|dir| dir.join(capture_file_name(plan)));
+    let spec = CaptureSpec {
+        server,
+        interface: options.interface.clone(),
+        save_to,
+    };
+    match tokio::task::spawn_blocking(move || LiveCapture::start(spec)).await? {
+        Ok(capture) => Ok(Some(capture)),
+        Err(err) if options.capture == CaptureMode::Required => Err(EnvironmentError::new(
+            format!("--capture required, but the capture cannot start: {err}"),
+        )
+        .into()),
+        Err(err) => {
+            static TOLD: AtomicBool = AtomicBool::new(false);
+            if !TOLD.swap(true, Ordering::SeqCst) {
+                eprintln!("kalab: running without the capture source: {err}");
+            }
+            notes.push(Warning::SourceUnavailable {
+                source: Source::Capture,
+                reason: err.to_string(),
+            });
+            Ok(None)
+        }
+    }
+}
+
+/// `scenario[_variant]_rN_UTC.pcap`, with anything but letters, digits, `.` and `-` replaced.
+fn capture_file_name(plan: &RunPlan) -> String {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    let mut name = clean(&plan.scenario.name);
+    if !plan.variant.is_empty() {
+        name.push('_');
+        name.push_str(&clean(&plan.variant));
+    }
+    format!(
+        "{name}_r{}_{}.pcap",
+        plan.repetition,
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+    )
 }
 
 /// This run's connections as the client and the server know them.

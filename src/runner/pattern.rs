@@ -64,13 +64,18 @@ pub async fn run(
     on_done: Arc<dyn Fn() + Send + Sync>,
 ) -> Vec<RequestOutcome> {
     let mut workers = tokio::task::JoinSet::new();
+    // Workers start together: a worker spawned late could otherwise find an earlier worker's
+    // connection already back in the pool, and the counts would depend on spawn timing.
+    let start = Arc::new(tokio::sync::Barrier::new(pattern.workers.get() as usize));
     for worker in 0..pattern.workers.get() {
+        let start = Arc::clone(&start);
         let client = client.clone();
         let url = url.to_string();
         let requests = pattern.requests_per_worker.get();
         let pause = Duration::from_millis(pattern.pause_ms);
         let on_done = Arc::clone(&on_done);
         workers.spawn(async move {
+            start.wait().await;
             let mut outcomes = Vec::with_capacity(requests as usize);
             for index in 0..requests {
                 if Instant::now() >= deadline {

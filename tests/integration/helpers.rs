@@ -48,6 +48,41 @@ pub fn assert_opened(report: &RunReport, expected: u64) {
         "server source, {}",
         summary(report)
     );
+    if capture_expected() {
+        assert_eq!(
+            report.connections_opened.capture,
+            Some(expected),
+            "capture source, {}",
+            summary(report)
+        );
+    }
+}
+
+/// Whether the capture source must be present: it is when this process may capture (root, as
+/// in CI); under `CI=true` it always must.
+pub fn capture_expected() -> bool {
+    static PROBED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PROBED.get_or_init(|| {
+        let can = pcap::Capture::from_device("lo")
+            .and_then(|c| c.immediate_mode(true).open())
+            .is_ok();
+        if !can {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("the tests need capture permission under CI=true (run them as root)");
+            }
+            eprintln!("SKIP: no capture permission: the capture source is not checked");
+        }
+        can
+    })
+}
+
+/// The capture's view of a run, when the capture source is expected.
+pub fn capture_of(report: &RunReport) -> Option<&kalab::capture::CaptureOutcome> {
+    if capture_expected() {
+        Some(report.capture.as_ref().expect("capture source present"))
+    } else {
+        None
+    }
 }
 
 /// A one-line summary for assertion messages.

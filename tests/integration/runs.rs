@@ -1,8 +1,21 @@
 //! Exact connection counts for the core scenarios, from the client and the server sources.
 
+use kalab::connection::EndState;
 use kalab::runner::server::ServerEnd;
 
-use crate::helpers::{assert_opened, run_scenario};
+use crate::helpers::{assert_opened, capture_of, run_scenario};
+
+/// Every captured connection ended as `end`.
+fn assert_wire_ends(report: &kalab::report::RunReport, end: EndState) {
+    if let Some(capture) = capture_of(report) {
+        let ends: Vec<EndState> = capture.connections.iter().map(|c| c.end).collect();
+        assert!(
+            ends.iter().all(|&e| e == end),
+            "wanted every connection {end}, got {ends:?}"
+        );
+        assert_eq!(capture.summary.partial_connections, 0);
+    }
+}
 
 fn sequential(requests: u32, body_bytes: u64, policy: &str, server_extra: &str) -> String {
     format!(
@@ -43,6 +56,7 @@ fn sequential_drain_reuses_one_connection() {
     let report = run_scenario(&sequential(10, 65536, "drain", ""));
     assert_opened(&report, 1);
     assert_eq!(report.requests_ok, 10);
+    assert_wire_ends(&report, EndState::OpenAtEnd);
     assert_eq!(report.reuse_ratio, Some(10.0));
 }
 
@@ -51,6 +65,14 @@ fn sequential_drop_of_a_large_body_opens_one_connection_per_request() {
     let report = run_scenario(&sequential(10, 256 * 1024, "drop", ""));
     assert_opened(&report, 10);
     assert_eq!(report.reuse_ratio, Some(1.0));
+    // The client closes first: its FIN, then a RST for the data it never read.
+    if let Some(capture) = capture_of(&report) {
+        assert_eq!(capture.summary.fins_from_client, 10);
+        assert!(capture
+            .connections
+            .iter()
+            .all(|c| c.active_closer == Some(kalab::capture::Side::Client)));
+    }
 }
 
 #[test]
@@ -79,6 +101,7 @@ fn concurrent_workers_with_two_idle_slots_open_more_than_ten() {
 fn server_keep_alive_off_closes_every_connection() {
     let report = run_scenario(&sequential(7, 11, "drain", "keep_alive = false"));
     assert_opened(&report, 7);
+    assert_wire_ends(&report, EndState::ClosedByServer);
     assert!(report
         .server_connections
         .iter()
@@ -89,6 +112,10 @@ fn server_keep_alive_off_closes_every_connection() {
 fn server_close_after_three_requests_needs_three_connections_for_nine() {
     let report = run_scenario(&sequential(9, 11, "drain", "close_after_requests = 3"));
     assert_opened(&report, 3);
+    assert_wire_ends(&report, EndState::ClosedByServer);
+    if let Some(capture) = capture_of(&report) {
+        assert!(capture.connections.iter().all(|c| c.requests == 3));
+    }
     assert!(report.server_connections.iter().all(|c| c.requests == 3));
     let spread = report.requests_per_connection.unwrap();
     assert_eq!((spread.min, spread.max), (3.0, 3.0));
@@ -135,4 +162,31 @@ pause_ms = 150
         .iter()
         .filter(|c| c.end != ServerEnd::OpenAtEnd)
         .all(|c| c.end == ServerEnd::ClosedByServer));
+}
+
+#[test]
+fn a_client_without_an_idle_pool_is_the_active_closer_on_the_wire() {
+    let report = run_scenario(
+        &sequential(6, 11, "drain", "")
+            .replace("[pattern]", "[client]\nmax_idle_per_host = 0\n[pattern]"),
+    );
+    assert_opened(&report, 6);
+    assert_wire_ends(&report, EndState::ClosedByClient);
+}
+
+#[test]
+fn runs_over_ipv6_loopback_agree_on_every_source() {
+    let report = run_scenario(&sequential(
+        9,
+        11,
+        "drain",
+        "address = \"::1\"\nclose_after_requests = 3",
+    ));
+    assert!(
+        report.target.starts_with("http://[::1]:"),
+        "{}",
+        report.target
+    );
+    assert_opened(&report, 3);
+    assert_wire_ends(&report, EndState::ClosedByServer);
 }

@@ -129,6 +129,7 @@ pub(crate) mod tests {
             dials,
             server_connections: Some(servers),
             sockets: None,
+            capture: None,
             notes: Vec::new(),
         })
     }
