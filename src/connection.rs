@@ -10,7 +10,19 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 /// The two ends of one TCP connection, always written client first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct FourTuple {
     /// The end that sent the SYN.
     pub client: SocketAddr,
@@ -32,7 +44,19 @@ impl fmt::Display for FourTuple {
 }
 
 /// How a connection ended, from the point of view of whoever observed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum EndState {
     /// The client sent the first FIN (the client holds TIME_WAIT).

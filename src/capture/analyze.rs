@@ -30,7 +30,7 @@ pub const GUESS_SYNS: u64 = 1_000;
 pub const TABLE_ROW_LIMIT: usize = 1_000;
 
 /// The result of analysing one file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Analysis {
     /// The file analysed.
     pub file: PathBuf,

@@ -15,7 +15,7 @@ use etherparse::{
 use serde::{Deserialize, Serialize};
 
 /// The link-layer header types kalab decodes (a subset of the tcpdump.org LINKTYPE_ values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LinkType {
     /// LINKTYPE_ETHERNET (1), what libpcap reports for `lo` and Ethernet devices.
@@ -143,7 +143,7 @@ pub struct TcpSegment<'a> {
 }
 
 /// Why a captured frame produced no TCP segment. Every skipped frame is counted, never fatal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkipReason {
     /// The frame ended inside a link, IP or TCP header.

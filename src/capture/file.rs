@@ -22,7 +22,9 @@ const BUFFER_BYTES: usize = 1 << 18;
 pub const MAX_BUFFER_BYTES: usize = 16 << 20;
 
 /// Which container format a file uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
     /// Classic libpcap format.

@@ -21,7 +21,7 @@ use super::http::{MessageCounter, MessageKind};
 use crate::connection::{EndState, FourTuple};
 
 /// One end of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     /// The end that sent the SYN.
@@ -41,7 +41,7 @@ impl Side {
 }
 
 /// Everything the capture saw of one TCP connection. Times are microseconds since the Unix epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConnectionRecord {
     /// Client and server addresses.
     pub tuple: FourTuple,
@@ -244,7 +244,9 @@ impl Flow {
 }
 
 /// Packet-level counts that do not belong to one connection record.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct PacketCounts {
     /// TCP segments assembled (to or from the server port).
     pub segments: u64,
@@ -492,7 +494,7 @@ impl FlowAssembler {
 
 /// Counts over a capture's connections. Connection-level counts cover full connections (SYN
 /// captured); partial connections are counted apart. Times are not part of the summary.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaptureSummary {
     /// Connections whose opening SYN (without ACK) was captured.
     pub connections_opened: u64,

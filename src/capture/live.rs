@@ -124,7 +124,9 @@ fn is_permission_message(message: &str) -> bool {
 
 /// Kernel capture statistics. On `lo` every packet passes the capture point twice, so
 /// `received` is about twice the packets delivered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct KernelStats {
     /// Packets the kernel saw passing the filter point.
     pub received: u64,
@@ -135,7 +137,7 @@ pub struct KernelStats {
 }
 
 /// Everything a live capture produced.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaptureOutcome {
     /// The interface captured on.
     pub interface: String,

@@ -53,7 +53,9 @@ pub trait PacketSource {
 }
 
 /// Skipped frames by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct SkipCounts {
     /// Ended inside a header.
     pub truncated: u64,

@@ -21,7 +21,7 @@ use super::warning::Warning;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// A saved set of runs: what `--format json` prints and `kalab compare` reads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResultSet {
     /// The kalab version that measured these runs.
     pub kalab_version: String,
@@ -43,7 +43,19 @@ impl ResultSet {
 }
 
 /// Where a figure was measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// The client's connector: the connections it dialled.
@@ -83,7 +95,7 @@ impl fmt::Display for Source {
 }
 
 /// One figure as measured by each source that could measure it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PerSource {
     /// As the client saw it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,7 +149,7 @@ impl PerSource {
 }
 
 /// Minimum, median and maximum of a figure.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Spread {
     /// The smallest value.
     pub min: f64,
@@ -148,7 +160,7 @@ pub struct Spread {
 }
 
 /// How the run's connections ended, from one source.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Closes {
     /// Which source counted them.
     pub source: Option<Source>,
@@ -164,7 +176,7 @@ pub struct Closes {
 
 /// TIME_WAIT sockets of this run per side (client side: the client's local sockets), sampled
 /// during the run (peak) and after the settle (end), and the CLOSE_WAIT peak.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimeWait {
     /// Most client-side TIME_WAIT sockets in any sample.
     pub time_wait_client_peak: u64,
@@ -191,7 +203,7 @@ impl From<&SocketsOutcome> for TimeWait {
 }
 
 /// Everything measured in one run of one scenario variant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunReport {
     /// The scenario's name.
     pub scenario: String,

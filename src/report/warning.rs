@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::model::Source;
 
 /// Something a reader of a report should know about its numbers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Warning {
     /// Two sources counted the same figure differently.

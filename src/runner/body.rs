@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::BodyPolicy;
 
 /// What happened to one response body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum BodyFate {
     /// Read to its end.

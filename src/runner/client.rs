@@ -18,7 +18,7 @@ use crate::clock::now_us;
 use crate::scenario::{ClientSettings, Protocol};
 
 /// One connection attempt the client made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Dial {
     /// When the dial started, in microseconds since the Unix epoch.
     pub at_us: u64,

@@ -15,7 +15,7 @@ use crate::clock::now_us;
 use crate::scenario::{BodyPolicy, PatternSettings};
 
 /// What one request did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestOutcome {
     /// Which worker sent it (0-based).
     pub worker: u32,
@@ -45,7 +45,7 @@ impl RequestOutcome {
 }
 
 /// Why a request failed, by kind, with the error text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestError {
     /// A stable kind: `connect`, `timeout`, `connection-closed`, `body`, `status`, `other`.
     pub kind: String,

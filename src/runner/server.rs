@@ -28,7 +28,7 @@ use crate::clock::now_us;
 use crate::scenario::ServerSettings;
 
 /// How a connection accepted by the embedded server ended, as the server saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServerEnd {
     /// The server decided to close (keep-alive off, close after N requests, idle timeout).
@@ -44,7 +44,7 @@ pub enum ServerEnd {
 }
 
 /// One connection the embedded server accepted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServerConnection {
     /// The client's address (its local port names the connection).
     pub peer: SocketAddr,

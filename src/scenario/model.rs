@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One scenario: a target, client settings, a request pattern and a body policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name used in reports (`sequential-drop`).
@@ -32,14 +32,16 @@ pub struct Scenario {
     pub body: BodySettings,
     /// Optional sweep: dotted field path -> list of values; one run per combination.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub sweep: toml::Table,
     /// Optional expectations for `kalab check`: metric -> "OP VALUE".
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub expect: toml::Table,
 }
 
 /// The embedded server's behaviour, or the address of an external server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
     /// An external server to target instead of the embedded one (`http://HOST:PORT/PATH`).
@@ -80,7 +82,7 @@ impl Default for ServerSettings {
 }
 
 /// How the reqwest client is configured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientSettings {
     /// Idle connections kept per host; omitted: the library default (unlimited for reqwest).
@@ -109,7 +111,7 @@ impl Default for ClientSettings {
 }
 
 /// The wire protocol the client speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// HTTP/1.1 with keep-alive.
@@ -119,7 +121,7 @@ pub enum Protocol {
 }
 
 /// Which requests are sent: one loop, parameterised by workers and requests.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatternSettings {
     /// `sequential` (one worker) or `concurrent` (several).
@@ -146,7 +148,7 @@ impl PatternSettings {
 }
 
 /// The request pattern's shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PatternKind {
     /// One worker, requests one after the other.
@@ -156,11 +158,12 @@ pub enum PatternKind {
 }
 
 /// What the client does with each response body.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BodySettings {
     /// `drain`, `drop`, `partial:N` or `drain-limit:N`.
     #[serde(default)]
+    #[schemars(with = "String")]
     pub policy: BodyPolicy,
 }
 

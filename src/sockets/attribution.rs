@@ -17,7 +17,19 @@ use super::table::{SocketEntry, TcpState};
 use crate::connection::FourTuple;
 
 /// Which end of a connection a socket is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Side {
     /// The socket that dialled: its remote address is the server address.
@@ -27,7 +39,7 @@ pub enum Side {
 }
 
 /// Socket counts per TCP state; serialized as a map of the non-zero ones, e.g. `{"TIME_WAIT": 3}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct StateCounts(BTreeMap<TcpState, u64>);
 
@@ -76,7 +88,7 @@ impl StateCounts {
 }
 
 /// Counts of the run's sockets at one moment, split by side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimeWaitSample {
     /// When the snapshot was taken, in microseconds since the Unix epoch.
     pub at_us: u64,

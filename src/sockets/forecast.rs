@@ -29,7 +29,7 @@ pub const DEFAULT_LOCAL_PORT_RANGE: (u16, u16) = (32768, 60999);
 pub const DEFAULT_TW_REUSE_DELAY_MS: u64 = 1000;
 
 /// The value of `net.ipv4.tcp_tw_reuse`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TwReuse {
     /// 0: TIME_WAIT ports are never reused by `connect()`.
@@ -71,7 +71,9 @@ impl TwReuse {
 }
 
 /// The sysctls the forecast needs, as read from `/proc/sys/net/ipv4`; `None` where unreadable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct PortSysctls {
     /// `ip_local_port_range`: the lowest and highest ephemeral port.
     pub local_port_range: Option<(u16, u16)>,
@@ -122,7 +124,7 @@ pub fn read_port_sysctls_from(dir: &Path) -> PortSysctls {
 }
 
 /// Everything the forecast is computed from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ForecastInput {
     /// Lowest and highest ephemeral port.
     pub local_port_range: (u16, u16),
@@ -181,7 +183,7 @@ impl ForecastInput {
 }
 
 /// Which rule decides the forecast.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ForecastCase {
     /// `tcp_tw_reuse` lets `connect()` reuse TIME_WAIT ports for this target after the reuse
@@ -192,7 +194,7 @@ pub enum ForecastCase {
 }
 
 /// How long the client could keep this rate of client-closed connections to this server address.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PortForecast {
     /// Local ports in the ephemeral range (per server address and port).
     pub ports_available: u64,

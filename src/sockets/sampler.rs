@@ -43,7 +43,7 @@ impl SamplerSpec {
 }
 
 /// The `sockets` source's findings for one run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SocketsOutcome {
     /// Whether the socket table could be read at the start of the run.
     pub available: bool,

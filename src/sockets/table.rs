@@ -16,7 +16,19 @@ use serde::{Deserialize, Serialize};
 /// A TCP socket state as the kernel numbers it (`include/net/tcp_states.h`).
 ///
 /// Serialized like `netstat` prints it: `ESTABLISHED`, `TIME_WAIT`, `FIN_WAIT1`, ...
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TcpState {
     /// Data can flow both ways.
@@ -96,7 +108,7 @@ impl fmt::Display for TcpState {
 }
 
 /// One row of a TCP socket table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SocketEntry {
     /// This socket's own address. IPv4-mapped IPv6 addresses are given as IPv4.
     pub local: SocketAddr,

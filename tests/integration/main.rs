@@ -7,4 +7,5 @@ mod check;
 mod cli_errors;
 mod demo;
 mod runs;
+mod schema;
 mod time_wait;
