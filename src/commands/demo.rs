@@ -39,11 +39,11 @@ pub fn demo(config: DemoConfig) -> anyhow::Result<ExitCode> {
         )?;
     }
     let (runs, interrupted) = execute_all(&plans(&loaded, 1)?, &config.options, &config.output)?;
-    let code = finish(&runs, &config.output, interrupted)?;
     if config.output.format == Format::Table && !interrupted {
         super::print(&explain(&runs))?;
+        super::print("\nSide by side:\n\n")?;
     }
-    Ok(code)
+    finish(&runs, &config.output, interrupted)
 }
 
 /// The demo's closing explanation, built from the measured runs.
@@ -66,7 +66,7 @@ pub fn explain(runs: &[RunReport]) -> String {
             .map_or("?".into(), |r| r.closes.reset.to_string())
     };
     let mut text = format!(
-        "\nWhat this shows (numbers measured just now):\n\
+        "What this shows (numbers measured just now):\n\
          \n  1. Body dropped unread (256 KiB): {drop_n} requests opened {drop} connections, as in Go when a body is\n     \
               neither read to EOF nor closed. But where Go's closed connections pile up in TIME_WAIT, {drop_rst} of\n     \
               reqwest's ended in a RST (it closes with unread data in its receive buffer), leaving {drop_tw} TIME_WAIT\n     \

@@ -5,6 +5,7 @@ use super::figures::lookup;
 use super::model::{RunReport, Source};
 use super::sentences;
 use super::summary::{cell, group, VariantSummary};
+use super::warning::Warning;
 
 /// The side-by-side comparison of a set of runs, as text cells.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +18,8 @@ pub struct Grid {
     pub sentences: Vec<String>,
     /// Warnings and notes, one line each.
     pub notes: Vec<String>,
+    /// Files the runs wrote (saved captures), one line each.
+    pub files: Vec<String>,
 }
 
 fn figure(name: &str) -> &'static super::figures::Figure {
@@ -152,14 +155,37 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
                 String::new()
             };
             for warning in &run.warnings {
+                // Missing capture permission is said once, on stderr, with the remedy.
+                if matches!(
+                    warning,
+                    Warning::SourceUnavailable {
+                        source: Source::Capture,
+                        ..
+                    }
+                ) {
+                    continue;
+                }
                 notes.push(format!("{}{which}: {warning}", variant.label));
             }
         }
     }
+    let files = runs
+        .iter()
+        .filter_map(|run| {
+            let path = run.capture.as_ref()?.saved_file.as_ref()?;
+            Some(format!(
+                "{} run {}: packets saved to {}",
+                run.label(),
+                run.repetition,
+                path.display()
+            ))
+        })
+        .collect();
     Grid {
         headers,
         rows,
         sentences,
         notes,
+        files,
     }
 }

@@ -37,5 +37,11 @@ pub fn render(grid: &Grid) -> String {
             out.push_str(&format!("  warning: {note}\n"));
         }
     }
+    if !grid.files.is_empty() {
+        out.push('\n');
+        for file in &grid.files {
+            out.push_str(&format!("  {file}\n"));
+        }
+    }
     out
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod check;
 mod cli_errors;
 mod demo;
+mod reports;
 mod runs;
 mod schema;
 mod time_wait;
