@@ -3,9 +3,11 @@
 
 mod helpers;
 
+mod capture_permission;
 mod check;
 mod cli_errors;
 mod demo;
+mod external_nginx;
 mod reports;
 mod runs;
 mod schema;

@@ -190,3 +190,50 @@ fn runs_over_ipv6_loopback_agree_on_every_source() {
     assert_opened(&report, 3);
     assert_wire_ends(&report, EndState::ClosedByServer);
 }
+
+#[test]
+fn h2c_multiplexes_ten_workers_onto_one_connection() {
+    let text = r#"name = "h2c"
+[server]
+body_bytes = 65536
+[client]
+protocol = "h2c"
+[pattern]
+kind = "concurrent"
+workers = 10
+requests_per_worker = 10
+pause_ms = 5
+"#;
+    let report = run_scenario(text);
+    assert_opened(&report, 1);
+    assert_eq!(report.requests_ok, 100);
+    let connection = &report.server_connections[0];
+    assert_eq!(
+        (connection.protocol.as_str(), connection.requests),
+        ("h2", 100)
+    );
+    assert_eq!(report.requests_per_connection.map(|s| s.max), Some(100.0));
+}
+
+#[test]
+fn a_server_idle_timeout_as_long_as_the_pause_races_and_every_failure_is_counted() {
+    let text = r#"name = "mismatch"
+[server]
+idle_timeout_ms = 60
+[pattern]
+kind = "concurrent"
+workers = 4
+requests_per_worker = 8
+pause_ms = 60
+"#;
+    let report = run_scenario(text);
+    assert_eq!(report.requests_sent, 32);
+    assert_eq!(report.requests_ok + report.requests_failed, 32);
+    let counted: u64 = report.errors.values().sum();
+    assert_eq!(counted, report.requests_failed, "every failure has a kind");
+    assert!(report.closes.by_server >= 4, "{:?}", report.closes);
+    assert!(
+        report.connections_opened.server.unwrap() > 4,
+        "the server's idle closes forced new connections"
+    );
+}

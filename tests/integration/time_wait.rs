@@ -97,3 +97,22 @@ fn time_wait_counts_match_ss_at_the_same_moment() {
     assert_eq!(tw.time_wait_client_end + tw.time_wait_server_end, listed);
     assert_eq!(listed, 10);
 }
+
+#[test]
+fn a_dropped_large_body_ends_in_a_reset_and_the_report_says_why_there_is_no_time_wait() {
+    let report = run_scenario(&scenario("", "", "drop", 256 * 1024));
+    assert_opened(&report, 10);
+    let tw = report.time_wait.expect("sockets source");
+    assert_eq!(tw.time_wait_client_end + tw.time_wait_server_end, 0);
+    assert_eq!(tw.time_wait_client_peak + tw.time_wait_server_peak, 0);
+    if crate::helpers::capture_of(&report).is_some() {
+        assert_eq!(report.closes.reset, 10, "{:?}", report.closes);
+        let explained = report.warnings.iter().any(|w| {
+            matches!(
+                w,
+                kalab::report::Warning::ResetsLeaveNoTimeWait { resets: 10, .. }
+            ) && w.to_string().contains("not a sign of reuse")
+        });
+        assert!(explained, "{:?}", report.warnings);
+    }
+}
