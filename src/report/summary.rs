@@ -78,3 +78,55 @@ pub fn cell(values: &[f64], decimals: usize) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::export::tests::sample_run;
+    use crate::report::figures::lookup;
+
+    fn repetition(name: &str, variant: &str, connections: u64, repetition: u32) -> RunReport {
+        let mut run = sample_run(name, variant, connections);
+        run.repetition = repetition;
+        run
+    }
+
+    #[test]
+    fn repetitions_group_by_variant_in_first_seen_order() {
+        let runs = vec![
+            repetition("s", "a=1", 5, 1),
+            repetition("s", "a=2", 1, 1),
+            repetition("s", "a=1", 5, 2),
+        ];
+        let groups = group(&runs);
+        let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
+        assert_eq!(labels, ["s [a=1]", "s [a=2]"]);
+        assert_eq!(groups[0].runs.len(), 2);
+    }
+
+    #[test]
+    fn figures_spread_over_repetitions() {
+        let runs = vec![
+            repetition("s", "", 5, 1),
+            repetition("s", "", 2, 2),
+            repetition("s", "", 10, 3),
+        ];
+        let groups = group(&runs);
+        let opened = lookup("connections_opened").unwrap();
+        let spread = groups[0].spread(opened, None).unwrap();
+        assert_eq!((spread.min, spread.median, spread.max), (2.0, 5.0, 10.0));
+        assert_eq!(cell(&groups[0].values(opened, None), 0), "5 (2-10)");
+        assert_eq!(groups[0].unstable_connection_counts(), Some(vec![5, 2, 10]));
+    }
+
+    #[test]
+    fn agreeing_repetitions_show_one_value_and_are_stable() {
+        let runs = vec![repetition("s", "", 10, 1), repetition("s", "", 10, 2)];
+        let groups = group(&runs);
+        let opened = lookup("connections_opened").unwrap();
+        assert_eq!(cell(&groups[0].values(opened, None), 0), "10");
+        assert_eq!(groups[0].unstable_connection_counts(), None);
+        assert_eq!(cell(&[], 1), "-");
+        assert_eq!(cell(&[1.25, 1.75], 2), "1.50 (1.25-1.75)");
+    }
+}
