@@ -105,11 +105,7 @@ impl Expectations {
 
 /// Runs the checks.
 pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
-    let files = scenario::collect_files(&config.paths)?;
-    let loaded = files
-        .iter()
-        .map(|path| scenario::load_file(path))
-        .collect::<Result<Vec<_>, _>>()?;
+    let loaded = scenario::load_all(&config.paths)?;
     let expectations = Expectations::parse(&loaded, &config.expect)?;
     let baseline_runs = match &config.baseline {
         Some(path) => Some(super::compare::load(path)?.runs),

@@ -64,11 +64,7 @@ impl From<MeasureArgs> for RunOptions {
 
 /// Runs scenario files.
 pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
-    let files = scenario::collect_files(&config.paths)?;
-    let loaded = files
-        .iter()
-        .map(|path| scenario::load_file(path))
-        .collect::<Result<Vec<_>, _>>()?;
+    let loaded = scenario::load_all(&config.paths)?;
     let expectations = Expectations::parse(&loaded, &config.expect)?;
     let plans = plans(&loaded, config.repeat)?;
     let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;

@@ -220,6 +220,14 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
     Ok(files)
 }
 
+/// Loads every scenario file the paths name (see [`collect_files`]); all must be valid.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedScenario>, ScenarioError> {
+    collect_files(paths)?
+        .iter()
+        .map(|path| load_file(path))
+        .collect()
+}
+
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();

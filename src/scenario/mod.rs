@@ -5,7 +5,7 @@ pub mod load;
 pub mod model;
 pub mod sweep;
 
-pub use load::{collect_files, load_file, parse_str, LoadedScenario, ScenarioError};
+pub use load::{collect_files, load_all, load_file, parse_str, LoadedScenario, ScenarioError};
 pub use model::{
     BodyPolicy, BodySettings, ClientSettings, PatternKind, PatternSettings, Protocol, Scenario,
     ServerSettings,
