@@ -417,6 +417,54 @@ mod tests {
     }
 
     #[test]
+    fn without_a_client_the_requests_come_from_the_server() {
+        let text = "name = \"t\"\n[pattern]\nkind = \"sequential\"\nrequests_per_worker = 1\n";
+        let scenario = crate::scenario::parse_str("t.toml", text).unwrap().scenario;
+        let connection = |port: u16, requests: u64| ServerConnection {
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            accepted_at_us: 1,
+            ended_at_us: Some(2),
+            requests,
+            end: ServerEnd::ClosedByClient,
+            error: None,
+            protocol: "http1".into(),
+        };
+        let report = compute(RawRun {
+            scenario,
+            origin: "observe".into(),
+            variant: String::new(),
+            repetition: 1,
+            started_at_us: 1,
+            wall_time_ms: 10.0,
+            target: "http://127.0.0.1:8080/".into(),
+            requests: Vec::new(),
+            dials: None,
+            server_connections: Some(vec![connection(40000, 3), connection(40001, 1)]),
+            sockets: None,
+            capture: None,
+            notes: Vec::new(),
+            observed: None,
+        });
+        assert_eq!(report.connections_opened.client, None);
+        assert_eq!(report.connections_opened.server, Some(2));
+        assert_eq!((report.requests_sent, report.requests_ok), (4, 4));
+        assert_eq!(report.reuse_ratio, Some(2.0));
+        assert_eq!(report.closes.by_client, 2);
+        assert!(
+            !report
+                .warnings
+                .iter()
+                .any(|w| matches!(w, Warning::DeadlineReached { .. })),
+            "no pattern was planned: {:?}",
+            report.warnings
+        );
+        assert!(report
+            .warnings
+            .iter()
+            .any(|w| w.to_string().starts_with("requests counted by the server")));
+    }
+
+    #[test]
     fn disagreements_name_both_numbers() {
         let values = PerSource {
             client: Some(10),
