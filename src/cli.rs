@@ -30,6 +30,77 @@ pub enum Command {
     Check(CheckArgs),
     /// Rebuild every connection's life from any pcap or pcapng file.
     Analyze(AnalyzeArgs),
+    /// Run any program and report its connections to a port (its own client, curl, Go, ...).
+    Observe(ObserveArgs),
+}
+
+/// Options of `kalab observe`.
+///
+/// The command runs directly (no shell) with stdin closed; its output passes through. The
+/// capture and the socket table watch the port during its whole life and a settle after it
+/// exits. The port is given to it as the environment variable `KALAB_PORT` and replaces every
+/// literal `{port}` in its arguments.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab observe --serve -- curl -s http://127.0.0.1:{port}/ http://127.0.0.1:{port}/\n  \
+    kalab observe --port 8080 -- go run ./main.go\n\n\
+    Exit codes: 0 observed (whatever the command's own status), 1 an --expect failed, \
+    2 bad usage or the command cannot start, 3 unmeasurable, 130 Ctrl-C (still reported).")]
+pub struct ObserveArgs {
+    /// The server port to watch. Required without --serve; with --serve, default: a free port.
+    #[arg(long, value_name = "N", required_unless_present = "serve")]
+    pub port: Option<u16>,
+    /// The server's IP address; default: any address on the port (captured on `lo` unless
+    /// --interface says otherwise). With --serve: the address to bind (default 127.0.0.1).
+    #[arg(long, value_name = "IP")]
+    pub host: Option<std::net::IpAddr>,
+    /// Start kalab's embedded server on the port for the command to talk to.
+    #[arg(long)]
+    pub serve: bool,
+    /// --serve: size of every response body, in bytes.
+    #[arg(long, value_name = "BYTES", requires = "serve", default_value_t = 11)]
+    pub body_bytes: u64,
+    /// --serve: time the handler waits before answering, in microseconds.
+    #[arg(long, value_name = "US", requires = "serve", default_value_t = 50)]
+    pub delay_us: u64,
+    /// --serve: `Transfer-Encoding: chunked` framing instead of `Content-Length`.
+    #[arg(long, requires = "serve")]
+    pub chunked: bool,
+    /// --serve: every response carries `Connection: close`.
+    #[arg(long, requires = "serve")]
+    pub no_keep_alive: bool,
+    /// --serve: `Connection: close` on the Nth response of each connection (0: never).
+    #[arg(long, value_name = "N", requires = "serve", default_value_t = 0)]
+    pub close_after_requests: u64,
+    /// --serve: close keep-alive connections idle for this long, in milliseconds (0: never).
+    #[arg(long, value_name = "MS", requires = "serve", default_value_t = 0)]
+    pub server_idle_timeout_ms: u64,
+    /// An expectation on the run, `METRIC[.SOURCE] OP VALUE` (repeatable), e.g.
+    /// `connections_opened.capture == 1`; exit 1 when one fails, 3 when it cannot be measured.
+    #[arg(long, value_name = "EXPR")]
+    pub expect: Vec<String>,
+    /// Wait this long after the command exits before the collectors stop, in milliseconds.
+    #[arg(long, default_value_t = 300, value_name = "MS")]
+    pub settle_ms: u64,
+    /// Sample the socket table (TIME_WAIT, CLOSE_WAIT, ...) this often, in milliseconds.
+    #[arg(long, default_value_t = 50, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub sample_ms: u64,
+    /// Packet capture (the `capture` source): `auto` captures when permitted, `required` exits
+    /// with code 3 before the command starts when it cannot, `off` never captures.
+    #[arg(long, value_enum, default_value_t = CaptureArg::Auto)]
+    pub capture: CaptureArg,
+    /// Save the packets as a pcap file (Wireshark, tshark, `kalab analyze`) in DIR.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "captures")]
+    pub save_capture: Option<PathBuf>,
+    /// Capture on this interface (default: `lo`, or the one that carries --host).
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The program to run and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// Options of `kalab analyze`.

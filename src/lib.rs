@@ -11,6 +11,7 @@ pub mod commands;
 pub mod connection;
 pub mod error;
 pub mod exit_code;
+pub mod observe;
 pub mod report;
 pub mod runner;
 pub mod scenario;

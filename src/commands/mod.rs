@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod check;
 pub mod compare;
 pub mod demo;
+pub mod observe;
 pub mod output;
 pub mod run;
 
@@ -21,6 +22,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => compare::compare(args.into()),
         Command::Check(args) => check::check(args.into()),
         Command::Analyze(args) => analyze::analyze(args),
+        Command::Observe(args) => observe::observe(args.into()),
     }
 }
 

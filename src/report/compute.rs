@@ -11,6 +11,7 @@ use super::model::{Closes, PerSource, RunReport, Source, Spread, TimeWait};
 use super::warning::Warning;
 use crate::capture::CaptureOutcome;
 use crate::connection::EndState;
+use crate::observe::ObservedCommand;
 use crate::runner::client::Dial;
 use crate::runner::pattern::RequestOutcome;
 use crate::runner::server::{ServerConnection, ServerEnd};
@@ -38,8 +39,10 @@ pub struct RawRun {
     pub target: String,
     /// Every request's outcome.
     pub requests: Vec<RequestOutcome>,
-    /// The connections the client dialled.
-    pub dials: Vec<Dial>,
+    /// The connections the client dialled; `None` when there is no client source (`kalab
+    /// observe` watches a program kalab did not write): then `connections_opened.client` is
+    /// absent and the requests are counted from the capture, or else from the embedded server.
+    pub dials: Option<Vec<Dial>>,
     /// The embedded server's connections (`None` for an external target).
     pub server_connections: Option<Vec<ServerConnection>>,
     /// The socket table's view (`None` when not sampled).
@@ -48,23 +51,40 @@ pub struct RawRun {
     pub capture: Option<CaptureOutcome>,
     /// Warnings the collectors raised.
     pub notes: Vec<Warning>,
+    /// The program `kalab observe` watched, and how it ended (`None` for scenario runs).
+    pub observed: Option<ObservedCommand>,
 }
 
 /// Computes every figure of a run.
 pub fn compute(raw: RawRun) -> RunReport {
     let mut warnings = raw.notes;
+    let servers = raw.server_connections.unwrap_or_default();
+    let embedded = !servers.is_empty() || raw.scenario.server.url.is_none();
+    let counted = match &raw.dials {
+        Some(_) => RequestCount::from_client(&raw.requests),
+        None => RequestCount::without_client(raw.capture.as_ref(), embedded.then_some(&servers)),
+    };
+    let RequestCount {
+        sent: requests_sent,
+        ok: requests_ok,
+        errors,
+        source: requests_source,
+    } = counted;
+    let requests_failed = requests_sent.saturating_sub(requests_ok);
     let planned = raw.scenario.pattern.total_requests();
-    let requests_sent = raw.requests.len() as u64;
-    let requests_ok = raw.requests.iter().filter(|r| r.ok()).count() as u64;
-    let requests_failed = requests_sent - requests_ok;
-    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-    for error in raw.requests.iter().filter_map(|r| r.error.as_ref()) {
-        *errors.entry(error.kind.clone()).or_default() += 1;
-    }
-    if requests_sent < planned {
+    if raw.dials.is_some() && requests_sent < planned {
         warnings.push(Warning::DeadlineReached {
             planned,
             sent: requests_sent,
+        });
+    }
+    if raw.dials.is_none() {
+        warnings.push(Warning::Note {
+            message: match requests_source {
+                Some(Source::Capture) => "requests counted by the capture (no client source): request heads sent, ok = answered".to_string(),
+                Some(source) => format!("requests counted by the {source} (no client source): those it served"),
+                None => "requests not counted: no client, capture or server source".to_string(),
+            },
         });
     }
     if requests_failed > 0 {
@@ -80,11 +100,12 @@ pub fn compute(raw: RawRun) -> RunReport {
     }
 
     let mut connections_opened = PerSource {
-        client: Some(raw.dials.iter().filter(|d| d.local.is_some()).count() as u64),
+        client: raw
+            .dials
+            .as_ref()
+            .map(|dials| dials.iter().filter(|d| d.local.is_some()).count() as u64),
         ..PerSource::default()
     };
-    let servers = raw.server_connections.unwrap_or_default();
-    let embedded = !servers.is_empty() || raw.scenario.server.url.is_none();
     if embedded {
         connections_opened.server = Some(servers.len() as u64);
     }
@@ -111,7 +132,7 @@ pub fn compute(raw: RawRun) -> RunReport {
 
     let reuse_ratio = connections_opened
         .best()
-        .filter(|&(opened, _)| opened > 0)
+        .filter(|&(opened, _)| opened > 0 && requests_source.is_some())
         .map(|(opened, _)| requests_ok as f64 / opened as f64);
 
     let (requests_per_connection, requests_per_connection_source) =
@@ -194,10 +215,72 @@ pub fn compute(raw: RawRun) -> RunReport {
         port_forecast,
         warnings,
         requests: raw.requests,
-        dials: raw.dials,
+        dials: raw.dials.unwrap_or_default(),
         server_connections: servers,
         sockets,
         capture: raw.capture,
+        observed: raw.observed,
+    }
+}
+
+/// Requests counted for a run, and by which source.
+#[derive(Debug, Default, PartialEq)]
+struct RequestCount {
+    sent: u64,
+    ok: u64,
+    errors: BTreeMap<String, u64>,
+    /// `None` when nothing could count them.
+    source: Option<Source>,
+}
+
+impl RequestCount {
+    /// From the client's own outcomes.
+    fn from_client(requests: &[RequestOutcome]) -> RequestCount {
+        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+        for error in requests.iter().filter_map(|r| r.error.as_ref()) {
+            *errors.entry(error.kind.clone()).or_default() += 1;
+        }
+        RequestCount {
+            sent: requests.len() as u64,
+            ok: requests.iter().filter(|r| r.ok()).count() as u64,
+            errors,
+            source: Some(Source::Client),
+        }
+    }
+
+    /// Without a client source: request heads on the wire (ok: those answered by a final
+    /// response) on the run's full connections, or else what the embedded server served.
+    fn without_client(
+        capture: Option<&CaptureOutcome>,
+        servers: Option<&Vec<ServerConnection>>,
+    ) -> RequestCount {
+        if let Some(capture) = capture {
+            let full = || capture.connections.iter().filter(|c| !c.partial);
+            let sent: u64 = full().map(|c| c.requests).sum();
+            let ok: u64 = full().map(|c| c.requests.min(c.responses)).sum();
+            let mut errors = BTreeMap::new();
+            if sent > ok {
+                errors.insert("no-response".to_string(), sent - ok);
+            }
+            return RequestCount {
+                sent,
+                ok,
+                errors,
+                source: Some(Source::Capture),
+            };
+        }
+        match servers {
+            Some(servers) => {
+                let served = servers.iter().map(|c| c.requests).sum();
+                RequestCount {
+                    sent: served,
+                    ok: served,
+                    errors: BTreeMap::new(),
+                    source: Some(Source::Server),
+                }
+            }
+            None => RequestCount::default(),
+        }
     }
 }
 
@@ -331,6 +414,54 @@ mod tests {
         let s = spread(&[4.0, 1.0, 3.0, 2.0]).unwrap();
         assert_eq!((s.min, s.median, s.max), (1.0, 2.5, 4.0));
         assert!(spread(&[]).is_none());
+    }
+
+    #[test]
+    fn without_a_client_the_requests_come_from_the_server() {
+        let text = "name = \"t\"\n[pattern]\nkind = \"sequential\"\nrequests_per_worker = 1\n";
+        let scenario = crate::scenario::parse_str("t.toml", text).unwrap().scenario;
+        let connection = |port: u16, requests: u64| ServerConnection {
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            accepted_at_us: 1,
+            ended_at_us: Some(2),
+            requests,
+            end: ServerEnd::ClosedByClient,
+            error: None,
+            protocol: "http1".into(),
+        };
+        let report = compute(RawRun {
+            scenario,
+            origin: "observe".into(),
+            variant: String::new(),
+            repetition: 1,
+            started_at_us: 1,
+            wall_time_ms: 10.0,
+            target: "http://127.0.0.1:8080/".into(),
+            requests: Vec::new(),
+            dials: None,
+            server_connections: Some(vec![connection(40000, 3), connection(40001, 1)]),
+            sockets: None,
+            capture: None,
+            notes: Vec::new(),
+            observed: None,
+        });
+        assert_eq!(report.connections_opened.client, None);
+        assert_eq!(report.connections_opened.server, Some(2));
+        assert_eq!((report.requests_sent, report.requests_ok), (4, 4));
+        assert_eq!(report.reuse_ratio, Some(2.0));
+        assert_eq!(report.closes.by_client, 2);
+        assert!(
+            !report
+                .warnings
+                .iter()
+                .any(|w| matches!(w, Warning::DeadlineReached { .. })),
+            "no pattern was planned: {:?}",
+            report.warnings
+        );
+        assert!(report
+            .warnings
+            .iter()
+            .any(|w| w.to_string().starts_with("requests counted by the server")));
     }
 
     #[test]

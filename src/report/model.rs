@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::capture::CaptureOutcome;
+use crate::observe::ObservedCommand;
 use crate::runner::client::Dial;
 use crate::runner::pattern::RequestOutcome;
 use crate::runner::server::ServerConnection;
@@ -264,6 +265,10 @@ pub struct RunReport {
     /// Every captured connection, with the capture's summary and statistics (the `capture`
     /// source).
     pub capture: Option<CaptureOutcome>,
+    /// `kalab observe` only: the program watched and how it ended. Absent from scenario runs
+    /// (and from results written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<ObservedCommand>,
 }
 
 impl RunReport {

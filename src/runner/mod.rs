@@ -144,17 +144,18 @@ pub async fn execute(
         wall_time_ms,
         target: target.url,
         requests,
-        dials,
+        dials: Some(dials),
         server_connections,
         sockets: Some(sockets),
         capture,
         notes,
+        observed: None,
     }))
 }
 
 /// Starts the packet capture as the options say. Without permission, `auto` notes why and runs
 /// on (printing the remedy once per process); `required` fails before any request is sent.
-async fn start_capture(
+pub(crate) async fn start_capture(
     plan: &RunPlan,
     options: &RunOptions,
     server: SocketAddr,

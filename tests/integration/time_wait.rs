@@ -38,9 +38,17 @@ fn a_server_without_keep_alive_keeps_the_time_wait() {
     let report = run_scenario(&scenario("keep_alive = false", "", "drain", 11));
     assert_opened(&report, 10);
     let tw = report.time_wait.expect("sockets source");
-    assert_eq!(report.closes.by_server, 10, "{:?}", report.closes);
-    assert_eq!(tw.time_wait_server_end, 10);
-    assert_eq!(tw.time_wait_client_end, 0);
+    // After `Connection: close` both ends close; the server nearly always first. Under load the
+    // client can win that race, and then it holds the TIME_WAIT: whoever closed first does.
+    assert_eq!(
+        report.closes.by_server + report.closes.by_client,
+        10,
+        "{:?}",
+        report.closes
+    );
+    assert!(report.closes.by_server >= 5, "{:?}", report.closes);
+    assert_eq!(tw.time_wait_server_end, report.closes.by_server);
+    assert_eq!(tw.time_wait_client_end, report.closes.by_client);
 }
 
 #[test]

@@ -126,11 +126,12 @@ pub(crate) mod tests {
             wall_time_ms: 100.0,
             target: "http://127.0.0.1:8080/".into(),
             requests,
-            dials,
+            dials: Some(dials),
             server_connections: Some(servers),
             sockets: None,
             capture: None,
             notes: Vec::new(),
+            observed: None,
         })
     }
 }

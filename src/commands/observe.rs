@@ -1,0 +1,88 @@
+//! `kalab observe`: run a program under the collectors, report its connections like a run,
+//! print its exit status, and check `--expect` expressions (exit codes as for `kalab run`).
+
+use std::time::Duration;
+
+use crate::cli::{CaptureArg, ObserveArgs};
+use crate::exit_code::ExitCode;
+use crate::observe::{self, ObserveSpec};
+use crate::runner::{CaptureMode, RunOptions};
+use crate::scenario::ServerSettings;
+
+use super::check::{verdict, Expectations};
+use super::output::OutputConfig;
+
+/// What `kalab observe` needs, free of command-line types.
+#[derive(Debug, Clone)]
+pub struct ObserveConfig {
+    /// What to run and watch.
+    pub spec: ObserveSpec,
+    /// Expectations on the run.
+    pub expect: Vec<String>,
+    /// Output options.
+    pub output: OutputConfig,
+}
+
+impl From<ObserveArgs> for ObserveConfig {
+    fn from(args: ObserveArgs) -> Self {
+        let serve = args.serve.then(|| ServerSettings {
+            body_bytes: args.body_bytes,
+            delay_us: args.delay_us,
+            chunked: args.chunked,
+            keep_alive: !args.no_keep_alive,
+            close_after_requests: args.close_after_requests,
+            idle_timeout_ms: args.server_idle_timeout_ms,
+            ..ServerSettings::default()
+        });
+        let options = RunOptions {
+            capture: match args.capture {
+                CaptureArg::Auto => CaptureMode::Auto,
+                CaptureArg::Required => CaptureMode::Required,
+                CaptureArg::Off => CaptureMode::Off,
+            },
+            save_capture: args.save_capture,
+            interface: args.interface,
+            settle: Duration::from_millis(args.settle_ms),
+            sample_interval: Duration::from_millis(args.sample_ms),
+            ..RunOptions::default()
+        };
+        ObserveConfig {
+            spec: ObserveSpec {
+                argv: args.command,
+                port: args.port,
+                host: args.host,
+                serve,
+                options,
+            },
+            expect: args.expect,
+            output: args.output.into(),
+        }
+    }
+}
+
+/// Observes one program and reports.
+pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
+    // Bad expressions are bad usage: refuse them before the program runs.
+    let expectations = Expectations::parse(&[], &config.expect)?;
+    let runtime = super::runtime()?;
+    let observation = runtime.block_on(observe::observe(&config.spec))?;
+    let runs = vec![observation.report];
+    if let Some(observed) = &runs[0].observed {
+        eprintln!(
+            "kalab: `{}` {} after {:.0} ms",
+            observe::display_command(&observed.argv),
+            observed.status_text(),
+            observed.duration_ms
+        );
+    }
+    config.output.write_final(&runs)?;
+    if observation.interrupted {
+        eprintln!("kalab: interrupted; the observation so far is reported");
+        return Ok(ExitCode::Interrupted);
+    }
+    let results = expectations.evaluate(&runs);
+    for result in results.iter().filter(|r| !r.passed()) {
+        eprintln!("kalab: {}", result.message());
+    }
+    Ok(verdict(&results, &[], false))
+}
