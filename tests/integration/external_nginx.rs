@@ -110,15 +110,21 @@ fn nginx_keepalive_timeout_0_opens_one_connection_per_request() {
     let report = run_scenario(&nginx.scenario());
     assert_eq!(report.requests_ok, 20, "{:?}", report.errors);
     assert_eq!(report.connections_opened.client, Some(20));
-    if let Some(capture) = capture_of(&report) {
-        assert_eq!(capture.summary.connections_opened, 20);
-        assert_eq!(capture.summary.closes_by_server, 20);
-    }
     let tw = report.time_wait.expect("sockets source");
-    assert_eq!(
-        tw.time_wait_server_end, 20,
-        "nginx closed first, so it holds TIME_WAIT"
-    );
+    // Whoever closed first holds the TIME_WAIT: nearly always nginx, which says
+    // `Connection: close` and closes; the client can win that race under load.
+    assert_eq!(tw.time_wait_server_end + tw.time_wait_client_end, 20);
+    if let Some(capture) = capture_of(&report) {
+        let summary = &capture.summary;
+        assert_eq!(summary.connections_opened, 20);
+        assert_eq!(
+            summary.closes_by_server + summary.closes_by_client,
+            20,
+            "{summary:?}"
+        );
+        assert!(summary.closes_by_server >= 10, "{summary:?}");
+        assert_eq!(tw.time_wait_server_end, summary.closes_by_server);
+    }
 }
 
 #[test]
