@@ -80,8 +80,10 @@ pub fn explain(runs: &[RunReport]) -> String {
          \n  4. 10 workers x 10 requests: with max_idle_per_host = 2 the client opened {idle2} connections and left\n     \
               {idle2_tw} TIME_WAIT sockets; with 10, {idle10} connections and {idle10_tw}. Go's default MaxIdleConnsPerHost\n     \
               is 2: that is where Go piles up connections. reqwest's default is unlimited, so it only behaves like\n     \
-              Go's default when the limit is set, as here. The 20 ms pause between a worker's requests keeps the\n     \
-              counts deterministic: without it a worker's next request can beat its connection back into the pool.\n",
+              Go's default when the limit is set, as here. The 20 ms pause between a worker's requests and the\n     \
+              server's 20 ms delay keep the counts deterministic: without the pause a worker's next request can\n     \
+              beat its connection back into the pool, without the delay a worker scheduled late can find an\n     \
+              earlier worker's connection already idle.\n",
         drop = opened("sequential-drop"),
         drop_n = sent("sequential-drop"),
         drop_rst = resets("sequential-drop"),

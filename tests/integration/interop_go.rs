@@ -47,7 +47,9 @@ fn go(args: &[&str]) -> Option<kalab::report::RunReport> {
     let binary = go_peer()?.to_string_lossy().into_owned();
     let mut command = vec![binary.as_str()];
     command.extend_from_slice(args);
-    let observed = observe(&["--serve"], &command);
+    // A 20 ms handler delay makes every worker's first request overlap the others', so "one
+    // connection per worker" does not depend on how fast the workers get scheduled.
+    let observed = observe(&["--serve", "--delay-us", "20000"], &command);
     let report = observed.report;
     assert_eq!(
         report.observed.as_ref().unwrap().exit_code,

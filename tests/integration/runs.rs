@@ -38,6 +38,7 @@ fn concurrent(max_idle_per_host: u32) -> String {
         r#"name = "t"
 [server]
 body_bytes = 65536
+delay_us = 20000
 [client]
 max_idle_per_host = {max_idle_per_host}
 [pattern]
