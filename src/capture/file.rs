@@ -1,11 +1,15 @@
 //! Streaming reader for capture files: pcap (micro- and nanosecond, either byte order) and pcapng
-//! (several interfaces, any timestamp resolution), through pcap-parser's circular buffer.
+//! (several interfaces, any timestamp resolution).
 //!
-//! Memory is the buffer (grown only for a block larger than it, up to [`MAX_BUFFER_BYTES`]) plus
-//! one entry per pcapng interface. A truncated or corrupt file ends the stream with
-//! [`SourceError::Damaged`] after every packet before the damage was delivered.
+//! Classic pcap, the format tcpdump writes, is read by a small dedicated loop over a large read
+//! buffer (records are parsed in place, no per-packet call into a parser framework); pcapng and
+//! the rare "modified" pcap go through pcap-parser's circular buffer. Both deliver the same
+//! [`RawPacket`]s. Memory is the buffer (grown only for a record larger than it, up to
+//! [`MAX_BUFFER_BYTES`]) plus one entry per pcapng interface. A truncated or corrupt file ends the
+//! stream with [`SourceError::Damaged`] after every packet before the damage was delivered.
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -16,8 +20,14 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 use super::decode::LinkType;
 use super::source::{PacketSource, RawPacket, SourceError};
 
-/// Initial read buffer.
+/// Initial read buffer of pcap-parser (pcapng).
 const BUFFER_BYTES: usize = 1 << 18;
+/// Read buffer of the classic pcap reader.
+const LEGACY_BUFFER_BYTES: usize = 1 << 20;
+/// Length of a classic pcap file header.
+const LEGACY_HEADER_BYTES: usize = 24;
+/// Length of a classic pcap record header.
+const LEGACY_RECORD_BYTES: usize = 16;
 /// Largest buffer grown for one oversized block; larger blocks mean a corrupt file.
 pub const MAX_BUFFER_BYTES: usize = 16 << 20;
 
@@ -41,9 +51,33 @@ struct Interface {
 
 /// A capture file opened for one streaming pass.
 pub struct FileSource {
-    reader: Box<dyn PcapReaderIterator + Send>,
+    reader: Reader,
     format: FileFormat,
-    buffer_bytes: usize,
+}
+
+enum Reader {
+    /// Classic pcap, read by [`LegacyReader`].
+    Legacy(LegacyReader),
+    /// pcapng (and modified pcap) through pcap-parser.
+    Generic {
+        reader: Box<dyn PcapReaderIterator + Send>,
+        buffer_bytes: usize,
+    },
+}
+
+/// A classic pcap file after its header: records parsed in place from one read buffer.
+struct LegacyReader {
+    file: File,
+    /// Read buffer; `buf[start..end]` holds bytes not yet consumed.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    big_endian: bool,
+    link: Option<LinkType>,
+    /// Timestamp fraction units per second.
+    resolution: u64,
 }
 
 fn describe(e: &PcapError<&[u8]>) -> String {
@@ -68,6 +102,17 @@ impl FileSource {
     /// Opens `path` and reads its file header.
     pub fn open(path: &Path) -> Result<FileSource, SourceError> {
         let file = File::open(path).map_err(|e| SourceError::Read(e.to_string()))?;
+        let mut file = match LegacyReader::open(file)? {
+            Ok(legacy) => {
+                return Ok(FileSource {
+                    reader: Reader::Legacy(legacy),
+                    format: FileFormat::Pcap,
+                })
+            }
+            Err(file) => file,
+        };
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| SourceError::Read(e.to_string()))?;
         let reader = pcap_parser::create_reader(BUFFER_BYTES, file).map_err(|e| match e {
             PcapError::Eof => SourceError::NotACapture("the file is empty".into()),
             PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
@@ -83,9 +128,11 @@ impl FileSource {
             FileFormat::Pcap
         };
         Ok(FileSource {
-            reader,
+            reader: Reader::Generic {
+                reader,
+                buffer_bytes: BUFFER_BYTES,
+            },
             format,
-            buffer_bytes: BUFFER_BYTES,
         })
     }
 
@@ -96,10 +143,137 @@ impl FileSource {
 }
 
 fn ts_from_units(seconds: i64, fraction: u64, resolution: u64) -> u64 {
-    let us = u128::from(fraction) * 1_000_000 / u128::from(resolution.max(1));
+    let us = if resolution == 1_000_000 {
+        fraction
+    } else {
+        // u128 division is slow; the u64 one gives the same result when the product fits.
+        match fraction.checked_mul(1_000_000) {
+            Some(product) => product / resolution.max(1),
+            None => (u128::from(fraction) * 1_000_000 / u128::from(resolution.max(1))) as u64,
+        }
+    };
     (seconds.max(0) as u64)
         .saturating_mul(1_000_000)
-        .saturating_add(us as u64)
+        .saturating_add(us)
+}
+
+fn read_u32(bytes: &[u8], big_endian: bool) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[..4]);
+    if big_endian {
+        u32::from_be_bytes(word)
+    } else {
+        u32::from_le_bytes(word)
+    }
+}
+
+impl LegacyReader {
+    /// Reads the file header. Gives the file back (to be rewound and read by pcap-parser) when it
+    /// is not a classic pcap with standard records.
+    fn open(mut file: File) -> Result<Result<LegacyReader, File>, SourceError> {
+        let mut header = [0u8; LEGACY_HEADER_BYTES];
+        let mut got = 0;
+        while got < header.len() {
+            match file.read(&mut header[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SourceError::Read(e.to_string())),
+            }
+        }
+        if got < 4 {
+            return Ok(Err(file));
+        }
+        let (big_endian, resolution) = match header[..4] {
+            [0xd4, 0xc3, 0xb2, 0xa1] => (false, 1_000_000),
+            [0x4d, 0x3c, 0xb2, 0xa1] => (false, 1_000_000_000),
+            [0xa1, 0xb2, 0xc3, 0xd4] => (true, 1_000_000),
+            [0xa1, 0xb2, 0x3c, 0x4d] => (true, 1_000_000_000),
+            _ => return Ok(Err(file)),
+        };
+        if got < LEGACY_HEADER_BYTES {
+            return Err(SourceError::NotACapture(
+                "the file is shorter than a capture file header".into(),
+            ));
+        }
+        let network = read_u32(&header[20..], big_endian) as i32;
+        Ok(Ok(LegacyReader {
+            file,
+            buf: vec![0; LEGACY_BUFFER_BYTES],
+            start: 0,
+            end: 0,
+            offset: LEGACY_HEADER_BYTES as u64,
+            big_endian,
+            link: LinkType::from_dlt(network),
+            resolution,
+        }))
+    }
+
+    fn for_each_packet(
+        &mut self,
+        on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+    ) -> Result<(), SourceError> {
+        let damaged = |offset: u64, e: PcapError<&[u8]>| SourceError::Damaged {
+            offset,
+            reason: describe(&e),
+        };
+        loop {
+            // Every complete record in the buffer.
+            let mut needed = LEGACY_RECORD_BYTES;
+            while let Some(record) = self.buf.get(self.start..self.end) {
+                if record.len() < LEGACY_RECORD_BYTES {
+                    break;
+                }
+                let caplen = read_u32(&record[8..], self.big_endian) as usize;
+                let len = LEGACY_RECORD_BYTES.saturating_add(caplen);
+                let Some(data) = record.get(LEGACY_RECORD_BYTES..len) else {
+                    needed = len;
+                    break;
+                };
+                let flow = on_packet(&RawPacket {
+                    link: self.link,
+                    ts_us: ts_from_units(
+                        i64::from(read_u32(record, self.big_endian)),
+                        u64::from(read_u32(&record[4..], self.big_endian)),
+                        self.resolution,
+                    ),
+                    wire_len: read_u32(&record[12..], self.big_endian),
+                    data,
+                });
+                self.start += len;
+                self.offset += len as u64;
+                if flow.is_break() {
+                    return Ok(());
+                }
+            }
+            if needed > MAX_BUFFER_BYTES {
+                return Err(damaged(self.offset, PcapError::BufferTooSmall));
+            }
+            // Keep the partial record, make room for the rest, read on.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if needed > self.buf.len() {
+                self.buf
+                    .resize(needed.next_power_of_two().min(MAX_BUFFER_BYTES), 0);
+            }
+            let n = loop {
+                match self.file.read(&mut self.buf[self.end..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(SourceError::Read(e.to_string())),
+                }
+            };
+            if n == 0 {
+                return if self.end == 0 {
+                    Ok(())
+                } else {
+                    Err(damaged(self.offset, PcapError::UnexpectedEof))
+                };
+            }
+            self.end += n;
+        }
+    }
 }
 
 impl PacketSource for FileSource {
@@ -107,6 +281,13 @@ impl PacketSource for FileSource {
         &mut self,
         on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
     ) -> Result<(), SourceError> {
+        let (reader, buffer_bytes) = match &mut self.reader {
+            Reader::Legacy(legacy) => return legacy.for_each_packet(on_packet),
+            Reader::Generic {
+                reader,
+                buffer_bytes,
+            } => (reader, buffer_bytes),
+        };
         let mut legacy: Option<(Option<LinkType>, u64)> = None;
         let mut interfaces: Vec<Interface> = Vec::new();
         loop {
@@ -114,7 +295,7 @@ impl PacketSource for FileSource {
                 offset: reader.consumed() as u64,
                 reason,
             };
-            match self.reader.next() {
+            match reader.next() {
                 Ok((used, block)) => {
                     let mut flow = ControlFlow::Continue(());
                     match block {
@@ -151,7 +332,7 @@ impl PacketSource for FileSource {
                             let Some(ifc) = interfaces.get(epb.if_id as usize) else {
                                 let reason =
                                     format!("packet for undeclared interface {}", epb.if_id);
-                                return Err(damaged(&*self.reader, reason));
+                                return Err(damaged(&**reader, reason));
                             };
                             let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                             let seconds = ifc.offset_s + (units / ifc.resolution.max(1)) as i64;
@@ -177,27 +358,27 @@ impl PacketSource for FileSource {
                         }
                         PcapBlockOwned::NG(_) => {}
                     }
-                    self.reader.consume(used);
+                    reader.consume(used);
                     if flow.is_break() {
                         return Ok(());
                     }
                 }
                 Err(PcapError::Eof) => return Ok(()),
                 Err(PcapError::Incomplete(_)) => {
-                    self.reader
+                    reader
                         .refill()
                         .map_err(|e| SourceError::Read(describe(&e)))?;
                 }
-                Err(PcapError::BufferTooSmall) if self.buffer_bytes < MAX_BUFFER_BYTES => {
-                    self.buffer_bytes *= 2;
-                    self.reader.grow(self.buffer_bytes);
-                    self.reader
+                Err(PcapError::BufferTooSmall) if *buffer_bytes < MAX_BUFFER_BYTES => {
+                    *buffer_bytes *= 2;
+                    reader.grow(*buffer_bytes);
+                    reader
                         .refill()
                         .map_err(|e| SourceError::Read(describe(&e)))?;
                 }
                 Err(e) => {
                     let reason = describe(&e);
-                    return Err(damaged(&*self.reader, reason));
+                    return Err(damaged(&**reader, reason));
                 }
             }
         }
