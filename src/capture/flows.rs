@@ -310,8 +310,8 @@ pub struct FlowAssembler {
     tables: Tables,
     slab: Vec<Option<Flow>>,
     free: Vec<usize>,
-    /// Scratch list of slots released by one sweep.
-    expired: Vec<usize>,
+    /// Scratch list of (start time, slot) released by one sweep.
+    expired: Vec<(u64, usize)>,
     last_tombstone_prune_us: u64,
     done: Vec<ConnectionRecord>,
     counts: PacketCounts,
@@ -430,15 +430,13 @@ impl FlowAssembler {
             Side::Server => {
                 r.packets_to_client += 1;
                 r.payload_bytes_to_client += u64::from(seg.payload_len);
-                let mut starts = Vec::new();
                 flow.responses.push(
                     data_seq,
                     seg.payload,
                     seg.payload_len,
                     seg.ts_us,
-                    &mut starts,
+                    &mut r.responses,
                 );
-                r.responses += starts.len() as u64;
             }
         }
         if flags.fin() {
@@ -518,7 +516,7 @@ impl FlowAssembler {
     }
 
     /// Moves finished connections quiet for [`LINGER_US`] to the finished list, in order of
-    /// start time (then 4-tuple) within one sweep, whatever the hash table's order.
+    /// start time within one sweep rather than the hash table's order.
     fn sweep(&mut self, now_us: u64) {
         self.last_sweep_us = now_us;
         let prune = now_us
@@ -532,19 +530,25 @@ impl FlowAssembler {
         self.sweep_table::<V4Key>(now_us, prune, &mut expired);
         self.sweep_table::<V6Key>(now_us, prune, &mut expired);
         let slab = &self.slab;
-        expired.sort_unstable_by_key(|&index| {
-            slab[index]
+        for (start, index) in expired.iter_mut() {
+            *start = slab[*index]
                 .as_ref()
-                .map(|f| (f.record.started_at_us(), f.record.tuple))
-        });
-        for index in expired.drain(..) {
+                .map_or(0, |f| f.record.started_at_us());
+        }
+        expired.sort_unstable();
+        for (_, index) in expired.drain(..) {
             self.release(index);
         }
         self.expired = expired;
     }
 
     /// Drops finished, quiet flows of one table, leaving tombstones; their slots go to `expired`.
-    fn sweep_table<K: TableKey>(&mut self, now_us: u64, prune: bool, expired: &mut Vec<usize>) {
+    fn sweep_table<K: TableKey>(
+        &mut self,
+        now_us: u64,
+        prune: bool,
+        expired: &mut Vec<(u64, usize)>,
+    ) {
         let cutoff = now_us.saturating_sub(LINGER_US);
         let slab = &self.slab;
         let table = K::table(&mut self.tables);
@@ -555,7 +559,7 @@ impl FlowAssembler {
                 .is_some_and(|f| !f.finished() || f.record.last_packet_at_us >= cutoff);
             if !keep {
                 tombstones.insert(*key, now_us);
-                expired.push(*index);
+                expired.push((0, *index));
             }
             keep
         });
