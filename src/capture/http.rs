@@ -297,15 +297,10 @@ fn counts(kind: MessageKind, head: &[u8]) -> bool {
 /// Index just past the blank line that ends a message head.
 fn find_head_end(bytes: &[u8]) -> Option<usize> {
     // The first "\r\n\r\n" is the one whose final '\n' comes first.
-    let mut from = 0;
-    while let Some(i) = memchr::memchr(b'\n', &bytes[from..]) {
-        let end = from + i + 1;
-        if end >= 4 && &bytes[end - 4..end] == b"\r\n\r\n" {
-            return Some(end);
-        }
-        from = end;
-    }
-    None
+    // Heads are short: a plain scan beats memchr's call overhead here.
+    (3..bytes.len())
+        .find(|&i| bytes[i] == b'\n' && bytes[i - 3..i] == *b"\r\n\r")
+        .map(|i| i + 1)
 }
 
 fn status_code(head: &[u8]) -> Option<u16> {
@@ -339,17 +334,18 @@ fn framing_after_head(kind: MessageKind, head: &[u8]) -> State {
     let mut content_length = None;
     let mut chunked = false;
     // Header lines: everything after the first '\n', split at '\n'.
-    let mut rest = match memchr::memchr(b'\n', head) {
+    let newline = |bytes: &[u8]| bytes.iter().position(|&b| b == b'\n');
+    let mut rest = match newline(head) {
         Some(i) => &head[i + 1..],
         None => &[][..],
     };
     loop {
-        let (line, next) = match memchr::memchr(b'\n', rest) {
+        let (line, next) = match newline(rest) {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),
         };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(colon) = memchr::memchr(b':', line) {
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
             let name = &line[..colon];
             if name.eq_ignore_ascii_case(b"content-length") {
                 content_length = parse_length(line[colon + 1..].trim_ascii());
