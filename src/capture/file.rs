@@ -395,5 +395,80 @@ mod tests {
         assert_eq!(ts_from_units(2, 500_000_000, 1_000_000_000), 2_500_000);
         assert_eq!(ts_from_units(1, 1 << 31, 1 << 32), 1_500_000);
         assert_eq!(ts_from_units(-5, 0, 1_000_000), 0);
+        assert_eq!(ts_from_units(0, u64::MAX, 1 << 63), 1_999_999);
+    }
+
+    fn pcap_bytes(records: &[(u32, usize)]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 1 << 30, 1] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        for &(ts, len) in records {
+            for word in [ts, 7, len as u32, len as u32] {
+                bytes.extend_from_slice(&word.to_le_bytes());
+            }
+            bytes.extend(std::iter::repeat_n(0xab, len));
+        }
+        bytes
+    }
+
+    fn read_all(bytes: &[u8]) -> (Vec<(u64, usize)>, Result<(), SourceError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pcap");
+        std::fs::write(&path, bytes).unwrap();
+        let mut source = FileSource::open(&path).unwrap();
+        let mut seen = Vec::new();
+        let result = source.for_each_packet(&mut |p| {
+            seen.push((p.ts_us, p.data.len()));
+            ControlFlow::Continue(())
+        });
+        (seen, result)
+    }
+
+    #[test]
+    fn legacy_reader_grows_for_records_larger_than_its_buffer() {
+        let records = [
+            (1, 60),
+            (2, 3 << 20),
+            (3, 60),
+            (4, LEGACY_BUFFER_BYTES - 10),
+        ];
+        let (seen, result) = read_all(&pcap_bytes(&records));
+        assert_eq!(result, Ok(()));
+        let expected: Vec<(u64, usize)> = records
+            .iter()
+            .map(|&(ts, len)| (u64::from(ts) * 1_000_000 + 7, len))
+            .collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn legacy_reader_reports_truncation_and_oversized_records() {
+        let bytes = pcap_bytes(&[(1, 60), (2, 60)]);
+        let (seen, result) = read_all(&bytes[..bytes.len() - 30]);
+        assert_eq!(seen.len(), 1);
+        assert!(
+            matches!(result, Err(SourceError::Damaged { offset: 100, ref reason }) if reason.contains("truncated")),
+            "{result:?}"
+        );
+        let mut bytes = pcap_bytes(&[(1, 60), (2, 60)]);
+        bytes[24 + 16 + 60 + 8..][..4].copy_from_slice(&(MAX_BUFFER_BYTES as u32).to_le_bytes());
+        let (seen, result) = read_all(&bytes);
+        assert_eq!(seen.len(), 1);
+        assert!(matches!(
+            result,
+            Err(SourceError::Damaged { offset: 100, .. })
+        ));
+    }
+
+    #[test]
+    fn short_legacy_header_is_not_a_capture() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.pcap");
+        std::fs::write(&path, &pcap_bytes(&[])[..10]).unwrap();
+        assert!(matches!(
+            FileSource::open(&path),
+            Err(SourceError::NotACapture(_))
+        ));
     }
 }
