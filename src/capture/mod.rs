@@ -11,6 +11,7 @@ pub mod file;
 pub mod flows;
 pub mod http;
 pub mod live;
+pub mod pipeline;
 pub mod route;
 pub mod source;
 
