@@ -19,9 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::decode::{decode, LinkType};
 use super::file::{FileFormat, FileSource};
-use super::flows::{CaptureSummary, ConnectionRecord, FlowAssembler, Side, SummaryBuilder};
-use super::pipeline;
-use super::source::{PacketSource, SkipCounts, SourceError};
+use super::flows::{CaptureSummary, ConnectionRecord, Side, SummaryBuilder};
+use super::source::{Ingest, PacketSource, SkipCounts, SourceError};
 
 /// Packets read at most when guessing the server port from SYNs.
 pub const GUESS_PACKETS: u64 = 200_000;
@@ -226,29 +225,40 @@ pub fn analyze_file_with(
     let mut source = FileSource::open(path).map_err(|e| source_error(path, e))?;
     let mut analysis = empty_analysis(path, source.format(), port, port_guessed);
     analysis.warnings.extend(guess_warning);
-    let mut assembler = FlowAssembler::new(port);
+    let mut ingest = Ingest::new(port);
     let mut summary = SummaryBuilder::new();
+    let mut last_link = None;
+    let mut link_types: Vec<LinkType> = Vec::new();
     let mut emit = |record: ConnectionRecord, summary: &mut SummaryBuilder| {
         summary.add(&record);
         on_connection(record);
     };
-    let totals = pipeline::ingest(&mut source, &mut assembler, &mut |assembler| {
-        for record in assembler.take_finished() {
-            emit(record, &mut summary);
+    let result = source.for_each_packet(&mut |p| {
+        if p.link != last_link {
+            last_link = p.link;
+            if let Some(link) = p.link.filter(|l| !link_types.contains(l)) {
+                link_types.push(link);
+            }
         }
+        ingest.packet(p);
+        if ingest.packets_captured % 4096 == 0 {
+            for record in ingest.assembler.take_finished() {
+                emit(record, &mut summary);
+            }
+        }
+        ControlFlow::Continue(())
     });
-    let counts = assembler.counts();
-    analysis.link_types = totals.link_types;
-    analysis.packets_read = totals.packets;
-    analysis.skipped = totals.skipped;
-    analysis.packets_skipped = totals.skipped.total();
+    let counts = ingest.assembler.counts();
+    analysis.link_types = link_types;
+    analysis.packets_read = ingest.packets_captured;
+    analysis.skipped = ingest.skipped;
+    analysis.packets_skipped = ingest.skipped.total();
     analysis.packets_other_port = counts.other_port;
-    analysis.first_packet_at_us = totals.first_packet_at_us;
-    analysis.last_packet_at_us = totals.last_packet_at_us;
-    for record in assembler.finish() {
+    analysis.first_packet_at_us = ingest.first_packet_at_us;
+    analysis.last_packet_at_us = ingest.last_packet_at_us;
+    for record in ingest.assembler.finish() {
         emit(record, &mut summary);
     }
-    let result = totals.result;
     analysis.summary = summary.finish(&counts);
     if analysis.packets_skipped > 0 {
         analysis.warnings.push(format!(

@@ -11,7 +11,6 @@ pub mod file;
 pub mod flows;
 pub mod http;
 pub mod live;
-pub mod pipeline;
 pub mod route;
 pub mod source;
 

@@ -80,7 +80,7 @@ impl SkipCounts {
             + self.unsupported_link
     }
 
-    pub(crate) fn add(&mut self, reason: SkipReason) {
+    fn add(&mut self, reason: SkipReason) {
         match reason {
             SkipReason::Truncated => self.truncated += 1,
             SkipReason::Malformed => self.malformed += 1,
