@@ -52,12 +52,15 @@ SIZE_MB=$(du -m "$FILE" | cut -f1)
 echo "   file: $PACKETS packets, $SIZE_MB MB"
 cat "$FILE" >/dev/null # page cache
 
-# best_of NAME CMD... : prints best wall seconds and its max RSS (KiB) as "SECONDS KIB"
+# best_of CMD... : prints the best wall seconds (ms resolution) and that run's max RSS (KiB,
+# from /usr/bin/time -v) as "SECONDS KIB"
 best_of() {
-  local best="" rss=""
+  local best="" rss="" start end secs kib
   for _ in $(seq "$RUNS"); do
+    start=$(date +%s%N)
     /usr/bin/time -v -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" || { cat "$TMP/err" >&2; return 1; }
-    secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for (i=1;i<=n;i++) s=s*60+p[i]; print s}' "$TMP/t")
+    end=$(date +%s%N)
+    secs=$(awk "BEGIN{printf \"%.3f\", ($end - $start) / 1e9}")
     kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TMP/t")
     if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; rss=$kib; fi
   done
