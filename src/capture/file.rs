@@ -1,8 +1,11 @@
 //! Streaming reader for capture files: pcap (micro- and nanosecond, either byte order) and pcapng
 //! (several interfaces, any timestamp resolution).
 //!
-//! Classic pcap, the format tcpdump writes, is read by a small dedicated loop over a large read
-//! buffer (records are parsed in place, no per-packet call into a parser framework); pcapng and
+//! Classic pcap, the format tcpdump writes, is read by a small dedicated loop that parses records
+//! in place: from a read-only mapping of the file (no copy out of the page cache; pages behind
+//! the reader are dropped every few MiB so resident memory does not grow with the file), or from
+//! a large read buffer when the file cannot be mapped. A file truncated by another process while
+//! it is mapped and read raises SIGBUS, as with any mapped file. pcapng and
 //! the rare "modified" pcap go through pcap-parser's circular buffer. Both deliver the same
 //! [`RawPacket`]s. Memory is the buffer (grown only for a record larger than it, up to
 //! [`MAX_BUFFER_BYTES`]) plus one entry per pcapng interface. A truncated or corrupt file ends the
@@ -65,8 +68,81 @@ enum Reader {
     },
 }
 
-/// A classic pcap file after its header: records parsed in place from one read buffer.
+/// A read-only private mapping of a whole regular file. Pages behind the reader are dropped
+/// as it goes ([`Mapping::release`]), so resident memory stays a few MiB whatever the file size.
+struct Mapping {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by one `Mapping`, read-only, and unmapped only by its `Drop`.
+unsafe impl Send for Mapping {}
+
+/// Bytes consumed between two releases of mapped pages.
+const RELEASE_BYTES: usize = 4 << 20;
+
+impl Mapping {
+    /// Maps `file`; None when it is not a non-empty regular file or mmap fails (then the caller
+    /// reads it instead).
+    fn new(file: &File) -> Option<Mapping> {
+        use std::os::fd::AsRawFd;
+        let meta = file.metadata().ok()?;
+        let len = usize::try_from(meta.len()).ok()?;
+        if !meta.is_file() || len == 0 {
+            return None;
+        }
+        // SAFETY: a new read-only private mapping of an open file descriptor, at an address the
+        // kernel picks; the result is checked before use.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        // SAFETY: advice on the mapping just created; failure is harmless.
+        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
+        Some(Mapping { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr + len` is mapped readable for the life of `self`. Bytes are only
+        // read as `u8`, for which any value is valid. (As with any mapped file, another process
+        // truncating the file while it is read makes the kernel raise SIGBUS: documented.)
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+
+    /// Drops the resident pages of `..upto` (rounded down to pages); reading them again would
+    /// fault them back in from the file unchanged, since the mapping is private and read-only.
+    fn release(&self, upto: usize) {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let len = upto.min(self.len) / page.max(1) * page.max(1);
+        if len > 0 {
+            // SAFETY: a page-aligned prefix of our own read-only private mapping; MADV_DONTNEED
+            // on it only drops resident pages (contents are re-read from the file if touched).
+            unsafe { libc::madvise(self.ptr, len, libc::MADV_DONTNEED) };
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping created in `new`; no slice of it outlives `self`.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+/// A classic pcap file after its header: records parsed in place, from a mapping of the whole
+/// file when possible (no copy out of the page cache), else from one read buffer.
 struct LegacyReader {
+    map: Option<Mapping>,
     file: File,
     /// Read buffer; `buf[start..end]` holds bytes not yet consumed.
     buf: Vec<u8>,
@@ -198,6 +274,7 @@ impl LegacyReader {
         }
         let network = read_u32(&header[20..], big_endian) as i32;
         Ok(Ok(LegacyReader {
+            map: Mapping::new(&file),
             file,
             buf: vec![0; LEGACY_BUFFER_BYTES],
             start: 0,
@@ -217,6 +294,43 @@ impl LegacyReader {
             offset,
             reason: describe(&e),
         };
+        if let Some(map) = &self.map {
+            let bytes = map.bytes();
+            let mut at = LEGACY_HEADER_BYTES;
+            let mut released = 0;
+            while let Some(record) = bytes.get(at..).filter(|r| !r.is_empty()) {
+                if record.len() < LEGACY_RECORD_BYTES {
+                    return Err(damaged(at as u64, PcapError::UnexpectedEof));
+                }
+                let caplen = read_u32(&record[8..], self.big_endian) as usize;
+                let len = LEGACY_RECORD_BYTES.saturating_add(caplen);
+                if len > MAX_BUFFER_BYTES {
+                    return Err(damaged(at as u64, PcapError::BufferTooSmall));
+                }
+                let Some(data) = record.get(LEGACY_RECORD_BYTES..len) else {
+                    return Err(damaged(at as u64, PcapError::UnexpectedEof));
+                };
+                let flow = on_packet(&RawPacket {
+                    link: self.link,
+                    ts_us: ts_from_units(
+                        i64::from(read_u32(record, self.big_endian)),
+                        u64::from(read_u32(&record[4..], self.big_endian)),
+                        self.resolution,
+                    ),
+                    wire_len: read_u32(&record[12..], self.big_endian),
+                    data,
+                });
+                at += len;
+                if at - released >= RELEASE_BYTES {
+                    map.release(at);
+                    released = at;
+                }
+                if flow.is_break() {
+                    return Ok(());
+                }
+            }
+            return Ok(());
+        }
         loop {
             // Every complete record in the buffer.
             let mut needed = LEGACY_RECORD_BYTES;
@@ -412,17 +526,30 @@ mod tests {
         bytes
     }
 
+    /// Reads a file through the mapping and through the read buffer; both must agree.
     fn read_all(bytes: &[u8]) -> (Vec<(u64, usize)>, Result<(), SourceError>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.pcap");
         std::fs::write(&path, bytes).unwrap();
-        let mut source = FileSource::open(&path).unwrap();
-        let mut seen = Vec::new();
-        let result = source.for_each_packet(&mut |p| {
-            seen.push((p.ts_us, p.data.len()));
-            ControlFlow::Continue(())
-        });
-        (seen, result)
+        let mut outcomes = Vec::new();
+        for mapped in [true, false] {
+            let mut source = FileSource::open(&path).unwrap();
+            let Reader::Legacy(legacy) = &mut source.reader else {
+                panic!("not read as classic pcap");
+            };
+            assert!(legacy.map.is_some());
+            if !mapped {
+                legacy.map = None;
+            }
+            let mut seen = Vec::new();
+            let result = source.for_each_packet(&mut |p| {
+                seen.push((p.ts_us, p.data.len()));
+                ControlFlow::Continue(())
+            });
+            outcomes.push((seen, result));
+        }
+        assert_eq!(outcomes[0], outcomes[1]);
+        outcomes.swap_remove(0)
     }
 
     #[test]
