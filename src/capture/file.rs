@@ -1,11 +1,18 @@
 //! Streaming reader for capture files: pcap (micro- and nanosecond, either byte order) and pcapng
-//! (several interfaces, any timestamp resolution), through pcap-parser's circular buffer.
+//! (several interfaces, any timestamp resolution).
 //!
-//! Memory is the buffer (grown only for a block larger than it, up to [`MAX_BUFFER_BYTES`]) plus
-//! one entry per pcapng interface. A truncated or corrupt file ends the stream with
-//! [`SourceError::Damaged`] after every packet before the damage was delivered.
+//! Classic pcap, the format tcpdump writes, is read by a small dedicated loop that parses records
+//! in place: from a read-only mapping of the file (no copy out of the page cache; pages behind
+//! the reader are dropped every few MiB so resident memory does not grow with the file), or from
+//! a large read buffer when the file cannot be mapped. A file truncated by another process while
+//! it is mapped and read raises SIGBUS, as with any mapped file. pcapng and
+//! the rare "modified" pcap go through pcap-parser's circular buffer. Both deliver the same
+//! [`RawPacket`]s. Memory is the buffer (grown only for a record larger than it, up to
+//! [`MAX_BUFFER_BYTES`]) plus one entry per pcapng interface. A truncated or corrupt file ends the
+//! stream with [`SourceError::Damaged`] after every packet before the damage was delivered.
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -16,8 +23,14 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 use super::decode::LinkType;
 use super::source::{PacketSource, RawPacket, SourceError};
 
-/// Initial read buffer.
+/// Initial read buffer of pcap-parser (pcapng).
 const BUFFER_BYTES: usize = 1 << 18;
+/// Read buffer of the classic pcap reader.
+const LEGACY_BUFFER_BYTES: usize = 1 << 20;
+/// Length of a classic pcap file header.
+const LEGACY_HEADER_BYTES: usize = 24;
+/// Length of a classic pcap record header.
+const LEGACY_RECORD_BYTES: usize = 16;
 /// Largest buffer grown for one oversized block; larger blocks mean a corrupt file.
 pub const MAX_BUFFER_BYTES: usize = 16 << 20;
 
@@ -43,9 +56,106 @@ struct Interface {
 
 /// A capture file opened for one streaming pass.
 pub struct FileSource {
-    reader: Box<dyn PcapReaderIterator + Send>,
+    reader: Reader,
     format: FileFormat,
-    buffer_bytes: usize,
+}
+
+enum Reader {
+    /// Classic pcap, read by [`LegacyReader`].
+    Legacy(LegacyReader),
+    /// pcapng (and modified pcap) through pcap-parser.
+    Generic {
+        reader: Box<dyn PcapReaderIterator + Send>,
+        buffer_bytes: usize,
+    },
+}
+
+/// A read-only private mapping of a whole regular file. Pages behind the reader are dropped
+/// as it goes ([`Mapping::release`]), so resident memory stays a few MiB whatever the file size.
+struct Mapping {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by one `Mapping`, read-only, and unmapped only by its `Drop`.
+unsafe impl Send for Mapping {}
+
+/// Bytes consumed between two releases of mapped pages.
+const RELEASE_BYTES: usize = 4 << 20;
+
+impl Mapping {
+    /// Maps `file`; None when it is not a non-empty regular file or mmap fails (then the caller
+    /// reads it instead).
+    fn new(file: &File) -> Option<Mapping> {
+        use std::os::fd::AsRawFd;
+        let meta = file.metadata().ok()?;
+        let len = usize::try_from(meta.len()).ok()?;
+        if !meta.is_file() || len == 0 {
+            return None;
+        }
+        // SAFETY: a new read-only private mapping of an open file descriptor, at an address the
+        // kernel picks; the result is checked before use.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        // SAFETY: advice on the mapping just created; failure is harmless.
+        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
+        Some(Mapping { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr..ptr + len` is mapped readable for the life of `self`. Bytes are only
+        // read as `u8`, for which any value is valid. (As with any mapped file, another process
+        // truncating the file while it is read makes the kernel raise SIGBUS: documented.)
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+
+    /// Drops the resident pages of `..upto` (rounded down to pages); reading them again would
+    /// fault them back in from the file unchanged, since the mapping is private and read-only.
+    fn release(&self, upto: usize) {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let len = upto.min(self.len) / page.max(1) * page.max(1);
+        if len > 0 {
+            // SAFETY: a page-aligned prefix of our own read-only private mapping; MADV_DONTNEED
+            // on it only drops resident pages (contents are re-read from the file if touched).
+            unsafe { libc::madvise(self.ptr, len, libc::MADV_DONTNEED) };
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping created in `new`; no slice of it outlives `self`.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+/// A classic pcap file after its header: records parsed in place, from a mapping of the whole
+/// file when possible (no copy out of the page cache), else from one read buffer.
+struct LegacyReader {
+    map: Option<Mapping>,
+    file: File,
+    /// Read buffer; `buf[start..end]` holds bytes not yet consumed.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    big_endian: bool,
+    link: Option<LinkType>,
+    /// Timestamp fraction units per second.
+    resolution: u64,
 }
 
 fn describe(e: &PcapError<&[u8]>) -> String {
@@ -70,6 +180,17 @@ impl FileSource {
     /// Opens `path` and reads its file header.
     pub fn open(path: &Path) -> Result<FileSource, SourceError> {
         let file = File::open(path).map_err(|e| SourceError::Read(e.to_string()))?;
+        let mut file = match LegacyReader::open(file)? {
+            Ok(legacy) => {
+                return Ok(FileSource {
+                    reader: Reader::Legacy(legacy),
+                    format: FileFormat::Pcap,
+                })
+            }
+            Err(file) => file,
+        };
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| SourceError::Read(e.to_string()))?;
         let reader = pcap_parser::create_reader(BUFFER_BYTES, file).map_err(|e| match e {
             PcapError::Eof => SourceError::NotACapture("the file is empty".into()),
             PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
@@ -85,9 +206,11 @@ impl FileSource {
             FileFormat::Pcap
         };
         Ok(FileSource {
-            reader,
+            reader: Reader::Generic {
+                reader,
+                buffer_bytes: BUFFER_BYTES,
+            },
             format,
-            buffer_bytes: BUFFER_BYTES,
         })
     }
 
@@ -98,10 +221,175 @@ impl FileSource {
 }
 
 fn ts_from_units(seconds: i64, fraction: u64, resolution: u64) -> u64 {
-    let us = u128::from(fraction) * 1_000_000 / u128::from(resolution.max(1));
+    let us = if resolution == 1_000_000 {
+        fraction
+    } else {
+        // u128 division is slow; the u64 one gives the same result when the product fits.
+        match fraction.checked_mul(1_000_000) {
+            Some(product) => product / resolution.max(1),
+            None => (u128::from(fraction) * 1_000_000 / u128::from(resolution.max(1))) as u64,
+        }
+    };
     (seconds.max(0) as u64)
         .saturating_mul(1_000_000)
-        .saturating_add(us as u64)
+        .saturating_add(us)
+}
+
+fn read_u32(bytes: &[u8], big_endian: bool) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[..4]);
+    if big_endian {
+        u32::from_be_bytes(word)
+    } else {
+        u32::from_le_bytes(word)
+    }
+}
+
+impl LegacyReader {
+    /// Reads the file header. Gives the file back (to be rewound and read by pcap-parser) when it
+    /// is not a classic pcap with standard records.
+    fn open(mut file: File) -> Result<Result<LegacyReader, File>, SourceError> {
+        let mut header = [0u8; LEGACY_HEADER_BYTES];
+        let mut got = 0;
+        while got < header.len() {
+            match file.read(&mut header[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SourceError::Read(e.to_string())),
+            }
+        }
+        if got < 4 {
+            return Ok(Err(file));
+        }
+        let (big_endian, resolution) = match header[..4] {
+            [0xd4, 0xc3, 0xb2, 0xa1] => (false, 1_000_000),
+            [0x4d, 0x3c, 0xb2, 0xa1] => (false, 1_000_000_000),
+            [0xa1, 0xb2, 0xc3, 0xd4] => (true, 1_000_000),
+            [0xa1, 0xb2, 0x3c, 0x4d] => (true, 1_000_000_000),
+            _ => return Ok(Err(file)),
+        };
+        if got < LEGACY_HEADER_BYTES {
+            return Err(SourceError::NotACapture(
+                "the file is shorter than a capture file header".into(),
+            ));
+        }
+        let network = read_u32(&header[20..], big_endian) as i32;
+        Ok(Ok(LegacyReader {
+            map: Mapping::new(&file),
+            file,
+            buf: vec![0; LEGACY_BUFFER_BYTES],
+            start: 0,
+            end: 0,
+            offset: LEGACY_HEADER_BYTES as u64,
+            big_endian,
+            link: LinkType::from_dlt(network),
+            resolution,
+        }))
+    }
+
+    fn for_each_packet(
+        &mut self,
+        on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+    ) -> Result<(), SourceError> {
+        let damaged = |offset: u64, e: PcapError<&[u8]>| SourceError::Damaged {
+            offset,
+            reason: describe(&e),
+        };
+        if let Some(map) = &self.map {
+            let bytes = map.bytes();
+            let mut at = LEGACY_HEADER_BYTES;
+            let mut released = 0;
+            while let Some(record) = bytes.get(at..).filter(|r| !r.is_empty()) {
+                if record.len() < LEGACY_RECORD_BYTES {
+                    return Err(damaged(at as u64, PcapError::UnexpectedEof));
+                }
+                let caplen = read_u32(&record[8..], self.big_endian) as usize;
+                let len = LEGACY_RECORD_BYTES.saturating_add(caplen);
+                if len > MAX_BUFFER_BYTES {
+                    return Err(damaged(at as u64, PcapError::BufferTooSmall));
+                }
+                let Some(data) = record.get(LEGACY_RECORD_BYTES..len) else {
+                    return Err(damaged(at as u64, PcapError::UnexpectedEof));
+                };
+                let flow = on_packet(&RawPacket {
+                    link: self.link,
+                    ts_us: ts_from_units(
+                        i64::from(read_u32(record, self.big_endian)),
+                        u64::from(read_u32(&record[4..], self.big_endian)),
+                        self.resolution,
+                    ),
+                    wire_len: read_u32(&record[12..], self.big_endian),
+                    data,
+                });
+                at += len;
+                if at - released >= RELEASE_BYTES {
+                    map.release(at);
+                    released = at;
+                }
+                if flow.is_break() {
+                    return Ok(());
+                }
+            }
+            return Ok(());
+        }
+        loop {
+            // Every complete record in the buffer.
+            let mut needed = LEGACY_RECORD_BYTES;
+            while let Some(record) = self.buf.get(self.start..self.end) {
+                if record.len() < LEGACY_RECORD_BYTES {
+                    break;
+                }
+                let caplen = read_u32(&record[8..], self.big_endian) as usize;
+                let len = LEGACY_RECORD_BYTES.saturating_add(caplen);
+                let Some(data) = record.get(LEGACY_RECORD_BYTES..len) else {
+                    needed = len;
+                    break;
+                };
+                let flow = on_packet(&RawPacket {
+                    link: self.link,
+                    ts_us: ts_from_units(
+                        i64::from(read_u32(record, self.big_endian)),
+                        u64::from(read_u32(&record[4..], self.big_endian)),
+                        self.resolution,
+                    ),
+                    wire_len: read_u32(&record[12..], self.big_endian),
+                    data,
+                });
+                self.start += len;
+                self.offset += len as u64;
+                if flow.is_break() {
+                    return Ok(());
+                }
+            }
+            if needed > MAX_BUFFER_BYTES {
+                return Err(damaged(self.offset, PcapError::BufferTooSmall));
+            }
+            // Keep the partial record, make room for the rest, read on.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if needed > self.buf.len() {
+                self.buf
+                    .resize(needed.next_power_of_two().min(MAX_BUFFER_BYTES), 0);
+            }
+            let n = loop {
+                match self.file.read(&mut self.buf[self.end..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(SourceError::Read(e.to_string())),
+                }
+            };
+            if n == 0 {
+                return if self.end == 0 {
+                    Ok(())
+                } else {
+                    Err(damaged(self.offset, PcapError::UnexpectedEof))
+                };
+            }
+            self.end += n;
+        }
+    }
 }
 
 impl PacketSource for FileSource {
@@ -109,6 +397,13 @@ impl PacketSource for FileSource {
         &mut self,
         on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
     ) -> Result<(), SourceError> {
+        let (reader, buffer_bytes) = match &mut self.reader {
+            Reader::Legacy(legacy) => return legacy.for_each_packet(on_packet),
+            Reader::Generic {
+                reader,
+                buffer_bytes,
+            } => (reader, buffer_bytes),
+        };
         let mut legacy: Option<(Option<LinkType>, u64)> = None;
         let mut interfaces: Vec<Interface> = Vec::new();
         loop {
@@ -116,7 +411,7 @@ impl PacketSource for FileSource {
                 offset: reader.consumed() as u64,
                 reason,
             };
-            match self.reader.next() {
+            match reader.next() {
                 Ok((used, block)) => {
                     let mut flow = ControlFlow::Continue(());
                     match block {
@@ -153,7 +448,7 @@ impl PacketSource for FileSource {
                             let Some(ifc) = interfaces.get(epb.if_id as usize) else {
                                 let reason =
                                     format!("packet for undeclared interface {}", epb.if_id);
-                                return Err(damaged(&*self.reader, reason));
+                                return Err(damaged(&**reader, reason));
                             };
                             let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                             let seconds = ifc.offset_s + (units / ifc.resolution.max(1)) as i64;
@@ -179,27 +474,27 @@ impl PacketSource for FileSource {
                         }
                         PcapBlockOwned::NG(_) => {}
                     }
-                    self.reader.consume(used);
+                    reader.consume(used);
                     if flow.is_break() {
                         return Ok(());
                     }
                 }
                 Err(PcapError::Eof) => return Ok(()),
                 Err(PcapError::Incomplete(_)) => {
-                    self.reader
+                    reader
                         .refill()
                         .map_err(|e| SourceError::Read(describe(&e)))?;
                 }
-                Err(PcapError::BufferTooSmall) if self.buffer_bytes < MAX_BUFFER_BYTES => {
-                    self.buffer_bytes *= 2;
-                    self.reader.grow(self.buffer_bytes);
-                    self.reader
+                Err(PcapError::BufferTooSmall) if *buffer_bytes < MAX_BUFFER_BYTES => {
+                    *buffer_bytes *= 2;
+                    reader.grow(*buffer_bytes);
+                    reader
                         .refill()
                         .map_err(|e| SourceError::Read(describe(&e)))?;
                 }
                 Err(e) => {
                     let reason = describe(&e);
-                    return Err(damaged(&*self.reader, reason));
+                    return Err(damaged(&**reader, reason));
                 }
             }
         }
@@ -216,5 +511,93 @@ mod tests {
         assert_eq!(ts_from_units(2, 500_000_000, 1_000_000_000), 2_500_000);
         assert_eq!(ts_from_units(1, 1 << 31, 1 << 32), 1_500_000);
         assert_eq!(ts_from_units(-5, 0, 1_000_000), 0);
+        assert_eq!(ts_from_units(0, u64::MAX, 1 << 63), 1_999_999);
+    }
+
+    fn pcap_bytes(records: &[(u32, usize)]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 1 << 30, 1] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        for &(ts, len) in records {
+            for word in [ts, 7, len as u32, len as u32] {
+                bytes.extend_from_slice(&word.to_le_bytes());
+            }
+            bytes.extend(std::iter::repeat_n(0xab, len));
+        }
+        bytes
+    }
+
+    /// Reads a file through the mapping and through the read buffer; both must agree.
+    fn read_all(bytes: &[u8]) -> (Vec<(u64, usize)>, Result<(), SourceError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pcap");
+        std::fs::write(&path, bytes).unwrap();
+        let mut outcomes = Vec::new();
+        for mapped in [true, false] {
+            let mut source = FileSource::open(&path).unwrap();
+            let Reader::Legacy(legacy) = &mut source.reader else {
+                panic!("not read as classic pcap");
+            };
+            assert!(legacy.map.is_some());
+            if !mapped {
+                legacy.map = None;
+            }
+            let mut seen = Vec::new();
+            let result = source.for_each_packet(&mut |p| {
+                seen.push((p.ts_us, p.data.len()));
+                ControlFlow::Continue(())
+            });
+            outcomes.push((seen, result));
+        }
+        assert_eq!(outcomes[0], outcomes[1]);
+        outcomes.swap_remove(0)
+    }
+
+    #[test]
+    fn legacy_reader_grows_for_records_larger_than_its_buffer() {
+        let records = [
+            (1, 60),
+            (2, 3 << 20),
+            (3, 60),
+            (4, LEGACY_BUFFER_BYTES - 10),
+        ];
+        let (seen, result) = read_all(&pcap_bytes(&records));
+        assert_eq!(result, Ok(()));
+        let expected: Vec<(u64, usize)> = records
+            .iter()
+            .map(|&(ts, len)| (u64::from(ts) * 1_000_000 + 7, len))
+            .collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn legacy_reader_reports_truncation_and_oversized_records() {
+        let bytes = pcap_bytes(&[(1, 60), (2, 60)]);
+        let (seen, result) = read_all(&bytes[..bytes.len() - 30]);
+        assert_eq!(seen.len(), 1);
+        assert!(
+            matches!(result, Err(SourceError::Damaged { offset: 100, ref reason }) if reason.contains("truncated")),
+            "{result:?}"
+        );
+        let mut bytes = pcap_bytes(&[(1, 60), (2, 60)]);
+        bytes[24 + 16 + 60 + 8..][..4].copy_from_slice(&(MAX_BUFFER_BYTES as u32).to_le_bytes());
+        let (seen, result) = read_all(&bytes);
+        assert_eq!(seen.len(), 1);
+        assert!(matches!(
+            result,
+            Err(SourceError::Damaged { offset: 100, .. })
+        ));
+    }
+
+    #[test]
+    fn short_legacy_header_is_not_a_capture() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.pcap");
+        std::fs::write(&path, &pcap_bytes(&[])[..10]).unwrap();
+        assert!(matches!(
+            FileSource::open(&path),
+            Err(SourceError::NotACapture(_))
+        ));
     }
 }

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -124,13 +124,16 @@ pub const LINGER_US: u64 = 100_000;
 /// retransmissions are counted in [`PacketCounts::late`] instead of opening a partial connection.
 pub const TOMBSTONE_US: u64 = 2_000_000;
 
-/// A fast, non-cryptographic hasher for the flow table (FxHash); the keys come from one capture.
+/// A fast, non-cryptographic hasher for the flow table (FxHash-style multiply and rotate); the
+/// keys come from one capture.
 #[derive(Default, Clone, Copy)]
 pub struct FlowHasher(u64);
 
 impl Hasher for FlowHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply mixes upward: move the well-mixed high bits to where hashbrown takes the
+        // bucket index from (as rustc-hash 2 does).
+        self.0.rotate_left(26)
     }
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
@@ -156,41 +159,80 @@ impl Hasher for FlowHasher {
     }
 }
 
-/// The flow table's key: a 4-tuple packed for cheap hashing and comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FlowKey {
-    client_ip: u128,
-    server_ip: u128,
-    client_port: u16,
-    server_port: u16,
-    v6: bool,
+/// A flow-table key: a 4-tuple packed for cheap hashing and comparison. IPv4 and IPv6 flows live
+/// in separate tables so that the common IPv4 key stays 16 bytes: the tombstone table holds
+/// thousands of entries in a high-churn capture and is probed at random, so its size decides
+/// how often those probes miss the cache.
+trait TableKey: Copy + Eq + Hash {
+    /// The table of this key type.
+    fn table(tables: &mut Tables) -> &mut Table<Self>;
 }
 
-impl FlowKey {
-    fn new(client: SocketAddr, server: SocketAddr) -> Self {
-        let bits = |ip: IpAddr| match ip {
-            IpAddr::V4(v4) => u128::from(u32::from(v4)),
-            IpAddr::V6(v6) => u128::from(v6),
-        };
-        FlowKey {
-            client_ip: bits(client.ip()),
-            server_ip: bits(server.ip()),
-            client_port: client.port(),
-            server_port: server.port(),
-            v6: client.is_ipv6(),
+type FlowMap<V, K> = HashMap<K, V, BuildHasherDefault<FlowHasher>>;
+
+/// The live flows and tombstones of one address family.
+struct Table<K> {
+    /// Key to an index into the slab; flows stay put in the slab so the table stays small.
+    flows: FlowMap<usize, K>,
+    /// 4-tuples of handed-out connections and when they were handed out.
+    tombstones: FlowMap<u64, K>,
+}
+
+impl<K> Default for Table<K> {
+    fn default() -> Self {
+        Table {
+            flows: HashMap::default(),
+            tombstones: HashMap::default(),
         }
     }
 }
 
-impl Hash for FlowKey {
+#[derive(Default)]
+struct Tables {
+    v4: Table<V4Key>,
+    v6: Table<V6Key>,
+}
+
+/// An IPv4 4-tuple: both addresses in one word, both ports in another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct V4Key {
+    ips: u64,
+    ports: u32,
+}
+
+impl Hash for V4Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.ips);
+        state.write_u32(self.ports);
+    }
+}
+
+impl TableKey for V4Key {
+    fn table(tables: &mut Tables) -> &mut Table<Self> {
+        &mut tables.v4
+    }
+}
+
+/// Any other 4-tuple (IPv6; mixed families are keyed here too, never merged with IPv4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct V6Key {
+    client_ip: u128,
+    server_ip: u128,
+    ports: u32,
+    v6: bool,
+}
+
+impl Hash for V6Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
         let fold = |v: u128| (v as u64) ^ ((v >> 64) as u64).rotate_left(29);
         state.write_u64(fold(self.client_ip) ^ fold(self.server_ip).rotate_left(7));
-        state.write_u64(
-            u64::from(self.client_port)
-                | u64::from(self.server_port) << 16
-                | u64::from(self.v6) << 32,
-        );
+        state.write_u64(u64::from(self.ports) | u64::from(self.v6) << 32);
+    }
+}
+
+impl TableKey for V6Key {
+    fn table(tables: &mut Tables) -> &mut Table<Self> {
+        &mut tables.v6
     }
 }
 
@@ -267,12 +309,11 @@ pub struct PacketCounts {
 /// [`push`]: FlowAssembler::push
 pub struct FlowAssembler {
     server_port: u16,
-    /// Key to an index into `slab`; flows stay put in the slab so the table stays small.
-    flows: HashMap<FlowKey, usize, BuildHasherDefault<FlowHasher>>,
+    tables: Tables,
     slab: Vec<Option<Flow>>,
     free: Vec<usize>,
-    /// 4-tuples of handed-out connections and when they were handed out.
-    tombstones: HashMap<FlowKey, u64, BuildHasherDefault<FlowHasher>>,
+    /// Scratch list of (start time, slot) released by one sweep.
+    expired: Vec<(u64, usize)>,
     last_tombstone_prune_us: u64,
     done: Vec<ConnectionRecord>,
     counts: PacketCounts,
@@ -284,10 +325,10 @@ impl FlowAssembler {
     pub fn new(server_port: u16) -> Self {
         FlowAssembler {
             server_port,
-            flows: HashMap::default(),
+            tables: Tables::default(),
             slab: Vec::new(),
             free: Vec::new(),
-            tombstones: HashMap::default(),
+            expired: Vec::new(),
             last_tombstone_prune_us: 0,
             done: Vec::new(),
             counts: PacketCounts::default(),
@@ -307,7 +348,7 @@ impl FlowAssembler {
 
     /// Connections currently held (open, or finished and lingering).
     pub fn open_connections(&self) -> usize {
-        self.flows.len()
+        self.tables.v4.flows.len() + self.tables.v6.flows.len()
     }
 
     /// Adds one segment. Returns false when it is on neither side of the server port.
@@ -326,40 +367,31 @@ impl FlowAssembler {
         }
         let flags = seg.flags;
         let opening_syn = side == Side::Client && flags.syn() && !flags.ack();
-        let key = FlowKey::new(tuple.client, tuple.server);
-        let mut slot = self.flows.get(&key).copied();
-        if let (true, Some(index)) = (opening_syn, slot) {
-            let reused = self.slab[index]
-                .as_ref()
-                .is_some_and(|f| f.record.partial || f.record.client_isn != seg.seq);
-            if reused {
-                self.flows.remove(&key);
-                self.release(index);
-                slot = None;
-            }
-        }
-        let index = match slot {
-            Some(index) => index,
-            None if !opening_syn && self.tombstones.contains_key(&key) => {
-                self.counts.late += 1;
-                return true;
-            }
-            None => {
-                let flow = Flow::open(tuple, seg, opening_syn);
-                let index = match self.free.pop() {
-                    Some(index) => {
-                        self.slab[index] = Some(flow);
-                        index
-                    }
-                    None => {
-                        self.slab.push(Some(flow));
-                        self.slab.len() - 1
-                    }
+        let located = match (tuple.client.ip(), tuple.server.ip()) {
+            (IpAddr::V4(client), IpAddr::V4(server)) => {
+                let key = V4Key {
+                    ips: u64::from(u32::from(client)) << 32 | u64::from(u32::from(server)),
+                    ports: u32::from(tuple.server.port()) << 16 | u32::from(tuple.client.port()),
                 };
-                self.flows.insert(key, index);
-                self.tombstones.remove(&key);
-                index
+                self.locate(key, tuple, seg, opening_syn)
             }
+            (client, server) => {
+                let bits = |ip: IpAddr| match ip {
+                    IpAddr::V4(v4) => u128::from(u32::from(v4)),
+                    IpAddr::V6(v6) => u128::from(v6),
+                };
+                let key = V6Key {
+                    client_ip: bits(client),
+                    server_ip: bits(server),
+                    ports: u32::from(tuple.server.port()) << 16 | u32::from(tuple.client.port()),
+                    v6: client.is_ipv6(),
+                };
+                self.locate(key, tuple, seg, opening_syn)
+            }
+        };
+        let Some(index) = located else {
+            self.counts.late += 1;
+            return true;
         };
         let Some(flow) = self.slab[index].as_mut() else {
             return true; // unreachable: the table only points at occupied slots
@@ -400,15 +432,13 @@ impl FlowAssembler {
             Side::Server => {
                 r.packets_to_client += 1;
                 r.payload_bytes_to_client += u64::from(seg.payload_len);
-                let mut starts = Vec::new();
                 flow.responses.push(
                     data_seq,
                     seg.payload,
                     seg.payload_len,
                     seg.ts_us,
-                    &mut starts,
+                    &mut r.responses,
                 );
-                r.responses += starts.len() as u64;
             }
         }
         if flags.fin() {
@@ -434,6 +464,51 @@ impl FlowAssembler {
         true
     }
 
+    /// The slab index of the connection `seg` belongs to, opening one if needed; None for a late
+    /// segment of a connection already handed out.
+    fn locate<K: TableKey>(
+        &mut self,
+        key: K,
+        tuple: FourTuple,
+        seg: &TcpSegment<'_>,
+        opening_syn: bool,
+    ) -> Option<usize> {
+        let mut slot = K::table(&mut self.tables).flows.get(&key).copied();
+        if let (true, Some(index)) = (opening_syn, slot) {
+            let reused = self.slab[index]
+                .as_ref()
+                .is_some_and(|f| f.record.partial || f.record.client_isn != seg.seq);
+            if reused {
+                K::table(&mut self.tables).flows.remove(&key);
+                self.release(index);
+                slot = None;
+            }
+        }
+        if let Some(index) = slot {
+            return Some(index);
+        }
+        let table = K::table(&mut self.tables);
+        if !opening_syn && table.tombstones.contains_key(&key) {
+            return None;
+        }
+        let flow = Flow::open(tuple, seg, opening_syn);
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.slab[index] = Some(flow);
+                index
+            }
+            None => {
+                self.slab.push(Some(flow));
+                self.slab.len() - 1
+            }
+        };
+        // A tombstone for this key may stay: it is only consulted while the key has no live
+        // flow, and handing this flow out overwrites it with a new time. (Removing it here cost
+        // one cache-missing probe per connection.)
+        table.flows.insert(key, index);
+        Some(index)
+    }
+
     /// Frees a slab slot, handing its connection to the finished list.
     fn release(&mut self, index: usize) {
         if let Some(flow) = self.slab[index].take() {
@@ -442,33 +517,57 @@ impl FlowAssembler {
         }
     }
 
-    /// Moves finished connections quiet for [`LINGER_US`] to the finished list.
+    /// Moves finished connections quiet for [`LINGER_US`] to the finished list, in order of
+    /// start time within one sweep rather than the hash table's order.
     fn sweep(&mut self, now_us: u64) {
         self.last_sweep_us = now_us;
+        let prune = now_us
+            >= self
+                .last_tombstone_prune_us
+                .saturating_add(TOMBSTONE_US / 2);
+        if prune {
+            self.last_tombstone_prune_us = now_us;
+        }
+        let mut expired = std::mem::take(&mut self.expired);
+        self.sweep_table::<V4Key>(now_us, prune, &mut expired);
+        self.sweep_table::<V6Key>(now_us, prune, &mut expired);
+        let slab = &self.slab;
+        for (start, index) in expired.iter_mut() {
+            *start = slab[*index]
+                .as_ref()
+                .map_or(0, |f| f.record.started_at_us());
+        }
+        expired.sort_unstable();
+        for (_, index) in expired.drain(..) {
+            self.release(index);
+        }
+        self.expired = expired;
+    }
+
+    /// Drops finished, quiet flows of one table, leaving tombstones; their slots go to `expired`.
+    fn sweep_table<K: TableKey>(
+        &mut self,
+        now_us: u64,
+        prune: bool,
+        expired: &mut Vec<(u64, usize)>,
+    ) {
         let cutoff = now_us.saturating_sub(LINGER_US);
         let slab = &self.slab;
-        let mut expired = Vec::new();
-        self.flows.retain(|key, index| {
+        let table = K::table(&mut self.tables);
+        let tombstones = &mut table.tombstones;
+        table.flows.retain(|key, index| {
             let keep = slab[*index]
                 .as_ref()
                 .is_some_and(|f| !f.finished() || f.record.last_packet_at_us >= cutoff);
             if !keep {
-                expired.push((*key, *index));
+                tombstones.insert(*key, now_us);
+                expired.push((0, *index));
             }
             keep
         });
-        for (key, index) in expired {
-            self.release(index);
-            self.tombstones.insert(key, now_us);
-        }
-        if now_us
-            >= self
-                .last_tombstone_prune_us
-                .saturating_add(TOMBSTONE_US / 2)
-        {
-            self.last_tombstone_prune_us = now_us;
+        if prune {
             let cutoff = now_us.saturating_sub(TOMBSTONE_US);
-            self.tombstones.retain(|_, at| *at >= cutoff);
+            tombstones.retain(|_, at| *at >= cutoff);
         }
     }
 

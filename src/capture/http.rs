@@ -63,6 +63,25 @@ enum Start {
     NeedMore,
 }
 
+/// Where a [`MessageCounter`] reports message starts: a `Vec<u64>` keeps each start time, a
+/// `u64` only counts them.
+pub trait MessageStarts {
+    /// One message started in a segment captured at `ts_us`.
+    fn start(&mut self, ts_us: u64);
+}
+
+impl MessageStarts for Vec<u64> {
+    fn start(&mut self, ts_us: u64) {
+        self.push(ts_us);
+    }
+}
+
+impl MessageStarts for u64 {
+    fn start(&mut self, _ts_us: u64) {
+        *self += 1;
+    }
+}
+
 /// Counts HTTP/1.x messages in one direction of one connection.
 #[derive(Debug, Clone)]
 pub struct MessageCounter {
@@ -96,15 +115,15 @@ impl MessageCounter {
     }
 
     /// Feeds one segment's data: `seq` its sequence number, `captured` the captured payload,
-    /// `wire_len` the payload length on the wire. Appends the start time of each message that
-    /// starts here to `starts_us` (the time of the segment holding its first byte).
-    pub fn push(
+    /// `wire_len` the payload length on the wire. Reports each message that starts here to
+    /// `starts_us` with the time of the segment holding its first byte.
+    pub fn push<S: MessageStarts + ?Sized>(
         &mut self,
         seq: u32,
         captured: &[u8],
         wire_len: u32,
         ts_us: u64,
-        starts_us: &mut Vec<u64>,
+        starts_us: &mut S,
     ) {
         if wire_len == 0 || self.state == State::Done {
             return;
@@ -170,7 +189,7 @@ impl MessageCounter {
                             return;
                         }
                         if counts(self.kind, head) {
-                            starts_us.push(ts_us);
+                            starts_us.start(ts_us);
                         }
                         pos += end;
                         self.state = framing_after_head(self.kind, head);
@@ -213,7 +232,7 @@ impl MessageCounter {
                             }
                             Start::Yes => {
                                 if counts(self.kind, head) {
-                                    starts_us.push(*start_ts_us);
+                                    starts_us.start(*start_ts_us);
                                 }
                                 *counted = true;
                             }
@@ -277,10 +296,11 @@ fn counts(kind: MessageKind, head: &[u8]) -> bool {
 
 /// Index just past the blank line that ends a message head.
 fn find_head_end(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
+    // The first "\r\n\r\n" is the one whose final '\n' comes first.
+    // Heads are short: a plain scan beats memchr's call overhead here.
+    (3..bytes.len())
+        .find(|&i| bytes[i] == b'\n' && bytes[i - 3..i] == *b"\r\n\r")
+        .map(|i| i + 1)
 }
 
 fn status_code(head: &[u8]) -> Option<u16> {
@@ -288,6 +308,18 @@ fn status_code(head: &[u8]) -> Option<u16> {
     code.iter().try_fold(0u16, |n, &d| {
         d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
     })
+}
+
+/// A `Content-Length` value as `u64::from_str` reads it (plain digits take a fast path).
+fn parse_length(value: &[u8]) -> Option<u64> {
+    if !value.is_empty() && value.len() <= 19 && value.iter().all(u8::is_ascii_digit) {
+        return Some(
+            value
+                .iter()
+                .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')),
+        );
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// What follows a complete head: the body framing (RFC 9112 section 6).
@@ -301,18 +333,29 @@ fn framing_after_head(kind: MessageKind, head: &[u8]) -> State {
     }
     let mut content_length = None;
     let mut chunked = false;
-    for line in head.split(|&b| b == b'\n').skip(1) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
+    // Header lines: everything after the first '\n', split at '\n'.
+    let newline = |bytes: &[u8]| bytes.iter().position(|&b| b == b'\n');
+    let mut rest = match newline(head) {
+        Some(i) => &head[i + 1..],
+        None => &[][..],
+    };
+    loop {
+        let (line, next) = match newline(rest) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
         };
-        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
-        if name.eq_ignore_ascii_case(b"content-length") {
-            content_length = std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok());
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            chunked = true;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            let name = &line[..colon];
+            if name.eq_ignore_ascii_case(b"content-length") {
+                content_length = parse_length(line[colon + 1..].trim_ascii());
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                chunked = true;
+            }
+        }
+        match next {
+            Some(next) => rest = next,
+            None => break,
         }
     }
     match (chunked, content_length) {
