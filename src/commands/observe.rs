@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::cli::{CaptureArg, ObserveArgs};
+use crate::cli::ObserveArgs;
 use crate::exit_code::ExitCode;
 use crate::observe::{self, ObserveSpec};
-use crate::runner::{CaptureMode, RunOptions};
+use crate::runner::RunOptions;
 use crate::scenario::ServerSettings;
 
 use super::check::{verdict, Expectations};
@@ -35,11 +35,7 @@ impl From<ObserveArgs> for ObserveConfig {
             ..ServerSettings::default()
         });
         let options = RunOptions {
-            capture: match args.capture {
-                CaptureArg::Auto => CaptureMode::Auto,
-                CaptureArg::Required => CaptureMode::Required,
-                CaptureArg::Off => CaptureMode::Off,
-            },
+            capture: args.capture.into(),
             save_capture: args.save_capture,
             interface: args.interface,
             settle: Duration::from_millis(args.settle_ms),

@@ -48,16 +48,22 @@ impl From<RunArgs> for RunConfig {
 impl From<MeasureArgs> for RunOptions {
     fn from(args: MeasureArgs) -> Self {
         RunOptions {
-            capture: match args.capture {
-                CaptureArg::Auto => CaptureMode::Auto,
-                CaptureArg::Required => CaptureMode::Required,
-                CaptureArg::Off => CaptureMode::Off,
-            },
+            capture: args.capture.into(),
             save_capture: args.save_capture,
             interface: args.interface,
             settle: Duration::from_millis(args.settle_ms),
             max_run: Duration::from_secs(args.max_run_secs),
             sample_interval: Duration::from_millis(args.sample_ms),
+        }
+    }
+}
+
+impl From<CaptureArg> for CaptureMode {
+    fn from(arg: CaptureArg) -> Self {
+        match arg {
+            CaptureArg::Auto => CaptureMode::Auto,
+            CaptureArg::Required => CaptureMode::Required,
+            CaptureArg::Off => CaptureMode::Off,
         }
     }
 }
