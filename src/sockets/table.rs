@@ -164,7 +164,54 @@ pub trait SocketTable: Send {
 ///
 /// Returns the entries and the number of malformed lines skipped (the header line and blank lines
 /// are not malformed). Addresses are decoded in the host's byte order, as the kernel prints them.
+///
+/// The table is parsed with the `procfs` crate; a table that crate rejects as a whole (it stops
+/// at the first malformed line) is parsed line by line here instead, skipping and counting the
+/// malformed lines, so one bad line never hides the rest.
 pub fn parse_tcp_table(text: &str, ipv6: bool) -> (Vec<SocketEntry>, usize) {
+    match parse_with_procfs(text, ipv6) {
+        Some(entries) => (entries, 0),
+        None => parse_line_by_line(text, ipv6),
+    }
+}
+
+/// The whole table through `procfs`, or `None` when it rejects any line.
+fn parse_with_procfs(text: &str, ipv6: bool) -> Option<Vec<SocketEntry>> {
+    use procfs::FromBufReadSI;
+    // The crate skips the first line as the header: only hand it tables that have one.
+    if !text.trim_start().starts_with("sl") {
+        return None;
+    }
+    let table =
+        procfs::net::TcpNetEntries::from_buf_read(text.as_bytes(), procfs::current_system_info())
+            .ok()?;
+    table
+        .0
+        .into_iter()
+        .map(|entry| {
+            // The crate reads both tables alike; a v4 address in tcp6 (or the reverse) is not
+            // what the kernel writes: let the line parser judge such a table.
+            if entry.local_address.is_ipv6() != ipv6 {
+                return None;
+            }
+            Some(SocketEntry {
+                local: canonical(entry.local_address),
+                remote: canonical(entry.remote_address),
+                state: TcpState::from_kernel(entry.state.to_u8())?,
+                tx_queue_bytes: entry.tx_queue,
+                rx_queue_bytes: entry.rx_queue,
+                inode: entry.inode,
+            })
+        })
+        .collect()
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) as plain IPv4.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+fn parse_line_by_line(text: &str, ipv6: bool) -> (Vec<SocketEntry>, usize) {
     let mut entries = Vec::new();
     let mut malformed = 0;
     for line in text.lines() {
