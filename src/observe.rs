@@ -282,7 +282,13 @@ pub async fn observe(spec: &ObserveSpec) -> anyhow::Result<Observation> {
         .map(|c| FourTuple::new(c.peer, addr))
         .collect();
     if let Some(capture) = &capture {
-        known.extend(capture.connections.iter().map(|c| c.tuple));
+        known.extend(
+            capture
+                .connections
+                .iter()
+                .filter(|c| !c.partial)
+                .map(|c| c.tuple),
+        );
     }
     let sockets = tokio::task::spawn_blocking(move || sampler.stop(&known)).await?;
     if let Some(server) = server {

@@ -128,7 +128,15 @@ pub async fn execute(
     let dials = log.dials();
     let mut known = known_tuples(target.addr, &dials, server_connections.as_deref());
     if let Some(capture) = &capture {
-        known.extend(capture.connections.iter().map(|c| c.tuple));
+        // Only connections whose SYN this run saw: a partial one (a connection of someone else's
+        // closing as the run starts) must not pull an older socket into this run.
+        known.extend(
+            capture
+                .connections
+                .iter()
+                .filter(|c| !c.partial)
+                .map(|c| c.tuple),
+        );
     }
     let sockets = tokio::task::spawn_blocking(move || sampler.stop(&known)).await?;
     drop(client);
