@@ -96,6 +96,7 @@ pub struct ObserveArgs {
     /// Capture on this interface (default: `lo`, or the one that carries --host).
     #[arg(long, value_name = "IF")]
     pub interface: Option<String>,
+    /// Where and how results are written.
     #[command(flatten)]
     pub output: OutputArgs,
     /// The program to run and its arguments, after `--`.
@@ -130,8 +131,10 @@ pub struct RunArgs {
     /// `--expect 'connections_opened.capture <= 10'`. Scenario files add theirs from `[expect]`.
     #[arg(long, value_name = "EXPR")]
     pub expect: Vec<String>,
+    /// How runs are measured.
     #[command(flatten)]
     pub measure: MeasureArgs,
+    /// Where and how results are written.
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -161,8 +164,10 @@ pub struct CheckArgs {
     /// How much worse than the baseline a figure may get, in percent.
     #[arg(long, default_value_t = 0.0, value_name = "PCT")]
     pub tolerance: f64,
+    /// How runs are measured.
     #[command(flatten)]
     pub measure: MeasureArgs,
+    /// Where and how results are written.
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -170,8 +175,10 @@ pub struct CheckArgs {
 /// Options of `kalab demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// How runs are measured.
     #[command(flatten)]
     pub measure: MeasureArgs,
+    /// Where and how results are written.
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -182,6 +189,7 @@ pub struct CompareArgs {
     /// JSON results written by `--export-json` (or `--format json`).
     #[arg(required = true, value_name = "RESULT.json")]
     pub results: Vec<PathBuf>,
+    /// Where and how results are written.
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -3,6 +3,8 @@
 //! Data flow: scenario files -> runner (client, embedded server) with the capture and sockets
 //! collectors alongside -> connection records -> report -> exporters and checks.
 
+#![warn(missing_docs)]
+
 pub mod capture;
 pub mod check;
 pub mod cli;
