@@ -43,6 +43,45 @@ impl fmt::Display for FourTuple {
     }
 }
 
+/// One end of a connection: the client (it sent the SYN; its socket's remote address is the
+/// server address) or the server (it listens on the server port).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The end that sent the SYN.
+    Client,
+    /// The end listening on the server port.
+    Server,
+}
+
+impl Side {
+    /// `client` or `server`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a connection ended, from the point of view of whoever observed it.
 #[derive(
     Debug,

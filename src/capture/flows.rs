@@ -18,27 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::decode::TcpSegment;
 use super::http::{MessageCounter, MessageKind};
+pub use crate::connection::Side;
 use crate::connection::{EndState, FourTuple};
-
-/// One end of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    /// The end that sent the SYN.
-    Client,
-    /// The end listening on the server port.
-    Server,
-}
-
-impl Side {
-    /// `client` or `server`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Client => "client",
-            Side::Server => "server",
-        }
-    }
-}
 
 /// Everything the capture saw of one TCP connection. Times are microseconds since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

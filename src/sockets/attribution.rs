@@ -15,28 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::table::{SocketEntry, TcpState};
 use crate::connection::FourTuple;
-
-/// Which end of a connection a socket is.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Side {
-    /// The socket that dialled: its remote address is the server address.
-    Client,
-    /// The socket the server accepted: its local address is the server address.
-    Server,
-}
+pub use crate::connection::Side;
 
 /// Socket counts per TCP state; serialized as a map of the non-zero ones, e.g. `{"TIME_WAIT": 3}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
