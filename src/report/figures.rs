@@ -177,6 +177,13 @@ pub const FIGURES: &[Figure] = &[
         value: |r, _| r.latency_p99_ms,
     },
     Figure {
+        name: "command_exit_code",
+        about: "`kalab observe` only: the observed command's exit status",
+        per_source: false,
+        worse: Worse::Neither,
+        value: |r, _| r.observed.as_ref()?.exit_code.map(f64::from),
+    },
+    Figure {
         name: "wall_time_ms",
         about: "run duration including the settle, ms",
         per_source: false,

@@ -188,6 +188,13 @@ fn expectations_decide_the_exit_code() {
     assert_eq!(unmeasured.status.code(), Some(3), "{unmeasured:?}");
     let bad = run("connections_opened ~ 1", &[]);
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    // curl exits 0 here; with --fail against a closed port it would not: the command's own
+    // status is a figure too.
+    let status = run("command_exit_code == 0", &[]);
+    assert_eq!(status.status.code(), Some(0), "{status:?}");
+    let status = run("command_exit_code != 0", &[]);
+    assert_eq!(status.status.code(), Some(1), "{status:?}");
+    assert!(String::from_utf8_lossy(&status.stderr).contains("command_exit_code = 0"));
 }
 
 #[test]
