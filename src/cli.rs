@@ -20,7 +20,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The seed experiments, side by side: dropped vs drained bodies, idle pool 2 vs 10.
+    /// The classic Go keep-alive experiments, side by side: dropped vs drained bodies, idle pool 2 vs 10.
     Demo(DemoArgs),
     /// Run scenario files and report what every source measured.
     Run(RunArgs),

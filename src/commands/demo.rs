@@ -1,4 +1,4 @@
-//! `kalab demo`: the seed experiments re-done with reqwest and hyper, side by side, with an
+//! `kalab demo`: the classic Go keep-alive experiments re-done with reqwest and hyper, side by side, with an
 //! honest account of where reqwest behaves like Go's net/http and where it does not. Every
 //! number in the explanation is the one measured in this very run.
 
@@ -34,7 +34,7 @@ pub fn demo(config: DemoConfig) -> anyhow::Result<ExitCode> {
     let loaded = builtin::demo_scenarios()?;
     if config.output.format == Format::Table {
         super::print(
-            "kalab demo: the seed experiments (Go net/http, netstat, tcpdump) re-done with reqwest + hyper on loopback.\n\
+            "kalab demo: the classic Go keep-alive experiments (net/http, netstat, tcpdump) re-done with reqwest + hyper on loopback.\n\
              Each scenario runs against a fresh embedded server; connections are counted by the client (dials) and the server (accepts).\n\n",
         )?;
     }
@@ -73,7 +73,7 @@ pub fn explain(runs: &[RunReport]) -> String {
               sockets: a low TIME_WAIT count is not a sign of reuse.\n\
          \n  2. Body drained (256 KiB): {drain_n} requests opened {drain} connection, as in Go with\n     \
               io.Copy(io.Discard, body) and body.Close().\n\
-         \n  3. Body dropped unread, the seed's 11 bytes: {small_n} requests opened {small} connection. Unlike Go: hyper\n     \
+         \n  3. Body dropped unread, the classic 11 bytes: {small_n} requests opened {small} connection. Unlike Go: hyper\n     \
               reads a small response (headers and body up to about 8 KiB) together with its headers, so dropping the\n     \
               body costs nothing and the connection goes back to the pool; the same program in Go opens one connection\n     \
               per request. From about 24.5 KiB on, reqwest too loses the connection of a dropped body.\n\

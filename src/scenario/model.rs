@@ -2,7 +2,7 @@
 //!
 //! Every impossible value is rejected while deserializing (zero workers, an unknown body policy,
 //! a negative pause cannot be written as `u64`), so the loader can point at the file, line and
-//! column of the offending value. Defaults match the seed experiments.
+//! column of the offending value. Defaults match the classic Go keep-alive experiments (an 11-byte "Hello world" body, a 50 us handler).
 
 use std::fmt;
 use std::num::NonZeroU32;

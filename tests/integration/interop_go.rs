@@ -1,4 +1,4 @@
-//! Go's net/http under `kalab observe --serve`: the seed experiments, reproduced with a Go
+//! Go's net/http under `kalab observe --serve`: the classic experiments, reproduced with a Go
 //! program (`tests/peers/go/main.go`, standard library only, built once per test run).
 //! Requests pause 15 ms as the articles' programs do (shorter): with no pause the concurrent
 //! default-transport count is anywhere from 10 to 27, a flaky test.

@@ -1,4 +1,4 @@
-// Command kalab-go-peer reproduces the seed experiments on HTTP keep-alive with Go's net/http,
+// Command kalab-go-peer reproduces the classic experiments on HTTP keep-alive with Go's net/http,
 // for kalab's interop tests (`kalab observe --serve -- kalab-go-peer -mode ...`).
 //
 // Modes:
