@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::capture::route::LOOPBACK_INTERFACE;
 use crate::clock::now_us;
-use crate::connection::FourTuple;
 use crate::error::{EnvironmentError, InputError};
 use crate::report::compute::{compute, RawRun};
 use crate::report::RunReport;
@@ -276,20 +275,8 @@ pub async fn observe(spec: &ObserveSpec) -> anyhow::Result<Observation> {
         Some(capture) => Some(tokio::task::spawn_blocking(move || capture.stop()).await?),
         None => None,
     };
-    let mut known: Vec<FourTuple> = server_connections
-        .iter()
-        .flatten()
-        .map(|c| FourTuple::new(c.peer, addr))
-        .collect();
-    if let Some(capture) = &capture {
-        known.extend(
-            capture
-                .connections
-                .iter()
-                .filter(|c| !c.partial)
-                .map(|c| c.tuple),
-        );
-    }
+    let known =
+        crate::runner::known_tuples(addr, &[], server_connections.as_deref(), capture.as_ref());
     let sockets = tokio::task::spawn_blocking(move || sampler.stop(&known)).await?;
     if let Some(server) = server {
         server.shutdown().await;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::capture::{CaptureSpec, LiveCapture};
+use crate::capture::{CaptureOutcome, CaptureSpec, LiveCapture};
 use crate::clock::now_us;
 use crate::connection::FourTuple;
 use crate::error::EnvironmentError;
@@ -126,18 +126,12 @@ pub async fn execute(
         None => None,
     };
     let dials = log.dials();
-    let mut known = known_tuples(target.addr, &dials, server_connections.as_deref());
-    if let Some(capture) = &capture {
-        // Only connections whose SYN this run saw: a partial one (a connection of someone else's
-        // closing as the run starts) must not pull an older socket into this run.
-        known.extend(
-            capture
-                .connections
-                .iter()
-                .filter(|c| !c.partial)
-                .map(|c| c.tuple),
-        );
-    }
+    let known = known_tuples(
+        target.addr,
+        &dials,
+        server_connections.as_deref(),
+        capture.as_ref(),
+    );
     let sockets = tokio::task::spawn_blocking(move || sampler.stop(&known)).await?;
     drop(client);
     if let Some(server) = target.server {
@@ -226,11 +220,13 @@ fn capture_file_name(plan: &RunPlan) -> String {
     )
 }
 
-/// This run's connections as the client and the server know them.
-fn known_tuples(
+/// This run's connections as the client, the server and the capture know them: the 4-tuples
+/// whose sockets count even if the socket table held them before the run (Linux reuses them).
+pub(crate) fn known_tuples(
     server: SocketAddr,
     dials: &[client::Dial],
     accepted: Option<&[server::ServerConnection]>,
+    capture: Option<&CaptureOutcome>,
 ) -> Vec<FourTuple> {
     let from_dials = dials
         .iter()
@@ -240,7 +236,15 @@ fn known_tuples(
         .unwrap_or_default()
         .iter()
         .map(|c| FourTuple::new(c.peer, server));
-    from_dials.chain(from_server).collect()
+    // Only connections whose SYN this run saw: a partial one (someone else's connection closing
+    // as the run starts) must not pull an older socket into this run.
+    let from_capture = capture
+        .map(|c| c.connections.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| !c.partial)
+        .map(|c| c.tuple);
+    from_dials.chain(from_server).chain(from_capture).collect()
 }
 
 /// Where the requests go: the embedded server, or an external URL.
