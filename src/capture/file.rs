@@ -245,6 +245,27 @@ fn read_u32(bytes: &[u8], big_endian: bool) -> u32 {
     }
 }
 
+/// The packet a classic pcap record holds: its 16-byte header (`record`) and captured bytes.
+#[inline]
+fn legacy_packet<'a>(
+    record: &[u8],
+    data: &'a [u8],
+    link: Option<LinkType>,
+    big_endian: bool,
+    resolution: u64,
+) -> RawPacket<'a> {
+    RawPacket {
+        link,
+        ts_us: ts_from_units(
+            i64::from(read_u32(record, big_endian)),
+            u64::from(read_u32(&record[4..], big_endian)),
+            resolution,
+        ),
+        wire_len: read_u32(&record[12..], big_endian),
+        data,
+    }
+}
+
 impl LegacyReader {
     /// Reads the file header. Gives the file back (to be rewound and read by pcap-parser) when it
     /// is not a classic pcap with standard records.
@@ -312,16 +333,13 @@ impl LegacyReader {
                 let Some(data) = record.get(LEGACY_RECORD_BYTES..len) else {
                     return Err(damaged(at as u64, PcapError::UnexpectedEof));
                 };
-                let flow = on_packet(&RawPacket {
-                    link: self.link,
-                    ts_us: ts_from_units(
-                        i64::from(read_u32(record, self.big_endian)),
-                        u64::from(read_u32(&record[4..], self.big_endian)),
-                        self.resolution,
-                    ),
-                    wire_len: read_u32(&record[12..], self.big_endian),
+                let flow = on_packet(&legacy_packet(
+                    record,
                     data,
-                });
+                    self.link,
+                    self.big_endian,
+                    self.resolution,
+                ));
                 at += len;
                 if at - released >= RELEASE_BYTES {
                     map.release(at);
@@ -346,16 +364,13 @@ impl LegacyReader {
                     needed = len;
                     break;
                 };
-                let flow = on_packet(&RawPacket {
-                    link: self.link,
-                    ts_us: ts_from_units(
-                        i64::from(read_u32(record, self.big_endian)),
-                        u64::from(read_u32(&record[4..], self.big_endian)),
-                        self.resolution,
-                    ),
-                    wire_len: read_u32(&record[12..], self.big_endian),
+                let flow = on_packet(&legacy_packet(
+                    record,
                     data,
-                });
+                    self.link,
+                    self.big_endian,
+                    self.resolution,
+                ));
                 self.start += len;
                 self.offset += len as u64;
                 if flow.is_break() {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kalab::report::RunReport;
+use kalab::report::{RunReport, Source};
 use kalab::runner::{self, RunOptions, RunPlan};
 use kalab::scenario;
 
@@ -36,26 +36,21 @@ pub fn assert_opened(report: &RunReport, expected: u64) {
         "failed requests: {:?}",
         report.errors
     );
-    assert_eq!(
-        report.connections_opened.client,
-        Some(expected),
-        "client source, {}",
-        summary(report)
-    );
-    assert_eq!(
-        report.connections_opened.server,
-        Some(expected),
-        "server source, {}",
-        summary(report)
-    );
+    assert_source(report, Source::Client, expected);
+    assert_source(report, Source::Server, expected);
     if capture_expected() {
-        assert_eq!(
-            report.connections_opened.capture,
-            Some(expected),
-            "capture source, {}",
-            summary(report)
-        );
+        assert_source(report, Source::Capture, expected);
     }
+}
+
+/// Asserts that `source` counted `expected` connections.
+pub fn assert_source(report: &RunReport, source: Source, expected: u64) {
+    assert_eq!(
+        report.connections_opened.get(source),
+        Some(expected),
+        "{source} source, {}",
+        summary(report)
+    );
 }
 
 /// Whether the capture source must be present: it is when this process may capture (root, as

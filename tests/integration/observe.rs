@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kalab::report::{ResultSet, RunReport};
+use kalab::report::{ResultSet, RunReport, Source};
 use predicates::prelude::*;
 
-use crate::helpers::{capture_expected, kalab, peer, summary};
+use crate::helpers::{assert_source, capture_expected, kalab, peer, summary};
 
 /// Upper bound on one observation in these tests.
 const TIME_LIMIT: Duration = Duration::from_secs(90);
@@ -68,20 +68,10 @@ pub fn free_port() -> u16 {
 /// is expected to be present): both must be `expected`.
 pub fn assert_opened(report: &RunReport, served: bool, expected: u64) {
     if served {
-        assert_eq!(
-            report.connections_opened.server,
-            Some(expected),
-            "server source, {}",
-            summary(report)
-        );
+        assert_source(report, Source::Server, expected);
     }
     if capture_expected() {
-        assert_eq!(
-            report.connections_opened.capture,
-            Some(expected),
-            "capture source, {}",
-            summary(report)
-        );
+        assert_source(report, Source::Capture, expected);
     }
     assert_eq!(report.connections_opened.client, None, "no client source");
 }
