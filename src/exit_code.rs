@@ -1,6 +1,6 @@
 //! Exit codes, documented in README.md: what a script or CI job can rely on.
 
-use crate::error::{EnvironmentError, InputError};
+use crate::model::error::{EnvironmentError, InputError};
 use crate::scenario::ScenarioError;
 
 /// How kalab ended.

@@ -8,13 +8,11 @@
 pub mod capture;
 pub mod check;
 pub mod cli;
-pub mod clock;
 pub mod commands;
-pub mod connection;
-pub mod error;
 pub mod exit_code;
-pub mod observe;
+pub mod model;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod session;
 pub mod sockets;

@@ -9,7 +9,7 @@ use etherparse::PacketBuilder;
 use kalab::capture::{
     analyze_file, run_analyze, Analysis, AnalyzeError, AnalyzeFormat, LinkType, Side,
 };
-use kalab::connection::EndState;
+use kalab::model::EndState;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

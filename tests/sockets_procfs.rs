@@ -11,7 +11,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kalab::connection::FourTuple;
+use kalab::model::FourTuple;
 use kalab::sockets::{
     classify, ProcfsTable, Sampler, SamplerSpec, Side, SocketTable, SocketsOutcome, TcpState,
 };
@@ -168,7 +168,10 @@ fn raw_client_time_wait(server: SocketAddr) -> usize {
 fn assert_time_wait(outcome: &SocketsOutcome, client: u64, server: u64) {
     assert!(outcome.available, "{:?}", outcome.unavailable_reason);
     assert_eq!(
-        (outcome.time_wait_client_end, outcome.time_wait_server_end),
+        (
+            outcome.time_wait.time_wait_client_end,
+            outcome.time_wait.time_wait_server_end
+        ),
         (client, server),
         "TIME_WAIT (client, server) at end; outcome: {outcome:#?}"
     );
@@ -188,8 +191,8 @@ fn run_fresh(ip: &str, closer: Closer, count: usize) -> SocketsOutcome {
 fn client_closes_first_leaves_time_wait_on_the_client_side() {
     let outcome = run_fresh("127.0.0.1", Closer::Client, 10);
     assert_time_wait(&outcome, 10, 0);
-    assert_eq!(outcome.time_wait_client_peak, 10);
-    assert_eq!(outcome.time_wait_server_peak, 0);
+    assert_eq!(outcome.time_wait.time_wait_client_peak, 10);
+    assert_eq!(outcome.time_wait.time_wait_server_peak, 0);
     assert_eq!(outcome.distinct_connections, 10);
     assert_eq!(outcome.baseline_excluded, 0);
     assert!(outcome.samples.len() >= 2);
@@ -199,8 +202,8 @@ fn client_closes_first_leaves_time_wait_on_the_client_side() {
 fn server_closes_first_leaves_time_wait_on_the_server_side() {
     let outcome = run_fresh("127.0.0.1", Closer::Server, 10);
     assert_time_wait(&outcome, 0, 10);
-    assert_eq!(outcome.time_wait_server_peak, 10);
-    assert_eq!(outcome.time_wait_client_peak, 0);
+    assert_eq!(outcome.time_wait.time_wait_server_peak, 10);
+    assert_eq!(outcome.time_wait.time_wait_client_peak, 0);
     assert_eq!(outcome.distinct_connections, 10);
 }
 
@@ -238,8 +241,8 @@ fn close_with_unread_data_resets_and_leaves_no_time_wait() {
     settle(server);
     let outcome = sampler.stop(&tuples);
     assert_time_wait(&outcome, 0, 0);
-    assert_eq!(outcome.time_wait_client_peak, 0);
-    assert_eq!(outcome.time_wait_server_peak, 0);
+    assert_eq!(outcome.time_wait.time_wait_client_peak, 0);
+    assert_eq!(outcome.time_wait.time_wait_server_peak, 0);
     assert_eq!(outcome.distinct_connections, 10);
     let established_peak = outcome
         .samples
@@ -274,7 +277,7 @@ fn a_second_run_on_a_fixed_port_excludes_the_first_runs_time_wait() {
     settle(server);
     let second = sampler.stop(&tuples);
     assert_time_wait(&second, 3, 0);
-    assert_eq!(second.time_wait_client_peak, 3);
+    assert_eq!(second.time_wait.time_wait_client_peak, 3);
     assert_eq!(second.distinct_connections, 3);
     assert!(second.baseline_excluded >= 5, "{second:#?}");
     let raw = raw_client_time_wait(server);

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::decode::TcpSegment;
 use super::http::{MessageCounter, MessageKind};
-pub use crate::connection::Side;
-use crate::connection::{EndState, FourTuple};
+pub use crate::model::Side;
+use crate::model::{EndState, FourTuple};
 
 /// Everything the capture saw of one TCP connection. Times are microseconds since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

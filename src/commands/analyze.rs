@@ -6,8 +6,8 @@ use std::io::Write as _;
 
 use crate::capture::{run_analyze, AnalyzeError, AnalyzeFormat};
 use crate::cli::{AnalyzeArgs, Format};
-use crate::error::InputError;
 use crate::exit_code::ExitCode;
+use crate::model::error::InputError;
 
 /// Analyses one capture file.
 pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {

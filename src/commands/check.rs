@@ -13,12 +13,12 @@ use comfy_table::{ContentArrangement, Table};
 use crate::check::expect::{self, Expectation, Verdict};
 use crate::check::{baseline, evaluate_runs, expectations_of, junit, CheckResult};
 use crate::cli::CheckArgs;
-use crate::error::InputError;
 use crate::exit_code::ExitCode;
+use crate::model::error::InputError;
 use crate::report::export::ExportFormat;
 use crate::report::{ResultSet, RunReport};
-use crate::runner::RunOptions;
 use crate::scenario::{self, LoadedScenario};
+use crate::session::RunOptions;
 
 use super::output::OutputConfig;
 use super::run::{execute_all, plans};

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::cli::CompareArgs;
-use crate::error::InputError;
 use crate::exit_code::ExitCode;
+use crate::model::error::InputError;
 use crate::report::model::FORMAT_VERSION;
 use crate::report::ResultSet;
 

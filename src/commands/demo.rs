@@ -5,8 +5,8 @@
 use crate::cli::{DemoArgs, Format};
 use crate::exit_code::ExitCode;
 use crate::report::RunReport;
-use crate::runner::RunOptions;
 use crate::scenario::builtin;
+use crate::session::RunOptions;
 
 use super::output::OutputConfig;
 use super::run::{execute_all, finish, plans};

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use crate::cli::ObserveArgs;
 use crate::exit_code::ExitCode;
-use crate::observe::{self, ObserveSpec};
-use crate::runner::RunOptions;
 use crate::scenario::ServerSettings;
+use crate::session::{self, Instruments, ObserveSpec, RunOptions};
 
 use super::check::{verdict, Expectations};
 use super::output::OutputConfig;
@@ -61,12 +60,12 @@ pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
     // Bad expressions are bad usage: refuse them before the program runs.
     let expectations = Expectations::parse(&[], &config.expect)?;
     let runtime = super::runtime()?;
-    let observation = runtime.block_on(observe::observe(&config.spec))?;
+    let observation = runtime.block_on(session::observe(&config.spec, &Instruments::live()))?;
     let runs = vec![observation.report];
-    if let Some(observed) = &runs[0].observed {
+    if let Some(observed) = runs[0].observed() {
         eprintln!(
             "kalab: `{}` {} after {:.0} ms",
-            observe::display_command(&observed.argv),
+            session::drivers::command::display_command(&observed.argv),
             observed.status_text(),
             observed.duration_ms
         );

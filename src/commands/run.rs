@@ -12,8 +12,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cli::{CaptureArg, MeasureArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::report::RunReport;
-use crate::runner::{self, CaptureMode, RunOptions, RunPlan};
 use crate::scenario::{self, sweep, LoadedScenario};
+use crate::session::{self, CaptureMode, RunOptions, RunPlan};
 
 use super::check::{verdict, Expectations};
 use super::output::OutputConfig;
@@ -116,7 +116,7 @@ pub fn execute_all(
         let mut runs = Vec::with_capacity(plans.len());
         for (index, plan) in plans.iter().enumerate() {
             progress.start(index, plan);
-            let run = runner::execute(plan, options, progress.on_request());
+            let run = session::run_scenario(plan, options, progress.on_request());
             tokio::select! {
                 report = run => {
                     let report = report.with_context(|| format!("run of {} failed", plan.origin))?;

@@ -1,114 +1,67 @@
 //! From what the collectors gathered to a [`RunReport`]: counting, statistics, cross-checks.
 //!
-//! Pure: it takes the raw observations of one run and computes every figure, naming its source,
-//! and warns where sources disagree.
+//! Pure in fact: it takes the raw observations of one run (the port sysctls among them, read by
+//! the session) and computes every figure, naming its source, and warns where sources disagree.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{TimeZone, Utc};
 
-use super::model::{Closes, PerSource, RunReport, Source, Spread, TimeWait};
-use super::warning::Warning;
+use super::model::{DrivenBy, PerSource, RunReport, Spread};
 use crate::capture::CaptureOutcome;
-use crate::connection::EndState;
-use crate::observe::ObservedCommand;
-use crate::runner::client::Dial;
-use crate::runner::pattern::RequestOutcome;
-use crate::runner::server::{ServerConnection, ServerEnd};
-use crate::scenario::Scenario;
-use crate::sockets::{
-    forecast_ports, read_port_sysctls, ForecastInput, PortForecast, SocketsOutcome,
-};
+use crate::model::{Closes, Dial, RequestOutcome, ServerConnection, Source, Warning};
+use crate::sockets::{forecast_ports, ForecastInput, PortForecast, PortSysctls, SocketsOutcome};
 
 /// Everything one run observed, before any figure is computed.
 #[derive(Debug, Clone)]
 pub struct RawRun {
-    /// The scenario as run.
-    pub scenario: Scenario,
-    /// Where it came from.
+    /// The run's name: the scenario's, or `observe: COMMAND`.
+    pub name: String,
+    /// Where it came from (a scenario file, a built-in, `observe`).
     pub origin: String,
+    /// What the run shows.
+    pub about: String,
     /// The variant's label (empty without a sweep).
     pub variant: String,
     /// 1-based repetition.
     pub repetition: u32,
-    /// When the first request was about to be sent (microseconds since the Unix epoch).
+    /// When the driver was about to start (microseconds since the Unix epoch).
     pub started_at_us: u64,
     /// From start to the end of the settle, in milliseconds.
     pub wall_time_ms: f64,
-    /// The URL requested.
+    /// The URL requested, or the address watched.
     pub target: String,
-    /// Every request's outcome.
+    /// Whether the target is on this machine's loopback (for the port forecast).
+    pub target_is_loopback: bool,
+    /// What drove the traffic.
+    pub driven_by: DrivenBy,
+    /// Every request's outcome (kalab's client only).
     pub requests: Vec<RequestOutcome>,
     /// The connections the client dialled; `None` when there is no client source (`kalab
     /// observe` watches a program kalab did not write): then `connections_opened.client` is
     /// absent and the requests are counted from the capture, or else from the embedded server.
     pub dials: Option<Vec<Dial>>,
-    /// The embedded server's connections (`None` for an external target).
+    /// The embedded server's connections (`None` without an embedded server).
     pub server_connections: Option<Vec<ServerConnection>>,
     /// The socket table's view (`None` when not sampled).
     pub sockets: Option<SocketsOutcome>,
     /// The packet capture's view (`None` without capture).
     pub capture: Option<CaptureOutcome>,
-    /// Warnings the collectors raised.
+    /// The machine's port sysctls, for the port-exhaustion forecast.
+    pub port_sysctls: PortSysctls,
+    /// Warnings the collectors and the driver raised.
     pub notes: Vec<Warning>,
-    /// The program `kalab observe` watched, and how it ended (`None` for scenario runs).
-    pub observed: Option<ObservedCommand>,
 }
 
 /// Computes every figure of a run.
-pub fn compute(raw: RawRun) -> RunReport {
-    let mut warnings = raw.notes;
-    let servers = raw.server_connections.unwrap_or_default();
-    let embedded = !servers.is_empty() || raw.scenario.server.url.is_none();
-    let counted = match &raw.dials {
-        Some(_) => RequestCount::from_client(&raw.requests),
-        None => RequestCount::without_client(raw.capture.as_ref(), embedded.then_some(&servers)),
-    };
-    let RequestCount {
-        sent: requests_sent,
-        ok: requests_ok,
-        errors,
-        source: requests_source,
-    } = counted;
-    let requests_failed = requests_sent.saturating_sub(requests_ok);
-    let planned = raw.scenario.pattern.total_requests();
-    if raw.dials.is_some() && requests_sent < planned {
-        warnings.push(Warning::DeadlineReached {
-            planned,
-            sent: requests_sent,
-        });
-    }
-    if raw.dials.is_none() {
-        warnings.push(Warning::Note {
-            message: match requests_source {
-                Some(Source::Capture) => "requests counted by the capture (no client source): request heads sent, ok = answered".to_string(),
-                Some(source) => format!("requests counted by the {source} (no client source): those it served"),
-                None => "requests not counted: no client, capture or server source".to_string(),
-            },
-        });
-    }
-    if requests_failed > 0 {
-        let kinds = errors
-            .iter()
-            .map(|(kind, n)| format!("{kind}: {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        warnings.push(Warning::RequestsFailed {
-            count: requests_failed,
-            kinds,
-        });
-    }
+pub fn compute(mut raw: RawRun) -> RunReport {
+    let mut warnings = std::mem::take(&mut raw.notes);
+    let server_connections = raw.server_connections.take();
+    let embedded = server_connections.is_some();
+    let servers = server_connections.unwrap_or_default();
+    let counted = request_count(&raw, embedded.then_some(servers.as_slice()), &mut warnings);
+    let requests_failed = counted.sent.saturating_sub(counted.ok);
 
-    let mut connections_opened = PerSource {
-        client: raw
-            .dials
-            .as_ref()
-            .map(|dials| dials.iter().filter(|d| d.local.is_some()).count() as u64),
-        ..PerSource::default()
-    };
-    if embedded {
-        connections_opened.server = Some(servers.len() as u64);
-    }
     let sockets = raw.sockets.filter(|s| {
         if !s.available {
             warnings.push(Warning::SourceUnavailable {
@@ -118,12 +71,13 @@ pub fn compute(raw: RawRun) -> RunReport {
         }
         s.available
     });
-    let time_wait = sockets.as_ref().map(TimeWait::from);
-    if let Some(sockets) = &sockets {
-        connections_opened.sockets = Some(sockets.distinct_connections);
-    }
+    let connections_opened = connections_opened(
+        raw.dials.as_deref(),
+        embedded.then_some(servers.as_slice()),
+        sockets.as_ref(),
+        raw.capture.as_ref(),
+    );
     if let Some(capture) = &raw.capture {
-        connections_opened.capture = Some(capture.summary.connections_opened);
         warnings.extend(capture.warnings.iter().map(|message| Warning::Note {
             message: format!("capture: {message}"),
         }));
@@ -132,31 +86,13 @@ pub fn compute(raw: RawRun) -> RunReport {
 
     let reuse_ratio = connections_opened
         .best()
-        .filter(|&(opened, _)| opened > 0 && requests_source.is_some())
-        .map(|(opened, _)| requests_ok as f64 / opened as f64);
-
-    let (requests_per_connection, requests_per_connection_source) =
-        if let (false, Some(capture)) = (embedded, &raw.capture) {
-            let counts: Vec<f64> = capture
-                .connections
-                .iter()
-                .filter(|c| !c.partial)
-                .map(|c| c.requests as f64)
-                .collect();
-            (spread(&counts), Some(Source::Capture))
-        } else if embedded {
-            let counts: Vec<f64> = servers.iter().map(|c| c.requests as f64).collect();
-            (spread(&counts), Some(Source::Server))
-        } else {
-            let mut by_local: HashMap<_, u64> = HashMap::new();
-            for request in raw.requests.iter().filter(|r| r.ok()) {
-                if let Some(local) = request.local {
-                    *by_local.entry(local).or_default() += 1;
-                }
-            }
-            let counts: Vec<f64> = by_local.values().map(|&n| n as f64).collect();
-            (spread(&counts), Some(Source::Client))
-        };
+        .filter(|&(opened, _)| opened > 0 && counted.source.is_some())
+        .map(|(opened, _)| counted.ok as f64 / opened as f64);
+    let (requests_per_connection, requests_per_connection_source) = requests_per_connection(
+        &raw.requests,
+        embedded.then_some(servers.as_slice()),
+        raw.capture.as_ref(),
+    );
 
     let mut latencies: Vec<f64> = raw
         .requests
@@ -168,7 +104,7 @@ pub fn compute(raw: RawRun) -> RunReport {
 
     let closes = match (&raw.capture, embedded) {
         (Some(capture), _) => capture_closes(capture),
-        (None, true) => server_closes(&servers),
+        (None, true) => Closes::count(Source::Server, servers.iter().map(|c| c.end)),
         (None, false) => Closes::default(),
     };
     if closes.reset > 0 {
@@ -178,7 +114,12 @@ pub fn compute(raw: RawRun) -> RunReport {
         });
     }
 
-    let port_forecast = port_forecast(&closes, raw.wall_time_ms, &raw.target);
+    let port_forecast = port_forecast(
+        &closes,
+        raw.wall_time_ms,
+        &raw.port_sysctls,
+        raw.target_is_loopback,
+    );
     if let Some(forecast) = port_forecast.as_ref().filter(|f| f.warning) {
         warnings.push(Warning::Note {
             message: format!("port exhaustion: {forecast}"),
@@ -186,9 +127,9 @@ pub fn compute(raw: RawRun) -> RunReport {
     }
 
     RunReport {
-        scenario: raw.scenario.name.clone(),
+        scenario: raw.name,
         origin: raw.origin,
-        about: raw.scenario.about.clone(),
+        about: raw.about,
         variant: raw.variant,
         repetition: raw.repetition,
         started_at: Utc
@@ -198,11 +139,11 @@ pub fn compute(raw: RawRun) -> RunReport {
         started_at_us: raw.started_at_us,
         wall_time_ms: raw.wall_time_ms,
         target: raw.target,
-        settings: raw.scenario,
-        requests_sent,
-        requests_ok,
+        driven_by: raw.driven_by,
+        requests_sent: counted.sent,
+        requests_ok: counted.ok,
         requests_failed,
-        errors,
+        errors: counted.errors,
         connections_opened,
         reuse_ratio,
         requests_per_connection,
@@ -211,7 +152,7 @@ pub fn compute(raw: RawRun) -> RunReport {
         latency_p50_ms: percentile(&latencies, 50.0),
         latency_p99_ms: percentile(&latencies, 99.0),
         closes,
-        time_wait,
+        time_wait: sockets.as_ref().map(|s| s.time_wait),
         port_forecast,
         warnings,
         requests: raw.requests,
@@ -219,8 +160,100 @@ pub fn compute(raw: RawRun) -> RunReport {
         server_connections: servers,
         sockets,
         capture: raw.capture,
-        observed: raw.observed,
     }
+}
+
+/// Counts the requests from the best source there is, and warns about what that means: a
+/// pattern cut short by its deadline, counts without a client source, failures.
+fn request_count(
+    raw: &RawRun,
+    servers: Option<&[ServerConnection]>,
+    warnings: &mut Vec<Warning>,
+) -> RequestCount {
+    let counted = match &raw.dials {
+        Some(_) => RequestCount::from_client(&raw.requests),
+        None => RequestCount::without_client(raw.capture.as_ref(), servers),
+    };
+    let planned = match &raw.driven_by {
+        DrivenBy::Settings(scenario) => Some(scenario.pattern.total_requests()),
+        DrivenBy::Observed(_) => None,
+    };
+    if let (Some(planned), Some(_)) = (planned, &raw.dials) {
+        if counted.sent < planned {
+            warnings.push(Warning::DeadlineReached {
+                planned,
+                sent: counted.sent,
+            });
+        }
+    }
+    if raw.dials.is_none() {
+        warnings.push(Warning::Note {
+            message: match counted.source {
+                Some(Source::Capture) => "requests counted by the capture (no client source): request heads sent, ok = answered".to_string(),
+                Some(source) => format!("requests counted by the {source} (no client source): those it served"),
+                None => "requests not counted: no client, capture or server source".to_string(),
+            },
+        });
+    }
+    let failed = counted.sent.saturating_sub(counted.ok);
+    if failed > 0 {
+        let kinds = counted
+            .errors
+            .iter()
+            .map(|(kind, n)| format!("{kind}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        warnings.push(Warning::RequestsFailed {
+            count: failed,
+            kinds,
+        });
+    }
+    counted
+}
+
+/// Connections opened, as each source that measured the run counted them.
+fn connections_opened(
+    dials: Option<&[Dial]>,
+    servers: Option<&[ServerConnection]>,
+    sockets: Option<&SocketsOutcome>,
+    capture: Option<&CaptureOutcome>,
+) -> PerSource {
+    PerSource {
+        client: dials.map(|dials| dials.iter().filter(|d| d.local.is_some()).count() as u64),
+        server: servers.map(|servers| servers.len() as u64),
+        capture: capture.map(|c| c.summary.connections_opened),
+        sockets: sockets.map(|s| s.distinct_connections),
+    }
+}
+
+/// Requests per connection, from the server when there is one (it counts HTTP/2 streams too),
+/// else from the wire, else from the client's requests grouped by local address.
+fn requests_per_connection(
+    requests: &[RequestOutcome],
+    servers: Option<&[ServerConnection]>,
+    capture: Option<&CaptureOutcome>,
+) -> (Option<Spread>, Option<Source>) {
+    if let Some(servers) = servers {
+        let counts: Vec<f64> = servers.iter().map(|c| c.requests as f64).collect();
+        return (spread(&counts), Some(Source::Server));
+    }
+    if let Some(capture) = capture {
+        let counts: Vec<f64> = capture
+            .connections
+            .iter()
+            .filter(|c| !c.partial)
+            .map(|c| c.requests as f64)
+            .collect();
+        return (spread(&counts), Some(Source::Capture));
+    }
+    let mut by_local: HashMap<_, u64> = HashMap::new();
+    for request in requests.iter().filter(|r| r.ok()) {
+        if let Some(local) = request.local {
+            *by_local.entry(local).or_default() += 1;
+        }
+    }
+    let counts: Vec<f64> = by_local.values().map(|&n| n as f64).collect();
+    (spread(&counts), Some(Source::Client))
 }
 
 /// Requests counted for a run, and by which source.
@@ -252,7 +285,7 @@ impl RequestCount {
     /// response) on the run's full connections, or else what the embedded server served.
     fn without_client(
         capture: Option<&CaptureOutcome>,
-        servers: Option<&Vec<ServerConnection>>,
+        servers: Option<&[ServerConnection]>,
     ) -> RequestCount {
         if let Some(capture) = capture {
             let full = || capture.connections.iter().filter(|c| !c.partial);
@@ -286,64 +319,26 @@ impl RequestCount {
 
 /// How the wire saw connections end (full connections only: a partial one's start is unknown).
 fn capture_closes(capture: &CaptureOutcome) -> Closes {
-    let mut closes = Closes {
-        source: Some(Source::Capture),
-        ..Closes::default()
-    };
-    for connection in capture.connections.iter().filter(|c| !c.partial) {
-        match connection.end {
-            EndState::ClosedByClient => closes.by_client += 1,
-            EndState::ClosedByServer => closes.by_server += 1,
-            EndState::Reset => closes.reset += 1,
-            EndState::OpenAtEnd => closes.open_at_end += 1,
-        }
-    }
-    closes
+    let full = capture.connections.iter().filter(|c| !c.partial);
+    Closes::count(Source::Capture, full.map(|c| c.end))
 }
 
 /// The port-exhaustion forecast for this run's rate of client-closed connections.
-fn port_forecast(closes: &Closes, wall_time_ms: f64, target: &str) -> Option<PortForecast> {
+fn port_forecast(
+    closes: &Closes,
+    wall_time_ms: f64,
+    sysctls: &PortSysctls,
+    target_is_loopback: bool,
+) -> Option<PortForecast> {
     if closes.source.is_none() || wall_time_ms <= 0.0 {
         return None;
     }
     let rate = closes.by_client as f64 / (wall_time_ms / 1000.0);
-    let loopback = target
-        .parse::<http::Uri>()
-        .ok()
-        .and_then(|uri| {
-            let host = uri.host()?.trim_matches(['[', ']']).to_string();
-            Some(
-                host == "localhost"
-                    || host
-                        .parse::<std::net::IpAddr>()
-                        .ok()?
-                        .to_canonical()
-                        .is_loopback(),
-            )
-        })
-        .unwrap_or(false);
     Some(forecast_ports(&ForecastInput::from_sysctls(
-        &read_port_sysctls(),
+        sysctls,
         rate,
-        loopback,
+        target_is_loopback,
     )))
-}
-
-/// How the server saw its connections end.
-fn server_closes(servers: &[ServerConnection]) -> Closes {
-    let mut closes = Closes {
-        source: Some(Source::Server),
-        ..Closes::default()
-    };
-    for connection in servers {
-        match connection.end {
-            ServerEnd::ClosedByClient => closes.by_client += 1,
-            ServerEnd::ClosedByServer => closes.by_server += 1,
-            ServerEnd::Reset | ServerEnd::Error => closes.reset += 1,
-            ServerEnd::OpenAtEnd => closes.open_at_end += 1,
-        }
-    }
-    closes
 }
 
 /// One warning for every source whose count differs from the most trustworthy one.
@@ -425,25 +420,38 @@ mod tests {
             accepted_at_us: 1,
             ended_at_us: Some(2),
             requests,
-            end: ServerEnd::ClosedByClient,
+            end: crate::model::EndState::ClosedByClient,
             error: None,
             protocol: "http1".into(),
         };
         let report = compute(RawRun {
-            scenario,
+            name: scenario.name.clone(),
             origin: "observe".into(),
+            about: scenario.about.clone(),
             variant: String::new(),
             repetition: 1,
             started_at_us: 1,
             wall_time_ms: 10.0,
             target: "http://127.0.0.1:8080/".into(),
+            target_is_loopback: true,
+            driven_by: DrivenBy::Observed(crate::report::ObservedRun {
+                command: crate::model::ObservedCommand {
+                    argv: vec!["client".into()],
+                    port: 8080,
+                    exit_code: Some(0),
+                    signal: None,
+                    stopped_by_kalab: false,
+                    duration_ms: 9.0,
+                },
+                serve: Some(scenario.server.clone()),
+            }),
             requests: Vec::new(),
             dials: None,
             server_connections: Some(vec![connection(40000, 3), connection(40001, 1)]),
             sockets: None,
             capture: None,
+            port_sysctls: PortSysctls::default(),
             notes: Vec::new(),
-            observed: None,
         });
         assert_eq!(report.connections_opened.client, None);
         assert_eq!(report.connections_opened.server, Some(2));

@@ -181,7 +181,7 @@ pub const FIGURES: &[Figure] = &[
         about: "`kalab observe` only: the observed command's exit status",
         per_source: false,
         worse: Worse::Neither,
-        value: |r, _| r.observed.as_ref()?.exit_code.map(f64::from),
+        value: |r, _| r.observed()?.exit_code.map(f64::from),
     },
     Figure {
         name: "wall_time_ms",

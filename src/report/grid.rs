@@ -5,7 +5,7 @@ use super::figures::lookup;
 use super::model::{RunReport, Source};
 use super::sentences;
 use super::summary::{cell, group, VariantSummary};
-use super::warning::Warning;
+use crate::model::Warning;
 
 /// The side-by-side comparison of a set of runs, as text cells.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use super::model::RunReport;
 use super::timeline::{Lane, LaneEnd, Panel};
 use crate::capture::Side;
-use crate::connection::EndState;
-use crate::runner::server::ServerEnd;
+use crate::model::EndState;
 use crate::sockets::forecast::TIME_WAIT_SECS;
 
 /// One panel per run, lanes on milliseconds since the run started.
@@ -77,10 +76,10 @@ fn panel(run: &RunReport) -> Panel {
                 .iter()
                 .map(|c| {
                     let end = match c.end {
-                        ServerEnd::ClosedByClient => LaneEnd::ClosedByClient,
-                        ServerEnd::ClosedByServer => LaneEnd::ClosedByServer,
-                        ServerEnd::Reset | ServerEnd::Error => LaneEnd::Reset,
-                        ServerEnd::OpenAtEnd => LaneEnd::OpenAtEnd,
+                        EndState::ClosedByClient => LaneEnd::ClosedByClient,
+                        EndState::ClosedByServer => LaneEnd::ClosedByServer,
+                        EndState::Reset => LaneEnd::Reset,
+                        EndState::OpenAtEnd => LaneEnd::OpenAtEnd,
                     };
                     let end_ms = c.ended_at_us.map_or(run.wall_time_ms, ms);
                     Lane {

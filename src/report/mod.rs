@@ -12,7 +12,5 @@ pub mod sentences;
 pub mod summary;
 pub mod table;
 pub mod timeline;
-pub mod warning;
 
-pub use model::{ResultSet, RunReport, Source};
-pub use warning::Warning;
+pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning};

@@ -3,20 +3,15 @@
 //! names; every count says which source measured it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::capture::CaptureOutcome;
-use crate::observe::ObservedCommand;
-use crate::runner::client::Dial;
-use crate::runner::pattern::RequestOutcome;
-use crate::runner::server::ServerConnection;
-use crate::scenario::Scenario;
+pub use crate::model::{Closes, ObservedCommand, Source, TimeWait, Warning};
+use crate::model::{Dial, RequestOutcome, ServerConnection};
+use crate::scenario::{PatternSettings, Scenario, ServerSettings};
 use crate::sockets::{PortForecast, SocketsOutcome};
-
-use super::warning::Warning;
 
 /// The version of this model; `kalab compare` refuses results written with another one.
 pub const FORMAT_VERSION: u32 = 1;
@@ -40,58 +35,6 @@ impl ResultSet {
             format_version: FORMAT_VERSION,
             runs,
         }
-    }
-}
-
-/// Where a figure was measured.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// The client's connector: the connections it dialled.
-    Client,
-    /// The embedded server: the connections it accepted.
-    Server,
-    /// The packet capture: SYNs, FINs and RSTs on the wire.
-    Capture,
-    /// The kernel's socket table (`/proc/net/tcp`).
-    Sockets,
-}
-
-impl Source {
-    /// The name used in reports and expectations (`connections_opened.capture`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Client => "client",
-            Source::Server => "server",
-            Source::Capture => "capture",
-            Source::Sockets => "sockets",
-        }
-    }
-
-    /// Every source, in order of preference for derived figures (the wire first).
-    pub const PREFERENCE: [Source; 4] = [
-        Source::Capture,
-        Source::Server,
-        Source::Client,
-        Source::Sockets,
-    ];
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -160,49 +103,6 @@ pub struct Spread {
     pub max: f64,
 }
 
-/// How the run's connections ended, from one source.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Closes {
-    /// Which source counted them.
-    pub source: Option<Source>,
-    /// The client sent the first FIN.
-    pub by_client: u64,
-    /// The server sent the first FIN.
-    pub by_server: u64,
-    /// A RST ended them.
-    pub reset: u64,
-    /// Still open when the run ended.
-    pub open_at_end: u64,
-}
-
-/// TIME_WAIT sockets of this run per side (client side: the client's local sockets), sampled
-/// during the run (peak) and after the settle (end), and the CLOSE_WAIT peak.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct TimeWait {
-    /// Most client-side TIME_WAIT sockets in any sample.
-    pub time_wait_client_peak: u64,
-    /// Client-side TIME_WAIT sockets after the settle.
-    pub time_wait_client_end: u64,
-    /// Most server-side TIME_WAIT sockets in any sample.
-    pub time_wait_server_peak: u64,
-    /// Server-side TIME_WAIT sockets after the settle.
-    pub time_wait_server_end: u64,
-    /// Most CLOSE_WAIT sockets in any sample (a side that never closes is a leak).
-    pub close_wait_peak: u64,
-}
-
-impl From<&SocketsOutcome> for TimeWait {
-    fn from(s: &SocketsOutcome) -> Self {
-        TimeWait {
-            time_wait_client_peak: s.time_wait_client_peak,
-            time_wait_client_end: s.time_wait_client_end,
-            time_wait_server_peak: s.time_wait_server_peak,
-            time_wait_server_end: s.time_wait_server_end,
-            close_wait_peak: s.close_wait_peak,
-        }
-    }
-}
-
 /// Everything measured in one run of one scenario variant.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunReport {
@@ -222,10 +122,11 @@ pub struct RunReport {
     pub started_at_us: u64,
     /// From the first request to the end of the settle, in milliseconds.
     pub wall_time_ms: f64,
-    /// The URL requested.
+    /// The URL requested, or the address watched.
     pub target: String,
-    /// The scenario as run (with the variant's values applied).
-    pub settings: Scenario,
+    /// What drove the traffic: `settings` (a scenario's pattern) or `observed` (a program).
+    #[serde(flatten)]
+    pub driven_by: DrivenBy,
     /// Requests sent.
     pub requests_sent: u64,
     /// Requests that got a 2xx response and completed their body policy.
@@ -265,13 +166,53 @@ pub struct RunReport {
     /// Every captured connection, with the capture's summary and statistics (the `capture`
     /// source).
     pub capture: Option<CaptureOutcome>,
-    /// `kalab observe` only: the program watched and how it ended. Absent from scenario runs
-    /// (and from results written before it existed).
+}
+
+/// What drove a run's traffic. In JSON it is one key of the run: `settings` or `observed`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DrivenBy {
+    /// kalab's client sent a scenario's request pattern: the scenario as run (with the
+    /// variant's values applied).
+    Settings(Box<Scenario>),
+    /// `kalab observe`: a program kalab launched and watched.
+    Observed(ObservedRun),
+}
+
+/// The program `kalab observe` ran, how it ended, and the server it talked to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ObservedRun {
+    /// The program, its watched port, and how it ended.
+    #[serde(flatten)]
+    pub command: ObservedCommand,
+    /// The embedded server's settings (`--serve` and its flags); absent when the program
+    /// talked to a server of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed: Option<ObservedCommand>,
+    pub serve: Option<ServerSettings>,
 }
 
 impl RunReport {
+    /// The scenario as run, when a scenario's pattern drove the run.
+    pub fn settings(&self) -> Option<&Scenario> {
+        match &self.driven_by {
+            DrivenBy::Settings(scenario) => Some(scenario),
+            DrivenBy::Observed(_) => None,
+        }
+    }
+
+    /// The request pattern kalab sent, when it sent one.
+    pub fn pattern(&self) -> Option<&PatternSettings> {
+        self.settings().map(|scenario| &scenario.pattern)
+    }
+
+    /// The observed program, when `kalab observe` drove the run.
+    pub fn observed(&self) -> Option<&ObservedCommand> {
+        match &self.driven_by {
+            DrivenBy::Observed(run) => Some(&run.command),
+            DrivenBy::Settings(_) => None,
+        }
+    }
+
     /// The name of this run in tables and sentences: the scenario, plus the variant if any.
     pub fn label(&self) -> String {
         if self.variant.is_empty() {

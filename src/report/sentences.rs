@@ -41,11 +41,18 @@ pub fn comparisons(
         .collect()
 }
 
+/// Runs of the same request pattern compare; so do two observed programs (kalab sent no
+/// pattern); a pattern and a program do not.
 fn same_group(a: &VariantSummary<'_>, b: &VariantSummary<'_>) -> bool {
-    let (pa, pb) = (&a.first().settings.pattern, &b.first().settings.pattern);
-    pa.kind == pb.kind
-        && pa.workers == pb.workers
-        && pa.requests_per_worker == pb.requests_per_worker
+    match (a.first().pattern(), b.first().pattern()) {
+        (Some(pa), Some(pb)) => {
+            pa.kind == pb.kind
+                && pa.workers == pb.workers
+                && pa.requests_per_worker == pb.requests_per_worker
+        }
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// One sentence saying how `variant` differs from `baseline` in connections opened and

@@ -3,19 +3,8 @@
 //! `drop` hands the response back to hyper unread; whether the connection survives depends on
 //! how much of the body hyper had already buffered. That is exactly what kalab measures.
 
-use serde::{Deserialize, Serialize};
-
+use crate::model::BodyFate;
 use crate::scenario::BodyPolicy;
-
-/// What happened to one response body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum BodyFate {
-    /// Read to its end.
-    Drained,
-    /// Dropped with bytes possibly left unread.
-    Dropped,
-}
 
 /// The result of applying a body policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

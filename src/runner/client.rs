@@ -4,32 +4,16 @@
 //! address: the `client` source. It sees dials, not reuse: reuse is what the counts reveal.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::client::legacy::connect::{Connection, HttpInfo};
-use serde::{Deserialize, Serialize};
 use tower::{Layer, Service};
 
-use crate::clock::now_us;
+use crate::model::{now_us, Dial};
 use crate::scenario::{ClientSettings, Protocol};
-
-/// One connection attempt the client made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Dial {
-    /// When the dial started, in microseconds since the Unix epoch.
-    pub at_us: u64,
-    /// How long connecting took, in microseconds.
-    pub connect_us: u64,
-    /// The client's local address (its port names the connection), if the dial succeeded.
-    pub local: Option<SocketAddr>,
-    /// Why it failed, if it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
 
 /// The dials of one run, shared between the connector layer and the runner.
 #[derive(Debug, Clone, Default)]

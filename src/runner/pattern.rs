@@ -3,55 +3,14 @@
 //! `sequential` is the loop with one worker; `concurrent` runs several at once. Every loop is
 //! bounded by its request count and by a deadline, so a run always stops by itself.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper_util::client::legacy::connect::HttpInfo;
-use serde::{Deserialize, Serialize};
 
-use super::body::{self, BodyFate};
-use crate::clock::now_us;
+use super::body;
+use crate::model::{now_us, RequestError, RequestOutcome};
 use crate::scenario::{BodyPolicy, PatternSettings};
-
-/// What one request did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RequestOutcome {
-    /// Which worker sent it (0-based).
-    pub worker: u32,
-    /// Its position in that worker's sequence (0-based).
-    pub index: u32,
-    /// When it was sent, in microseconds since the Unix epoch.
-    pub started_at_us: u64,
-    /// From sending to the end of the body policy, in microseconds.
-    pub latency_us: u64,
-    /// The response status, if a response arrived.
-    pub status: Option<u16>,
-    /// Body bytes read.
-    pub bytes_read: u64,
-    /// Whether the body was drained or dropped (absent when no response arrived).
-    pub body: Option<BodyFate>,
-    /// The client's local address for the connection that carried it.
-    pub local: Option<SocketAddr>,
-    /// Why it failed, if it did.
-    pub error: Option<RequestError>,
-}
-
-impl RequestOutcome {
-    /// A request counts as ok when a 2xx response arrived and its body policy completed.
-    pub fn ok(&self) -> bool {
-        self.error.is_none()
-    }
-}
-
-/// Why a request failed, by kind, with the error text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RequestError {
-    /// A stable kind: `connect`, `timeout`, `connection-closed`, `body`, `status`, `other`.
-    pub kind: String,
-    /// The full error text.
-    pub detail: String,
-}
 
 /// Runs the pattern against `url` and returns every request's outcome, ordered by start time.
 /// `on_done` is called after each request (for progress bars).

@@ -19,49 +19,12 @@ use hyper::body::{Frame, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::clock::now_us;
+use crate::model::{now_us, EndState, ServerConnection};
 use crate::scenario::ServerSettings;
-
-/// How a connection accepted by the embedded server ended, as the server saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServerEnd {
-    /// The server decided to close (keep-alive off, close after N requests, idle timeout).
-    ClosedByServer,
-    /// The client closed it while the server was waiting for the next request.
-    ClosedByClient,
-    /// The connection was reset (typically: the client closed with unread data).
-    Reset,
-    /// Another error ended it (see `error`).
-    Error,
-    /// Still open when the run ended.
-    OpenAtEnd,
-}
-
-/// One connection the embedded server accepted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ServerConnection {
-    /// The client's address (its local port names the connection).
-    pub peer: SocketAddr,
-    /// When it was accepted, in microseconds since the Unix epoch.
-    pub accepted_at_us: u64,
-    /// When it ended, if it did before the run ended.
-    pub ended_at_us: Option<u64>,
-    /// Requests (HTTP/1.1) or streams (HTTP/2) served on it.
-    pub requests: u64,
-    /// How it ended.
-    pub end: ServerEnd,
-    /// The error that ended it, for `end = "error"` and `"reset"`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// `http1` or `h2`.
-    pub protocol: String,
-}
 
 /// A running embedded server. Stop it with [`EmbeddedServer::shutdown`].
 pub struct EmbeddedServer {
@@ -80,7 +43,7 @@ struct Tracked {
     last_done: Mutex<Instant>,
     server_closing: AtomicBool,
     http2: AtomicBool,
-    ended: Mutex<Option<(ServerEnd, u64, Option<String>)>>,
+    ended: Mutex<Option<(EndState, u64, Option<String>)>>,
 }
 
 impl EmbeddedServer {
@@ -136,7 +99,7 @@ impl Tracked {
         let ended = self.ended.lock().expect("connection end lock").clone();
         let (end, ended_at_us, error) = match ended {
             Some((end, at, error)) => (end, Some(at), error),
-            None => (ServerEnd::OpenAtEnd, None, None),
+            None => (EndState::OpenAtEnd, None, None),
         };
         ServerConnection {
             peer: self.peer,
@@ -253,21 +216,24 @@ async fn serve_connection(
         }
     };
     let events = *events.lock().expect("stream events lock");
+    // Who closed first decides the end; an error the server saw is kept beside it.
+    let closer = match (events.shutdown_first, events.eof_first) {
+        (true, _) => EndState::ClosedByServer,
+        (false, true) => EndState::ClosedByClient,
+        (false, false) if tracked.server_closing.load(Ordering::SeqCst) => EndState::ClosedByServer,
+        (false, false) => EndState::ClosedByClient,
+    };
     let (end, error) = match result {
         _ if events.reset => (
-            ServerEnd::Reset,
+            EndState::Reset,
             result.err().map(|e| error_chain(e.as_ref())),
         ),
-        Ok(()) => match (events.shutdown_first, events.eof_first) {
-            (true, _) => (ServerEnd::ClosedByServer, None),
-            (false, true) => (ServerEnd::ClosedByClient, None),
-            (false, false) if tracked.server_closing.load(Ordering::SeqCst) => {
-                (ServerEnd::ClosedByServer, None)
-            }
-            (false, false) => (ServerEnd::ClosedByClient, None),
-        },
-        Err(err) if is_reset(err.as_ref()) => (ServerEnd::Reset, Some(err.to_string())),
-        Err(err) => (ServerEnd::Error, Some(error_chain(err.as_ref()))),
+        Ok(()) => (closer, None),
+        Err(err) if is_reset(err.as_ref()) => (EndState::Reset, Some(err.to_string())),
+        // Any other error (a malformed request, a timeout): the server drops the connection
+        // after it, unless the client had closed first.
+        Err(err) if events.eof_first => (EndState::ClosedByClient, Some(error_chain(err.as_ref()))),
+        Err(err) => (EndState::ClosedByServer, Some(error_chain(err.as_ref()))),
     };
     *tracked.ended.lock().expect("connection end lock") = Some((end, now_us(), error));
 }

@@ -14,8 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 use super::table::{SocketEntry, TcpState};
-use crate::connection::FourTuple;
-pub use crate::connection::Side;
+pub use crate::model::Side;
+use crate::model::{FourTuple, TimeWait};
 
 /// Socket counts per TCP state; serialized as a map of the non-zero ones, e.g. `{"TIME_WAIT": 3}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -80,16 +80,8 @@ pub struct TimeWaitSample {
 /// What the run's samples add up to (the part of `SocketsOutcome` attribution computes).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SocketsSummary {
-    /// Most client-side TIME_WAIT sockets in any sample.
-    pub time_wait_client_peak: u64,
-    /// Client-side TIME_WAIT sockets in the last sample.
-    pub time_wait_client_end: u64,
-    /// Most server-side TIME_WAIT sockets in any sample.
-    pub time_wait_server_peak: u64,
-    /// Server-side TIME_WAIT sockets in the last sample.
-    pub time_wait_server_end: u64,
-    /// Most CLOSE_WAIT sockets (both sides together) in any sample.
-    pub close_wait_peak: u64,
+    /// TIME_WAIT peaks and ends per side, and the CLOSE_WAIT peak.
+    pub time_wait: TimeWait,
     /// Distinct 4-tuples of this run seen in any state but LISTEN.
     pub distinct_connections: u64,
     /// Distinct 4-tuples talking to the server that were excluded as leftovers of earlier runs.
@@ -284,15 +276,20 @@ impl Attributor {
                     }
                 }
             }
-            summary.time_wait_client_peak =
-                summary.time_wait_client_peak.max(sample.client.time_wait());
-            summary.time_wait_server_peak =
-                summary.time_wait_server_peak.max(sample.server.time_wait());
-            summary.close_wait_peak = summary
+            summary.time_wait.time_wait_client_peak = summary
+                .time_wait
+                .time_wait_client_peak
+                .max(sample.client.time_wait());
+            summary.time_wait.time_wait_server_peak = summary
+                .time_wait
+                .time_wait_server_peak
+                .max(sample.server.time_wait());
+            summary.time_wait.close_wait_peak = summary
+                .time_wait
                 .close_wait_peak
                 .max(sample.client.close_wait() + sample.server.close_wait());
-            summary.time_wait_client_end = sample.client.time_wait();
-            summary.time_wait_server_end = sample.server.time_wait();
+            summary.time_wait.time_wait_client_end = sample.client.time_wait();
+            summary.time_wait.time_wait_server_end = sample.server.time_wait();
             summary.samples.push(sample);
         }
         let reused = self
@@ -396,11 +393,11 @@ mod tests {
         s3.push(entry("127.0.0.1:40002", SERVER, TcpState::TimeWait));
         let summary = a.finish(3, &s3, &[]);
         assert_eq!(summary.samples.len(), 3);
-        assert_eq!(summary.time_wait_client_peak, 2);
-        assert_eq!(summary.time_wait_client_end, 2);
-        assert_eq!(summary.time_wait_server_peak, 0);
-        assert_eq!(summary.time_wait_server_end, 0);
-        assert_eq!(summary.close_wait_peak, 1);
+        assert_eq!(summary.time_wait.time_wait_client_peak, 2);
+        assert_eq!(summary.time_wait.time_wait_client_end, 2);
+        assert_eq!(summary.time_wait.time_wait_server_peak, 0);
+        assert_eq!(summary.time_wait.time_wait_server_end, 0);
+        assert_eq!(summary.time_wait.close_wait_peak, 1);
         assert_eq!(summary.distinct_connections, 2);
         assert_eq!(summary.baseline_excluded, 0);
         assert_eq!(summary.samples[1].server.established(), 1);
@@ -413,8 +410,8 @@ mod tests {
         let mut a = Attributor::new(addr(SERVER), &[]);
         a.record(1, &pair(40001, TcpState::Established, TcpState::TimeWait));
         let summary = a.finish(2, &[], &[]);
-        assert_eq!(summary.time_wait_server_peak, 1);
-        assert_eq!(summary.time_wait_server_end, 0);
+        assert_eq!(summary.time_wait.time_wait_server_peak, 1);
+        assert_eq!(summary.time_wait.time_wait_server_end, 0);
         assert_eq!(summary.distinct_connections, 1);
     }
 
@@ -442,9 +439,9 @@ mod tests {
             .cloned()
             .collect();
         let summary = a.finish(2, &s2, &[tuple(40003)]);
-        assert_eq!(summary.time_wait_client_end, 1);
-        assert_eq!(summary.time_wait_server_end, 0);
-        assert_eq!(summary.time_wait_server_peak, 0);
+        assert_eq!(summary.time_wait.time_wait_client_end, 1);
+        assert_eq!(summary.time_wait.time_wait_server_end, 0);
+        assert_eq!(summary.time_wait.time_wait_server_peak, 0);
         assert_eq!(summary.distinct_connections, 1);
         assert_eq!(summary.baseline_excluded, 2);
     }
@@ -474,7 +471,7 @@ mod tests {
         assert_eq!(client_tw, vec![0, 0, 1, 1]);
         assert_eq!(summary.samples[1].client.established(), 1);
         assert_eq!(summary.samples[1].server.established(), 1);
-        assert_eq!(summary.time_wait_client_end, 1);
+        assert_eq!(summary.time_wait.time_wait_client_end, 1);
         assert_eq!(summary.distinct_connections, 1);
         assert_eq!(summary.baseline_excluded, 0);
     }
@@ -504,7 +501,7 @@ mod tests {
         a.record(1, std::slice::from_ref(&old));
         let summary = a.finish(2, std::slice::from_ref(&old), &[tuple(40001)]);
         assert_eq!(summary.samples[0].client.time_wait(), 0);
-        assert_eq!(summary.time_wait_client_end, 1);
+        assert_eq!(summary.time_wait.time_wait_client_end, 1);
         assert_eq!(summary.distinct_connections, 1);
     }
 
@@ -513,7 +510,7 @@ mod tests {
         let mut a = Attributor::new(addr(SERVER), &[]);
         a.record(1, &pair(40001, TcpState::TimeWait, TcpState::Close)[..1]);
         let summary = a.summarise(&[]);
-        assert_eq!(summary.time_wait_client_end, 1);
+        assert_eq!(summary.time_wait.time_wait_client_end, 1);
         assert_eq!(summary.samples.len(), 1);
     }
 

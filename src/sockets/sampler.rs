@@ -9,13 +9,13 @@
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::attribution::{Attributor, SocketsSummary, TimeWaitSample};
 use super::table::{SocketTable, SocketTableError};
-use crate::connection::FourTuple;
+use crate::model::{now_us, FourTuple, TimeWait};
 
 /// The default time between two samples.
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
@@ -49,16 +49,10 @@ pub struct SocketsOutcome {
     pub available: bool,
     /// Why not, when it could not (e.g. `/proc/net/tcp is not available: ...`).
     pub unavailable_reason: Option<String>,
-    /// Most client-side TIME_WAIT sockets of this run in any sample.
-    pub time_wait_client_peak: u64,
-    /// Client-side TIME_WAIT sockets of this run in the final snapshot.
-    pub time_wait_client_end: u64,
-    /// Most server-side TIME_WAIT sockets of this run in any sample.
-    pub time_wait_server_peak: u64,
-    /// Server-side TIME_WAIT sockets of this run in the final snapshot.
-    pub time_wait_server_end: u64,
-    /// Most CLOSE_WAIT sockets of this run (both sides) in any sample: a side that never closes.
-    pub close_wait_peak: u64,
+    /// TIME_WAIT peaks and ends per side (the end is the final snapshot), and the CLOSE_WAIT
+    /// peak, of this run's sockets.
+    #[serde(flatten)]
+    pub time_wait: TimeWait,
     /// Distinct connections (4-tuples of this run seen in any state but LISTEN).
     pub distinct_connections: u64,
     /// Sockets to the server address present before the run and not known to be this run's.
@@ -89,11 +83,7 @@ impl SocketsOutcome {
         SocketsOutcome {
             available: unavailable_reason.is_none(),
             unavailable_reason,
-            time_wait_client_peak: summary.time_wait_client_peak,
-            time_wait_client_end: summary.time_wait_client_end,
-            time_wait_server_peak: summary.time_wait_server_peak,
-            time_wait_server_end: summary.time_wait_server_end,
-            close_wait_peak: summary.close_wait_peak,
+            time_wait: summary.time_wait,
             distinct_connections: summary.distinct_connections,
             baseline_excluded: summary.baseline_excluded,
             failed_snapshots: 0,
@@ -124,14 +114,6 @@ enum State {
 pub struct Sampler {
     spec: SamplerSpec,
     state: State,
-}
-
-/// Microseconds since the Unix epoch, now.
-pub fn now_unix_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 impl Sampler {
@@ -197,7 +179,7 @@ impl Sampler {
             Err(_) => return SocketsOutcome::unavailable("the sampling thread panicked", interval),
         };
         let (summary, final_snapshot_failed) = match table.snapshot() {
-            Ok(snapshot) => (attributor.finish(now_unix_us(), &snapshot, known), false),
+            Ok(snapshot) => (attributor.finish(now_us(), &snapshot, known), false),
             Err(_) => (attributor.summarise(known), true),
         };
         let mut outcome = SocketsOutcome::from_summary(summary, interval, None);
@@ -234,7 +216,7 @@ fn sample_until_stopped(
             Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
         }
         match table.snapshot() {
-            Ok(snapshot) => attributor.record(now_unix_us(), &snapshot),
+            Ok(snapshot) => attributor.record(now_us(), &snapshot),
             Err(_) => failed_snapshots += 1,
         }
         next += interval;
@@ -364,8 +346,8 @@ mod tests {
             "the baseline TIME_WAIT is excluded"
         );
         assert!(samples.windows(2).all(|w| w[0].at_us <= w[1].at_us));
-        assert_eq!(outcome.time_wait_client_end, 1);
-        assert_eq!(outcome.time_wait_server_end, 1);
+        assert_eq!(outcome.time_wait.time_wait_client_end, 1);
+        assert_eq!(outcome.time_wait.time_wait_server_end, 1);
         assert_eq!(outcome.distinct_connections, 2);
         assert_eq!(outcome.baseline_excluded, 1);
         assert_eq!(outcome.failed_snapshots, 0);
@@ -397,7 +379,7 @@ mod tests {
         assert!(outcome.final_snapshot_failed);
         assert_eq!(outcome.samples.len(), 1, "only the one good sample");
         assert_eq!(
-            outcome.time_wait_client_end, 1,
+            outcome.time_wait.time_wait_client_end, 1,
             "the end falls back to the last good sample"
         );
     }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use kalab::report::{RunReport, Source};
-use kalab::runner::{self, RunOptions, RunPlan};
 use kalab::scenario;
+use kalab::session::{self, RunOptions, RunPlan};
 
 /// Parses scenario text (panicking with the error if it is invalid) and runs it once.
 pub fn run_scenario(text: &str) -> RunReport {
@@ -20,7 +20,7 @@ pub fn run_scenario(text: &str) -> RunReport {
         .build()
         .unwrap();
     runtime
-        .block_on(runner::execute(
+        .block_on(session::run_scenario(
             &plan,
             &RunOptions::default(),
             Arc::new(|| {}),

@@ -27,7 +27,7 @@ fn curl_three(extra: &[&str]) -> Option<(kalab::report::RunReport, u64)> {
         .collect();
     assert_eq!(counts.len(), REQUESTS);
     let report = observed.report;
-    assert_eq!(report.observed.as_ref().unwrap().exit_code, Some(0));
+    assert_eq!(report.observed().unwrap().exit_code, Some(0));
     assert_eq!(report.requests_sent, 3, "{}", summary(&report));
     assert_eq!(report.requests_ok, 3, "{}", summary(&report));
     Some((report, counts.iter().sum()))

@@ -52,7 +52,7 @@ fn go(args: &[&str]) -> Option<kalab::report::RunReport> {
     let observed = observe(&["--serve", "--delay-us", "20000"], &command);
     let report = observed.report;
     assert_eq!(
-        report.observed.as_ref().unwrap().exit_code,
+        report.observed().unwrap().exit_code,
         Some(0),
         "{}",
         observed.stdout

@@ -23,7 +23,7 @@ fn python(mode: &str, flags: &[&str]) -> Option<kalab::report::RunReport> {
         observed.stdout
     );
     let report = observed.report;
-    assert_eq!(report.observed.as_ref().unwrap().exit_code, Some(0));
+    assert_eq!(report.observed().unwrap().exit_code, Some(0));
     assert_eq!(report.requests_ok, REQUESTS, "{}", summary(&report));
     Some(report)
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kalab::report::{ResultSet, RunReport, Source};
+use kalab::report::{DrivenBy, ResultSet, RunReport, Source};
 use predicates::prelude::*;
 
 use crate::helpers::{assert_source, capture_expected, kalab, peer, summary};
@@ -88,9 +88,19 @@ fn the_exit_status_is_reported_and_the_port_reaches_the_program() {
         ],
     );
     let report = &observed.report;
-    let run = report.observed.as_ref().expect("observed command");
+    let run = report.observed().expect("observed command");
     assert_eq!(run.exit_code, Some(3));
-    assert!(run.served);
+    let DrivenBy::Observed(observed_run) = &report.driven_by else {
+        panic!(
+            "an observation is driven by its command: {:?}",
+            report.driven_by
+        )
+    };
+    assert_eq!(observed_run.serve.as_ref().map(|s| s.port), Some(run.port));
+    assert!(
+        report.settings().is_none(),
+        "observe runs no scenario pattern"
+    );
     assert!(!run.stopped_by_kalab);
     let port = run.port.to_string();
     assert!(
@@ -217,7 +227,7 @@ fn ctrl_c_stops_the_program_and_still_reports() {
     };
     assert_eq!(status.code(), Some(130));
     let report = read_report(&json);
-    let run = report.observed.expect("observed command");
+    let run = report.observed().expect("observed command");
     assert!(run.stopped_by_kalab);
     assert_eq!(run.signal, Some(libc::SIGTERM));
     assert!(run.duration_ms < 10_000.0, "{}", run.duration_ms);

@@ -1,7 +1,7 @@
 //! Exact connection counts for the core scenarios, from the client and the server sources.
 
-use kalab::connection::EndState;
-use kalab::runner::server::ServerEnd;
+use kalab::model::EndState;
+use kalab::model::EndState as ServerEnd;
 
 use crate::helpers::{assert_opened, capture_of, run_scenario};
 

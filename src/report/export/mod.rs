@@ -69,11 +69,10 @@ impl ExportTarget {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use crate::model::{Dial, EndState, RequestOutcome, ServerConnection};
     use crate::report::compute::{compute, RawRun};
     use crate::report::model::RunReport;
-    use crate::runner::client::Dial;
-    use crate::runner::pattern::RequestOutcome;
-    use crate::runner::server::{ServerConnection, ServerEnd};
+    use crate::report::DrivenBy;
 
     /// A run of 10 sequential requests over `connections` connections, computed from crafted
     /// observations.
@@ -112,13 +111,17 @@ pub(crate) mod tests {
                 accepted_at_us: 1_000_000 + i * 1000,
                 ended_at_us: None,
                 requests: 10 / connections,
-                end: ServerEnd::OpenAtEnd,
+                end: EndState::OpenAtEnd,
                 error: None,
                 protocol: "http1".into(),
             })
             .collect();
         compute(RawRun {
-            scenario,
+            name: scenario.name.clone(),
+            about: scenario.about.clone(),
+            driven_by: DrivenBy::Settings(Box::new(scenario)),
+            target_is_loopback: true,
+            port_sysctls: Default::default(),
             origin: "t.toml".into(),
             variant: variant.into(),
             repetition: 1,
@@ -131,7 +134,6 @@ pub(crate) mod tests {
             sockets: None,
             capture: None,
             notes: Vec::new(),
-            observed: None,
         })
     }
 }

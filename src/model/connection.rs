@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::source::Source;
+
 /// The two ends of one TCP connection, always written client first.
 #[derive(
     Debug,
@@ -123,5 +125,39 @@ impl EndState {
 impl fmt::Display for EndState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How a set of connections ended, as one source counted them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Closes {
+    /// Which source counted them (`None`: no source could).
+    pub source: Option<Source>,
+    /// The client sent the first FIN.
+    pub by_client: u64,
+    /// The server sent the first FIN.
+    pub by_server: u64,
+    /// A RST ended them.
+    pub reset: u64,
+    /// Still open when the run ended.
+    pub open_at_end: u64,
+}
+
+impl Closes {
+    /// Counts how `ends` ended, as `source` saw them.
+    pub fn count(source: Source, ends: impl IntoIterator<Item = EndState>) -> Closes {
+        let mut closes = Closes {
+            source: Some(source),
+            ..Closes::default()
+        };
+        for end in ends {
+            match end {
+                EndState::ClosedByClient => closes.by_client += 1,
+                EndState::ClosedByServer => closes.by_server += 1,
+                EndState::Reset => closes.reset += 1,
+                EndState::OpenAtEnd => closes.open_at_end += 1,
+            }
+        }
+        closes
     }
 }

@@ -1,9 +1,8 @@
 //! Error kinds that decide the exit code. Everything else is reported with its context chain.
 
-use std::fmt;
-
 /// The input is wrong (a scenario file, a flag value): exit code 2.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct InputError(pub String);
 
 impl InputError {
@@ -13,16 +12,9 @@ impl InputError {
     }
 }
 
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
-
 /// The machine cannot do what was asked (no capture permission, target unreachable): exit 3.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct EnvironmentError(pub String);
 
 impl EnvironmentError {
@@ -31,11 +23,3 @@ impl EnvironmentError {
         EnvironmentError(message.into())
     }
 }
-
-impl fmt::Display for EnvironmentError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for EnvironmentError {}

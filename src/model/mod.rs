@@ -1,0 +1,26 @@
+//! The shared vocabulary: what every layer of kalab speaks, and nothing above it.
+//!
+//! Producers (the runner, the capture, the socket sampler, the drivers) and consumers (the
+//! report, the checks) all depend on this module; it depends on none of them. Here are the
+//! sources ([`Source`]), how a connection is named and how it ended ([`FourTuple`], [`Side`],
+//! [`EndState`]), the per-source records ([`Dial`], [`RequestOutcome`], [`ServerConnection`]),
+//! the TIME_WAIT figures ([`TimeWait`]), the warnings a report carries ([`Warning`]), the clock
+//! and the error kinds that decide the exit code.
+
+pub mod clock;
+pub mod connection;
+pub mod error;
+pub mod observed;
+pub mod records;
+pub mod source;
+pub mod time_wait;
+pub mod warning;
+
+pub use clock::now_us;
+pub use connection::{Closes, EndState, FourTuple, Side};
+pub use error::{EnvironmentError, InputError};
+pub use observed::ObservedCommand;
+pub use records::{BodyFate, Dial, RequestError, RequestOutcome, ServerConnection};
+pub use source::Source;
+pub use time_wait::TimeWait;
+pub use warning::Warning;

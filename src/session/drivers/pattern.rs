@@ -1,0 +1,48 @@
+//! The scenario driver: kalab's own client (reqwest) sends a scenario's request pattern.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use super::{Driven, Driver};
+use crate::report::DrivenBy;
+use crate::runner::client::{self, DialLog};
+use crate::runner::pattern;
+use crate::scenario::Scenario;
+use crate::session::target::Endpoint;
+
+/// Sends a scenario's request pattern, bounded by its request count and by `max_run`.
+pub struct PatternDriver {
+    /// The scenario as run (with its variant's values applied).
+    pub scenario: Scenario,
+    /// Upper bound on the pattern's duration.
+    pub max_run: Duration,
+    /// Called after every request (progress bars).
+    pub on_request: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Driver for PatternDriver {
+    async fn drive(self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
+        let log = DialLog::default();
+        let client = client::build(&self.scenario.client, log.clone())
+            .context("cannot build the HTTP client from [client]")?;
+        let requests = pattern::run(
+            &client,
+            &endpoint.url,
+            &self.scenario.pattern,
+            self.scenario.body.policy,
+            Instant::now() + self.max_run,
+            self.on_request,
+        )
+        .await;
+        Ok(Driven {
+            driven_by: DrivenBy::Settings(Box::new(self.scenario)),
+            requests,
+            dials: Some(log.dials()),
+            notes: Vec::new(),
+            interrupted: false,
+            keep_until_stopped: Some(Box::new(client)),
+        })
+    }
+}
