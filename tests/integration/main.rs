@@ -15,4 +15,5 @@ mod observe;
 mod reports;
 mod runs;
 mod schema;
+mod session;
 mod time_wait;
