@@ -62,15 +62,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
     let counted = request_count(&raw, embedded.then_some(servers.as_slice()), &mut warnings);
     let requests_failed = counted.sent.saturating_sub(counted.ok);
 
-    let sockets = raw.sockets.filter(|s| {
-        if !s.available {
-            warnings.push(Warning::SourceUnavailable {
-                source: Source::Sockets,
-                reason: s.unavailable_reason.clone().unwrap_or_default(),
-            });
-        }
-        s.available
-    });
+    let sockets = available_sockets(raw.sockets.take(), &mut warnings);
     let connections_opened = connections_opened(
         raw.dials.as_deref(),
         embedded.then_some(servers.as_slice()),
@@ -94,26 +86,12 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         raw.capture.as_ref(),
     );
 
-    let mut latencies: Vec<f64> = raw
-        .requests
-        .iter()
-        .filter(|r| r.ok())
-        .map(|r| r.latency_us as f64 / 1000.0)
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-
-    let closes = match (&raw.capture, embedded) {
-        (Some(capture), _) => capture_closes(capture),
-        (None, true) => Closes::count(Source::Server, servers.iter().map(|c| c.end)),
-        (None, false) => Closes::default(),
-    };
-    if closes.reset > 0 {
-        warnings.push(Warning::ResetsLeaveNoTimeWait {
-            resets: closes.reset,
-            source: closes.source.unwrap_or(Source::Server),
-        });
-    }
-
+    let latencies = sorted_latencies_ms(&raw.requests);
+    let closes = closes(
+        raw.capture.as_ref(),
+        embedded.then_some(servers.as_slice()),
+        &mut warnings,
+    );
     let port_forecast = port_forecast(
         &closes,
         raw.wall_time_ms,
@@ -209,6 +187,54 @@ fn request_count(
         });
     }
     counted
+}
+
+/// The socket table's view when it could be read; a warning saying why not otherwise.
+fn available_sockets(
+    sockets: Option<SocketsOutcome>,
+    warnings: &mut Vec<Warning>,
+) -> Option<SocketsOutcome> {
+    sockets.filter(|s| {
+        if !s.available {
+            warnings.push(Warning::SourceUnavailable {
+                source: Source::Sockets,
+                reason: s.unavailable_reason.clone().unwrap_or_default(),
+            });
+        }
+        s.available
+    })
+}
+
+/// The latencies of the requests that succeeded, in milliseconds, sorted.
+fn sorted_latencies_ms(requests: &[RequestOutcome]) -> Vec<f64> {
+    let mut latencies: Vec<f64> = requests
+        .iter()
+        .filter(|r| r.ok())
+        .map(|r| r.latency_us as f64 / 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    latencies
+}
+
+/// How connections ended, from the wire when it was captured, else from the embedded server;
+/// resets get a warning (they leave no TIME_WAIT).
+fn closes(
+    capture: Option<&CaptureOutcome>,
+    servers: Option<&[ServerConnection]>,
+    warnings: &mut Vec<Warning>,
+) -> Closes {
+    let closes = match (capture, servers) {
+        (Some(capture), _) => capture_closes(capture),
+        (None, Some(servers)) => Closes::count(Source::Server, servers.iter().map(|c| c.end)),
+        (None, None) => Closes::default(),
+    };
+    if closes.reset > 0 {
+        warnings.push(Warning::ResetsLeaveNoTimeWait {
+            resets: closes.reset,
+            source: closes.source.unwrap_or(Source::Server),
+        });
+    }
+    closes
 }
 
 /// Connections opened, as each source that measured the run counted them.
