@@ -61,13 +61,9 @@ pub fn capture_expected() -> bool {
         let can = pcap::Capture::from_device("lo")
             .and_then(|c| c.immediate_mode(true).open())
             .is_ok();
-        if !can {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("the tests need capture permission under CI=true (run them as root)");
-            }
-            eprintln!("SKIP: no capture permission: the capture source is not checked");
-        }
-        can
+        can || skip(
+            "no capture permission (run the tests as root): the capture source is not checked",
+        )
     })
 }
 
@@ -99,6 +95,19 @@ pub fn kalab() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("kalab").unwrap()
 }
 
+/// Whether the tests run under `CI=true`, where every peer and permission must be present.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Prints a visible skip and returns `false`, or fails under `CI=true`, where the environment
+/// must be complete.
+pub fn skip(reason: &str) -> bool {
+    assert!(!in_ci(), "CI=true, but the test cannot run: {reason}");
+    eprintln!("SKIP: {reason}");
+    false
+}
+
 /// The path of a peer program the tests use, or `None` with a visible skip message. Under
 /// `CI=true` a missing peer fails the test: CI must exercise the real thing.
 pub fn peer(program: &str) -> Option<std::path::PathBuf> {
@@ -108,10 +117,9 @@ pub fn peer(program: &str) -> Option<std::path::PathBuf> {
             .find(|path| path.is_file())
     });
     if found.is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{program} is required under CI=true; scripts/setup installs it");
-        }
-        eprintln!("SKIP: {program} is not installed (scripts/setup installs it)");
+        skip(&format!(
+            "{program} is not installed (scripts/setup installs it)"
+        ));
     }
     found
 }

@@ -16,4 +16,5 @@ mod reports;
 mod runs;
 mod schema;
 mod session;
+mod sockets_procfs;
 mod time_wait;
