@@ -41,6 +41,7 @@ impl From<ObserveArgs> for ObserveConfig {
             sample_interval: Duration::from_millis(args.sample_ms),
             ..RunOptions::default()
         };
+        let output: OutputConfig = args.output.into();
         ObserveConfig {
             spec: ObserveSpec {
                 argv: args.command,
@@ -48,9 +49,11 @@ impl From<ObserveArgs> for ObserveConfig {
                 host: args.host,
                 serve,
                 options,
+                // A machine-readable report on stdout must stand alone there.
+                pass_stdout: !output.machine_readable_on_stdout(),
             },
             expect: args.expect,
-            output: args.output.into(),
+            output,
         }
     }
 }

@@ -41,6 +41,12 @@ impl From<OutputArgs> for OutputConfig {
 }
 
 impl OutputConfig {
+    /// Whether stdout carries a machine-readable report (JSON, CSV, Markdown), which nothing
+    /// else may write into.
+    pub fn machine_readable_on_stdout(&self) -> bool {
+        self.format != Format::Table || self.exports.iter().any(ExportTarget::is_stdout)
+    }
+
     /// Rewrites every export file with the runs so far.
     pub fn write_files(&self, runs: &[RunReport]) -> anyhow::Result<()> {
         if let Some(path) = &self.timeline {

@@ -81,3 +81,59 @@ fn curl_connection_close_opens_a_connection_per_request() {
     assert_opened(&report, true, 3);
     assert_eq!(curl_connects, 3, "curl's own num_connects");
 }
+
+/// `kalab observe --format FORMAT` while curl prints about 1 MB of bodies: kalab's stdout holds
+/// the report alone, in every machine-readable format; curl's bodies go to kalab's stderr.
+#[test]
+fn a_machine_readable_report_stands_alone_on_stdout_whatever_the_program_prints() {
+    const BODY_BYTES: usize = 350_000;
+    let Some(curl) = peer("curl") else {
+        return;
+    };
+    let curl = curl.to_string_lossy().into_owned();
+    for format in ["json", "csv", "markdown"] {
+        let port = free_port().to_string();
+        let url = format!("http://127.0.0.1:{port}/");
+        let output = crate::helpers::kalab()
+            .args(["observe", "--serve", "--port", &port, "--settle-ms", "100"])
+            .args(["--body-bytes", &BODY_BYTES.to_string(), "--format", format])
+            .args(["--", &curl, "-s", &url, &url, &url])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{format}");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            stdout.len() < BODY_BYTES,
+            "{format}: curl's bodies reached stdout"
+        );
+        assert!(
+            output.stderr.len() >= 3 * BODY_BYTES,
+            "{format}: curl's bodies go to stderr ({} bytes)",
+            output.stderr.len()
+        );
+        match format {
+            "json" => {
+                let set: kalab::report::ResultSet = serde_json::from_str(&stdout)
+                    .unwrap_or_else(|err| panic!("JSON does not parse: {err}"));
+                let report = &set.runs[0];
+                assert_opened(report, true, 1);
+                assert_eq!(report.requests_ok, 3, "{}", summary(report));
+            }
+            "csv" => {
+                let mut rows = csv::Reader::from_reader(stdout.as_bytes());
+                let headers = rows.headers().unwrap().clone();
+                let row = rows.records().next().expect("one row").unwrap();
+                let opened = headers
+                    .iter()
+                    .position(|h| h == "connections_opened_server")
+                    .expect("connections_opened_server column");
+                assert_eq!(&row[opened], "1", "{stdout}");
+            }
+            _ => assert!(
+                stdout.starts_with('|') || stdout.starts_with('#'),
+                "{stdout}"
+            ),
+        }
+    }
+}

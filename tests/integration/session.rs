@@ -54,6 +54,7 @@ fn a_whole_session_runs_on_a_recorded_capture_and_a_canned_socket_table() {
         port: Some(SERVER_PORT),
         host: Some("127.0.0.1".parse().unwrap()),
         serve: None,
+        pass_stdout: false,
         options: RunOptions {
             capture: CaptureMode::Required,
             settle: Duration::from_millis(20),
@@ -142,6 +143,7 @@ fn a_required_capture_that_cannot_start_stops_the_session_before_the_driver() {
         port: Some(SERVER_PORT),
         host: Some("127.0.0.1".parse().unwrap()),
         serve: None,
+        pass_stdout: false,
         options: RunOptions {
             capture: CaptureMode::Required,
             ..RunOptions::default()

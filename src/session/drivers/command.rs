@@ -1,7 +1,10 @@
 //! The command driver (`kalab observe`): run any program, one kalab did not write, and watch
 //! its connections.
 //!
-//! The program runs directly (no shell), with stdin closed and stdout and stderr passed through.
+//! The program runs directly (no shell), with stdin closed; its stderr passes through, and so
+//! does its stdout unless [`ObserveSpec::pass_stdout`] is off (a machine-readable report on
+//! kalab's stdout): then it goes to kalab's stderr, so `--format json | jq` works whatever the
+//! program prints.
 //! The session starts the collectors before it and stops them after it has exited plus a
 //! settle, so every SYN, FIN and TIME_WAIT of its life is seen: the capture and the socket table
 //! on the watched port, and the embedded server's accepts with `--serve`. There is no client
@@ -9,6 +12,7 @@
 //! (SIGTERM, then SIGKILL after [`STOP_GRACE`]) and the run is still reported.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsFd as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -43,6 +47,9 @@ pub struct ObserveSpec {
     pub serve: Option<ServerSettings>,
     /// Capture, settle, sampling and interface options (`max_run` is not used).
     pub options: RunOptions,
+    /// Let the program's stdout through to kalab's stdout; off, it goes to kalab's stderr
+    /// (for a machine-readable report on stdout).
+    pub pass_stdout: bool,
 }
 
 /// Runs a program and reports what it did on the watched port.
@@ -51,6 +58,8 @@ pub struct CommandDriver {
     pub argv: Vec<String>,
     /// The embedded server's settings, when kalab serves the program (`--serve`).
     pub serve: Option<ServerSettings>,
+    /// Let the program's stdout through instead of sending it to kalab's stderr.
+    pub pass_stdout: bool,
 }
 
 /// Observes the program `spec` names: the session around a [`CommandDriver`].
@@ -109,6 +118,7 @@ pub async fn observe(
             TargetSpec::Embedded(settings) => Some(settings.clone()),
             _ => None,
         },
+        pass_stdout: spec.pass_stdout,
     };
     session::run(&plan, &options, instruments, driver).await
 }
@@ -122,6 +132,7 @@ impl Driver for CommandDriver {
             .args(&argv[1..])
             .env(PORT_ENV, port.to_string())
             .stdin(Stdio::null())
+            .stdout(self.stdout()?)
             .kill_on_drop(true)
             .spawn()
             .map_err(|err| {
@@ -154,6 +165,22 @@ impl Driver for CommandDriver {
             interrupted,
             keep_until_stopped: None,
         })
+    }
+}
+
+impl CommandDriver {
+    /// Where the program's stdout goes: kalab's stdout when passed through, else its stderr.
+    fn stdout(&self) -> anyhow::Result<Stdio> {
+        if self.pass_stdout {
+            return Ok(Stdio::inherit());
+        }
+        let stderr = std::io::stderr()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|err| {
+                anyhow::anyhow!("cannot hand kalab's stderr to the observed program: {err}")
+            })?;
+        Ok(Stdio::from(stderr))
     }
 }
 
