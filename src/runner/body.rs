@@ -8,15 +8,15 @@ use crate::scenario::BodyPolicy;
 
 /// The result of applying a body policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyResult {
+pub(crate) struct BodyResult {
     /// Body bytes the client read.
-    pub bytes_read: u64,
+    pub(crate) bytes_read: u64,
     /// Whether the body was read to its end or dropped.
-    pub fate: BodyFate,
+    pub(crate) fate: BodyFate,
 }
 
 /// Applies `policy` to a response, consuming it.
-pub async fn apply(
+pub(crate) async fn apply(
     policy: BodyPolicy,
     mut response: reqwest::Response,
 ) -> Result<BodyResult, reqwest::Error> {

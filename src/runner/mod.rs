@@ -2,7 +2,7 @@
 //! policies, and the embedded server (hyper). They record what they see (the `client` and
 //! `server` sources); the session decides when they start and stop.
 
-pub mod body;
+pub(crate) mod body;
 pub mod client;
 pub mod pattern;
 pub mod server;

@@ -386,7 +386,7 @@ impl tokio::io::AsyncWrite for WatchedStream {
 
 /// A response body: one frame with an exact length (`Content-Length`), or several frames of
 /// unknown total length, which hyper sends chunked.
-pub struct ResponseBody {
+pub(crate) struct ResponseBody {
     remaining: Bytes,
     chunked: bool,
 }

@@ -128,7 +128,7 @@ pub async fn run_scenario(
 }
 
 /// The session plan and driver of one scenario variant.
-pub fn scenario_session(
+fn scenario_session(
     plan: &RunPlan,
     options: &RunOptions,
     on_request: Arc<dyn Fn() + Send + Sync>,

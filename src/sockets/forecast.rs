@@ -20,13 +20,13 @@ use serde::{Deserialize, Serialize};
 pub const TIME_WAIT_SECS: u64 = 60;
 
 /// Below this many seconds to exhaustion the forecast warns (10 minutes).
-pub const WARN_BELOW_SECS: f64 = 600.0;
+pub(crate) const WARN_BELOW_SECS: f64 = 600.0;
 
 /// Linux's default `net.ipv4.ip_local_port_range`.
-pub const DEFAULT_LOCAL_PORT_RANGE: (u16, u16) = (32768, 60999);
+pub(crate) const DEFAULT_LOCAL_PORT_RANGE: (u16, u16) = (32768, 60999);
 
 /// Linux's default `net.ipv4.tcp_tw_reuse_delay`, in milliseconds.
-pub const DEFAULT_TW_REUSE_DELAY_MS: u64 = 1000;
+pub(crate) const DEFAULT_TW_REUSE_DELAY_MS: u64 = 1000;
 
 /// The value of `net.ipv4.tcp_tw_reuse`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -42,7 +42,7 @@ pub enum TwReuse {
 
 impl TwReuse {
     /// The mode for a sysctl value, if it is one.
-    pub fn from_sysctl(value: u8) -> Option<TwReuse> {
+    pub(crate) fn from_sysctl(value: u8) -> Option<TwReuse> {
         match value {
             0 => Some(TwReuse::Off),
             1 => Some(TwReuse::AllTargets),
@@ -52,7 +52,7 @@ impl TwReuse {
     }
 
     /// The sysctl value.
-    pub fn sysctl_value(self) -> u8 {
+    pub(crate) fn sysctl_value(self) -> u8 {
         match self {
             TwReuse::Off => 0,
             TwReuse::AllTargets => 1,
@@ -61,7 +61,7 @@ impl TwReuse {
     }
 
     /// Whether `connect()` may reuse TIME_WAIT ports for a target of this kind.
-    pub fn applies_to(self, target_is_loopback: bool) -> bool {
+    pub(crate) fn applies_to(self, target_is_loopback: bool) -> bool {
         match self {
             TwReuse::Off => false,
             TwReuse::AllTargets => true,
@@ -86,7 +86,7 @@ pub struct PortSysctls {
 }
 
 /// Parses `ip_local_port_range` text such as `"32768\t60999\n"`.
-pub fn parse_port_range(text: &str) -> Option<(u16, u16)> {
+pub(crate) fn parse_port_range(text: &str) -> Option<(u16, u16)> {
     let mut parts = text.split_ascii_whitespace();
     let low = parts.next()?.parse::<u16>().ok()?;
     let high = parts.next()?.parse::<u16>().ok()?;
@@ -97,7 +97,7 @@ pub fn parse_port_range(text: &str) -> Option<(u16, u16)> {
 }
 
 /// Parses `tcp_tw_reuse` text such as `"2\n"`.
-pub fn parse_tw_reuse(text: &str) -> Option<TwReuse> {
+pub(crate) fn parse_tw_reuse(text: &str) -> Option<TwReuse> {
     TwReuse::from_sysctl(text.trim().parse().ok()?)
 }
 
@@ -111,7 +111,7 @@ pub fn read_port_sysctls() -> PortSysctls {
 }
 
 /// Reads the sysctls from files named like those in `/proc/sys/net/ipv4` under `dir`.
-pub fn read_port_sysctls_from(dir: &Path) -> PortSysctls {
+pub(crate) fn read_port_sysctls_from(dir: &Path) -> PortSysctls {
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
     PortSysctls {
         local_port_range: read("ip_local_port_range").and_then(|t| parse_port_range(&t)),

@@ -75,7 +75,7 @@ impl TcpState {
     ];
 
     /// The state for the kernel's number (the `st` column), if it is one.
-    pub fn from_kernel(number: u8) -> Option<TcpState> {
+    pub(crate) fn from_kernel(number: u8) -> Option<TcpState> {
         match number {
             1..=12 => Some(TcpState::ALL[usize::from(number - 1)]),
             _ => None,
@@ -305,7 +305,7 @@ impl ProcfsTable {
     }
 
     /// Tables read from other files with the same format.
-    pub fn with_paths(tcp: impl Into<PathBuf>, tcp6: impl Into<PathBuf>) -> ProcfsTable {
+    pub(crate) fn with_paths(tcp: impl Into<PathBuf>, tcp6: impl Into<PathBuf>) -> ProcfsTable {
         ProcfsTable {
             tcp_path: tcp.into(),
             tcp6_path: tcp6.into(),
