@@ -52,6 +52,16 @@ pub enum Warning {
         /// Who saw them.
         source: Source,
     },
+    /// Connections that carried no request: the client dialled them for a request that then
+    /// went out on a pooled connection that came back first.
+    ConnectionsWithoutRequests {
+        /// How many.
+        count: u64,
+        /// Of how many opened.
+        opened: u64,
+        /// Who counted them.
+        source: Source,
+    },
     /// Free text from a collector (kernel drops, undecodable packets, ...).
     Note {
         /// The message.
@@ -94,6 +104,14 @@ impl fmt::Display for Warning {
             Warning::ResetsLeaveNoTimeWait { resets, source } => write!(
                 f,
                 "{resets} connection(s) ended in a reset ({source} source), typically a side closing with unread data in its receive buffer; a reset skips TIME_WAIT, so these closes leave no TIME_WAIT socket: 0 TIME_WAIT here is not a sign of reuse"
+            ),
+            Warning::ConnectionsWithoutRequests {
+                count,
+                opened,
+                source,
+            } => write!(
+                f,
+                "{count} of {opened} connection(s) carried no request ({source} source): the client dialled them for a request that was then sent on a pooled connection that came back first, so they sat idle until they were closed or the run ended"
             ),
             Warning::Note { message } => f.write_str(message),
         }

@@ -3,7 +3,7 @@
 //! Pure in fact: it takes the raw observations of one run (the port sysctls among them, read by
 //! the session) and computes every figure, naming its source, and warns where sources disagree.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{TimeZone, Utc};
 
@@ -75,6 +75,19 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         }));
     }
     warnings.extend(disagreements("connections_opened", &connections_opened));
+    let connections_without_requests = connections_without_requests(
+        raw.dials.as_deref(),
+        &raw.requests,
+        embedded.then_some(servers.as_slice()),
+        raw.capture.as_ref(),
+    );
+    if let Some((count, source)) = connections_without_requests.best().filter(|&(n, _)| n > 0) {
+        warnings.push(Warning::ConnectionsWithoutRequests {
+            count,
+            opened: connections_opened.get(source).unwrap_or(count),
+            source,
+        });
+    }
 
     let reuse_ratio = connections_opened
         .best()
@@ -123,6 +136,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         requests_failed,
         errors: counted.errors,
         connections_opened,
+        connections_without_requests,
         reuse_ratio,
         requests_per_connection,
         requests_per_connection_source: requests_per_connection_source
@@ -249,6 +263,34 @@ fn connections_opened(
         server: servers.map(|servers| servers.len() as u64),
         capture: capture.map(|c| c.summary.connections_opened),
         sockets: sockets.map(|s| s.distinct_connections),
+    }
+}
+
+/// Connections that carried no request, as each source that can tell counted them.
+fn connections_without_requests(
+    dials: Option<&[Dial]>,
+    requests: &[RequestOutcome],
+    servers: Option<&[ServerConnection]>,
+    capture: Option<&CaptureOutcome>,
+) -> PerSource {
+    let client = dials.map(|dials| {
+        let used: HashSet<_> = requests.iter().filter_map(|r| r.local).collect();
+        dials
+            .iter()
+            .filter_map(|d| d.local)
+            .filter(|local| !used.contains(local))
+            .count() as u64
+    });
+    PerSource {
+        client,
+        server: servers.map(|s| s.iter().filter(|c| c.requests == 0).count() as u64),
+        capture: capture.map(|c| {
+            c.connections
+                .iter()
+                .filter(|c| !c.partial && c.payload_bytes_to_server == 0)
+                .count() as u64
+        }),
+        sockets: None,
     }
 }
 

@@ -137,6 +137,11 @@ pub struct RunReport {
     pub errors: BTreeMap<String, u64>,
     /// Connections opened (SYNs), per source.
     pub connections_opened: PerSource,
+    /// Connections that carried no request, per source that can tell: the client (a dial no
+    /// request went out on), the server (no request arrived), the capture (no byte from the
+    /// client).
+    #[serde(default)]
+    pub connections_without_requests: PerSource,
     /// Requests ok per connection opened (the best source's count).
     pub reuse_ratio: Option<f64>,
     /// Requests (or HTTP/2 streams) per connection: min, median, max.

@@ -1,9 +1,8 @@
 //! Exact connection counts for the core scenarios, from the client and the server sources.
 
 use kalab::model::EndState;
-use kalab::model::EndState as ServerEnd;
 
-use crate::helpers::{assert_opened, capture_of, run_scenario};
+use crate::helpers::{assert_opened, capture_of, run_scenario, summary};
 
 /// Every captured connection ended as `end`.
 fn assert_wire_ends(report: &kalab::report::RunReport, end: EndState) {
@@ -98,6 +97,32 @@ fn concurrent_workers_with_two_idle_slots_open_more_than_ten() {
     assert_eq!(report.connections_opened.server, Some(client));
 }
 
+/// With two idle slots, a worker whose request finds no idle connection dials a new one; when
+/// a busy connection comes back to the pool first, the request goes there and the new
+/// connection carries nothing. Every source that can tell counts the same such connections, and
+/// the report explains them.
+#[test]
+fn connections_that_carried_no_request_are_counted_alike_and_explained() {
+    let report = run_scenario(&concurrent(2));
+    let unused = report.connections_without_requests;
+    let client = unused.client.expect("client source");
+    assert_eq!(unused.server, Some(client), "{}", summary(&report));
+    if let Some(capture) = capture_of(&report) {
+        assert_eq!(unused.capture, Some(client), "{capture:?}");
+    }
+    let per_connection_zero = report
+        .server_connections
+        .iter()
+        .filter(|c| c.requests == 0)
+        .count() as u64;
+    assert_eq!(per_connection_zero, client);
+    let explained = report
+        .warnings
+        .iter()
+        .any(|w| w.to_string().contains("carried no request"));
+    assert_eq!(explained, client > 0, "{:?}", report.warnings);
+}
+
 /// After `Connection: close` both ends close, the server nearly always first; under load the
 /// client can win that race now and then. Every connection is closed cleanly, mostly by the
 /// server, on the wire and as the server saw it.
@@ -105,12 +130,12 @@ fn assert_server_closes(report: &kalab::report::RunReport) {
     let server_first = report
         .server_connections
         .iter()
-        .filter(|c| c.end == ServerEnd::ClosedByServer)
+        .filter(|c| c.end == EndState::ClosedByServer)
         .count();
     assert!(report
         .server_connections
         .iter()
-        .all(|c| matches!(c.end, ServerEnd::ClosedByServer | ServerEnd::ClosedByClient)));
+        .all(|c| matches!(c.end, EndState::ClosedByServer | EndState::ClosedByClient)));
     assert!(
         server_first * 2 >= report.server_connections.len(),
         "{:?}",
@@ -189,8 +214,8 @@ pause_ms = 150
     assert!(report
         .server_connections
         .iter()
-        .filter(|c| c.end != ServerEnd::OpenAtEnd)
-        .all(|c| c.end == ServerEnd::ClosedByServer));
+        .filter(|c| c.end != EndState::OpenAtEnd)
+        .all(|c| c.end == EndState::ClosedByServer));
 }
 
 #[test]
