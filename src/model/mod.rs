@@ -22,5 +22,5 @@ pub use error::{EnvironmentError, InputError};
 pub use observed::ObservedCommand;
 pub use records::{BodyFate, Dial, RequestError, RequestOutcome, ServerConnection};
 pub use source::Source;
-pub use time_wait::TimeWait;
+pub use time_wait::{SideReconciliation, TimeWait, TimeWaitReconciliation};
 pub use warning::Warning;

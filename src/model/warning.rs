@@ -4,7 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::connection::Side;
 use super::source::Source;
+use super::time_wait::SideReconciliation;
 
 /// Something a reader of a report should know about its numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -62,6 +64,16 @@ pub enum Warning {
         /// Who counted them.
         source: Source,
     },
+    /// One side's closes and its TIME_WAIT sockets at the end differ: the terms that reconcile
+    /// them (and whatever they leave unexplained).
+    TimeWaitReconciled {
+        /// Which side's sockets.
+        side: Side,
+        /// The closes and the terms.
+        terms: SideReconciliation,
+        /// The TIME_WAIT period assumed, in seconds.
+        time_wait_secs: u64,
+    },
     /// Free text from a collector (kernel drops, undecodable packets, ...).
     Note {
         /// The message.
@@ -113,6 +125,21 @@ impl fmt::Display for Warning {
                 f,
                 "{count} of {opened} connection(s) carried no request ({source} source): the client dialled them for a request that was then sent on a pooled connection that came back first, so they sat idle until they were closed or the run ended"
             ),
+            Warning::TimeWaitReconciled {
+                side,
+                terms,
+                time_wait_secs,
+            } => {
+                write!(
+                    f,
+                    "{side} side: {} close(s) (capture) = {} in TIME_WAIT at the end (sockets) + {} ended by a reset + {} recycled by a later SYN on the same 4-tuple within {time_wait_secs} s + {} expired",
+                    terms.closes, terms.time_wait_end, terms.reset, terms.recycled, terms.expired
+                )?;
+                if terms.unexplained != 0 {
+                    write!(f, "; {} unexplained", terms.unexplained)?;
+                }
+                Ok(())
+            }
             Warning::Note { message } => f.write_str(message),
         }
     }

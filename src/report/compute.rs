@@ -8,8 +8,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{TimeZone, Utc};
 
 use super::model::{DrivenBy, PerSource, RunReport, Spread};
+use super::reconcile::reconcile;
 use crate::capture::CaptureOutcome;
-use crate::model::{Closes, Dial, RequestOutcome, ServerConnection, Source, Warning};
+use crate::model::{
+    Closes, Dial, RequestOutcome, ServerConnection, Side, Source, TimeWaitReconciliation, Warning,
+};
+use crate::sockets::forecast::TIME_WAIT_SECS;
 use crate::sockets::{forecast_ports, ForecastInput, PortForecast, PortSysctls, SocketsOutcome};
 
 /// Everything one run observed, before any figure is computed.
@@ -105,6 +109,19 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         embedded.then_some(servers.as_slice()),
         &mut warnings,
     );
+    let time_wait_reconciled = time_wait_reconciled(raw.capture.as_ref(), sockets.as_ref());
+    if let Some(reconciled) = &time_wait_reconciled {
+        for side in [Side::Client, Side::Server] {
+            let terms = *reconciled.side(side);
+            if terms.closes != terms.time_wait_end {
+                warnings.push(Warning::TimeWaitReconciled {
+                    side,
+                    terms,
+                    time_wait_secs: reconciled.time_wait_secs,
+                });
+            }
+        }
+    }
     let port_forecast = port_forecast(
         &closes,
         raw.wall_time_ms,
@@ -145,6 +162,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         latency_p99_ms: percentile(&latencies, 99.0),
         closes,
         time_wait: sockets.as_ref().map(|s| s.time_wait),
+        time_wait_reconciled,
         port_forecast,
         warnings,
         requests: raw.requests,
@@ -249,6 +267,25 @@ fn closes(
         });
     }
     closes
+}
+
+/// The wire's closes reconciled with the final snapshot's TIME_WAIT sockets, when both the
+/// capture and a final snapshot of the socket table are there.
+fn time_wait_reconciled(
+    capture: Option<&CaptureOutcome>,
+    sockets: Option<&SocketsOutcome>,
+) -> Option<TimeWaitReconciliation> {
+    let (capture, sockets) = (capture?, sockets?);
+    if sockets.final_snapshot_failed {
+        return None;
+    }
+    let end_at_us = sockets.samples.last()?.at_us;
+    Some(reconcile(
+        &capture.connections,
+        &sockets.time_wait,
+        end_at_us,
+        TIME_WAIT_SECS,
+    ))
 }
 
 /// Connections opened, as each source that measured the run counted them.

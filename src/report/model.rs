@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::capture::CaptureOutcome;
-pub use crate::model::{Closes, ObservedCommand, Source, TimeWait, Warning};
+pub use crate::model::{
+    Closes, ObservedCommand, Source, TimeWait, TimeWaitReconciliation, Warning,
+};
 use crate::model::{Dial, RequestOutcome, ServerConnection};
 use crate::scenario::{PatternSettings, Scenario, ServerSettings};
 use crate::sockets::{PortForecast, SocketsOutcome};
@@ -156,6 +158,10 @@ pub struct RunReport {
     pub closes: Closes,
     /// TIME_WAIT and CLOSE_WAIT sockets of this run (the `sockets` source).
     pub time_wait: Option<TimeWait>,
+    /// Each side's closes (capture) reconciled with its TIME_WAIT sockets at the end (sockets):
+    /// present when both sources measured the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_wait_reconciled: Option<TimeWaitReconciliation>,
     /// How long a client could keep this run's churn before running out of ports.
     pub port_forecast: Option<PortForecast>,
     /// What a reader should know about these numbers.

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::helpers::{assert_opened, run_scenario};
+use crate::helpers::{assert_opened, capture_expected, run_scenario, summary};
 
 fn scenario(server_extra: &str, client_extra: &str, policy: &str, body_bytes: u64) -> String {
     format!(
@@ -123,4 +123,59 @@ fn a_dropped_large_body_ends_in_a_reset_and_the_report_says_why_there_is_no_time
         });
         assert!(explained, "{:?}", report.warnings);
     }
+}
+
+/// 20 workers x 1000 requests with server keep-alive off: 20,000 connections on loopback share
+/// far fewer 4-tuples, so a later SYN on a tuple recycles the TIME_WAIT socket its previous
+/// connection left. Per side, the closes on the wire are exactly the TIME_WAIT sockets at the
+/// end plus the resets, the recycled and the expired, and the report says so.
+#[test]
+fn closes_reconcile_exactly_with_time_wait_per_side_under_churn() {
+    let text = r#"name = "churn"
+[server]
+keep_alive = false
+[pattern]
+kind = "concurrent"
+workers = 20
+requests_per_worker = 1000
+[body]
+policy = "drain"
+"#;
+    let report = run_scenario(text);
+    assert_eq!(report.requests_ok, 20_000, "{}", summary(&report));
+    if !capture_expected() {
+        return;
+    }
+    let reconciled = report
+        .time_wait_reconciled
+        .expect("capture and sockets both measured the run");
+    for side in [reconciled.client, reconciled.server] {
+        assert_eq!(side.unexplained, 0, "{reconciled:?}");
+        assert_eq!(
+            side.closes,
+            side.time_wait_end + side.reset + side.recycled + side.expired
+        );
+    }
+    let capture = report.capture.as_ref().expect("capture source");
+    let closed_on_the_wire = capture
+        .connections
+        .iter()
+        .filter(|c| !c.partial && c.active_closer.is_some())
+        .count() as u64;
+    assert_eq!(
+        reconciled.client.closes + reconciled.server.closes,
+        closed_on_the_wire
+    );
+    assert!(
+        reconciled.server.recycled > 0,
+        "4-tuples are reused under this churn: {reconciled:?}"
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.to_string().starts_with("server side: ")),
+        "{:?}",
+        report.warnings
+    );
 }
