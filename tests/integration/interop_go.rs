@@ -119,3 +119,38 @@ fn go_concurrent_with_ten_idle_connections_per_host_opens_exactly_ten() {
     assert_opened(&report, true, 10);
     assert_eq!(report.requests_ok, 100, "{}", summary(&report));
 }
+
+/// The Go peer copying about 1 MB of bodies to its stdout under `--format json`: kalab's
+/// stdout holds the JSON alone, and it shows the one reused connection.
+#[test]
+fn go_flooding_its_stdout_leaves_the_json_report_alone_on_stdout() {
+    const BODY_BYTES: usize = 350_000;
+    let Some(binary) = go_peer() else {
+        return;
+    };
+    let output = crate::helpers::kalab()
+        .args([
+            "observe",
+            "--serve",
+            "--settle-ms",
+            "100",
+            "--format",
+            "json",
+        ])
+        .args(["--body-bytes", &BODY_BYTES.to_string(), "--"])
+        .arg(&binary)
+        .args(["-mode", "drain", "-n", "3", "-print"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        output.stderr.len() >= 3 * BODY_BYTES,
+        "the bodies go to stderr"
+    );
+    let set: kalab::report::ResultSet = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("JSON does not parse: {err}"));
+    let report = &set.runs[0];
+    assert_opened(report, true, 1);
+    assert_eq!(report.requests_ok, 3, "{}", summary(report));
+}

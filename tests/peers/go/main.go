@@ -8,6 +8,8 @@
 //	concurrent  -workers goroutines x -n requests each, bodies drained and closed, with the
 //	            default transport (MaxIdleConnsPerHost 2) or -idle N
 //
+// -print copies every drained body to stdout (a program that floods its stdout).
+//
 // The target is -url, or http://127.0.0.1:$KALAB_PORT/. Standard library only.
 package main
 
@@ -29,6 +31,7 @@ func main() {
 	workers := flag.Int("workers", 10, "goroutines (concurrent mode)")
 	idle := flag.Int("idle", 0, "MaxIdleConnsPerHost (0: the default transport)")
 	pause := flag.Duration("pause", 15*time.Millisecond, "pause between two requests of one worker")
+	print := flag.Bool("print", false, "copy every drained body to stdout")
 	flag.Parse()
 	if *url == "" {
 		port := os.Getenv("KALAB_PORT")
@@ -55,7 +58,11 @@ func main() {
 			return
 		}
 		if drain {
-			_, _ = io.Copy(io.Discard, resp.Body)
+			sink := io.Discard
+			if *print {
+				sink = os.Stdout
+			}
+			_, _ = io.Copy(sink, resp.Body)
 			_ = resp.Body.Close()
 		}
 		// leak: the body is neither read nor closed, so the connection never returns to the
