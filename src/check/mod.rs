@@ -4,6 +4,9 @@
 pub mod baseline;
 pub mod expect;
 pub mod junit;
+pub mod verdict;
+
+pub use verdict::{verdict, Expectations};
 
 use crate::report::RunReport;
 use crate::scenario::load::locate;

@@ -2,7 +2,6 @@
 //! code CI can rely on, with a JUnit file, a GitHub step summary and baselines. `kalab run`
 //! uses the same verification for the `[expect]` tables of the scenarios it runs.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -10,14 +9,14 @@ use anyhow::Context as _;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
-use crate::check::expect::{self, Expectation, Verdict};
-use crate::check::{baseline, evaluate_runs, expectations_of, junit, CheckResult};
+use crate::check::expect::{self, Verdict};
+use crate::check::{baseline, junit, verdict, CheckResult, Expectations};
 use crate::cli::CheckArgs;
 use crate::exit_code::ExitCode;
 use crate::model::error::InputError;
 use crate::report::export::ExportFormat;
 use crate::report::{ResultSet, RunReport};
-use crate::scenario::{self, LoadedScenario};
+use crate::scenario;
 use crate::session::RunOptions;
 
 use super::output::OutputConfig;
@@ -59,47 +58,6 @@ impl From<CheckArgs> for CheckConfig {
             options: args.measure.into(),
             output: args.output.into(),
         }
-    }
-}
-
-/// Expectations per scenario origin, plus those given on the command line.
-pub struct Expectations {
-    by_origin: HashMap<String, Vec<Expectation>>,
-    everywhere: Vec<Expectation>,
-}
-
-impl Expectations {
-    /// Parses the `[expect]` tables and the `--expect` expressions; any error is bad input.
-    pub fn parse(loaded: &[LoadedScenario], cli: &[String]) -> anyhow::Result<Expectations> {
-        let mut by_origin = HashMap::new();
-        for scenario in loaded {
-            by_origin.insert(scenario.origin.clone(), expectations_of(scenario)?);
-        }
-        let everywhere = cli
-            .iter()
-            .map(|text| {
-                expect::parse(text)
-                    .map_err(|why| InputError::new(format!("--expect '{text}': {why}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Expectations {
-            by_origin,
-            everywhere,
-        })
-    }
-
-    /// Whether a scenario has anything to check.
-    pub fn any_for(&self, origin: &str) -> bool {
-        !self.everywhere.is_empty() || self.by_origin.get(origin).is_some_and(|e| !e.is_empty())
-    }
-
-    /// Evaluates every run's expectations.
-    pub fn evaluate(&self, runs: &[RunReport]) -> Vec<CheckResult> {
-        evaluate_runs(runs, |run| {
-            let mut all = self.by_origin.get(&run.origin).cloned().unwrap_or_default();
-            all.extend(self.everywhere.iter().cloned());
-            all
-        })
     }
 }
 
@@ -155,22 +113,6 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         config.output.baseline_variant.as_deref(),
     )?;
     Ok(verdict(&results, &regressions, interrupted))
-}
-
-/// The exit code for a set of results.
-pub fn verdict(results: &[CheckResult], regressions: &[String], interrupted: bool) -> ExitCode {
-    if interrupted {
-        ExitCode::Interrupted
-    } else if results
-        .iter()
-        .any(|r| matches!(r.verdict, Verdict::NotMeasured { .. }))
-    {
-        ExitCode::Environment
-    } else if !regressions.is_empty() || results.iter().any(|r| !r.passed()) {
-        ExitCode::ExpectationFailed
-    } else {
-        ExitCode::Success
-    }
 }
 
 /// The pass/fail table, then one actionable line per failure and regression.

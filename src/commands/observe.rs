@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use crate::check::{verdict, Expectations};
 use crate::cli::ObserveArgs;
 use crate::exit_code::ExitCode;
 use crate::scenario::ServerSettings;
 use crate::session::{self, Instruments, ObserveSpec, RunOptions};
 
-use super::check::{verdict, Expectations};
 use super::output::OutputConfig;
 
 /// What `kalab observe` needs, free of command-line types.

@@ -9,13 +9,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::check::{verdict, Expectations};
 use crate::cli::{CaptureArg, MeasureArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::report::RunReport;
 use crate::scenario::{self, sweep, LoadedScenario};
 use crate::session::{self, CaptureMode, RunOptions, RunPlan};
 
-use super::check::{verdict, Expectations};
 use super::output::OutputConfig;
 
 /// What `kalab run` needs, free of command-line types.
