@@ -30,8 +30,15 @@ pub const BUFFER_BYTES: i32 = 16 << 20;
 pub const READ_TIMEOUT_MS: i32 = 100;
 /// How long [`LiveCapture::stop`] waits for the capture thread before giving up on it.
 pub const STOP_TIMEOUT_MS: u64 = 5_000;
-/// The remedy printed when capturing is not permitted.
-pub const PERMISSION_REMEDY: &str = "sudo setcap cap_net_raw,cap_net_admin=eip $(command -v kalab)";
+/// The remedy printed wherever capturing is not permitted: the `setcap` command for the
+/// running binary's real path (`$(command -v kalab)` when it cannot be known).
+pub fn permission_remedy() -> String {
+    let binary = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "$(command -v kalab)".to_string());
+    format!("sudo setcap cap_net_raw,cap_net_admin=eip {binary}")
+}
 
 /// What to capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +80,7 @@ pub enum CaptureError {
     /// The process may not capture packets (no CAP_NET_RAW).
     #[error(
         "no permission to capture packets on {interface} ({message}); grant it with: {}",
-        PERMISSION_REMEDY
+        permission_remedy()
     )]
     Permission {
         /// The interface.
@@ -88,6 +95,14 @@ pub enum CaptureError {
         interface: String,
         /// What went wrong.
         message: String,
+    },
+    /// The interface the user named does not exist: bad input, not a machine problem.
+    #[error("there is no interface {interface} (interfaces here: {known}); fix --interface")]
+    NoSuchInterface {
+        /// The name given.
+        interface: String,
+        /// The interfaces libpcap knows, comma-separated.
+        known: String,
     },
     /// The BPF filter was rejected.
     #[error("capture filter `{filter}` rejected: {message}")]
@@ -115,6 +130,30 @@ impl CaptureError {
     pub fn is_permission(&self) -> bool {
         matches!(self, CaptureError::Permission { .. })
     }
+
+    /// True when the user named an interface that does not exist (bad input: exit code 2).
+    pub fn is_bad_interface(&self) -> bool {
+        matches!(self, CaptureError::NoSuchInterface { .. })
+    }
+}
+
+/// Fails when libpcap knows no interface called `name` (when it cannot list them, the open
+/// that follows tells).
+fn check_interface_exists(name: &str) -> Result<(), CaptureError> {
+    let Ok(devices) = pcap::Device::list() else {
+        return Ok(());
+    };
+    if devices.iter().any(|d| d.name == name) {
+        return Ok(());
+    }
+    Err(CaptureError::NoSuchInterface {
+        interface: name.to_string(),
+        known: devices
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 fn is_permission_message(message: &str) -> bool {
@@ -301,7 +340,10 @@ impl LiveCapture {
     /// `kalab-capture`, and returns once the device is capturing.
     pub fn start(spec: CaptureSpec) -> Result<LiveCapture, CaptureError> {
         let interface = match &spec.interface {
-            Some(name) => name.clone(),
+            Some(name) => {
+                check_interface_exists(name)?;
+                name.clone()
+            }
             None => {
                 route::interface_for(spec.server.ip()).ok_or_else(|| CaptureError::Interface {
                     interface: spec.server.ip().to_string(),

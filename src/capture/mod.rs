@@ -22,5 +22,7 @@ pub use file::{FileFormat, FileSource};
 pub use flows::{
     summarize, CaptureSummary, ConnectionRecord, FlowAssembler, PacketCounts, Side, SummaryBuilder,
 };
-pub use live::{CaptureError, CaptureOutcome, CaptureSpec, KernelStats, LiveCapture};
+pub use live::{
+    permission_remedy, CaptureError, CaptureOutcome, CaptureSpec, KernelStats, LiveCapture,
+};
 pub use source::{Ingest, PacketSource, RawPacket, SkipCounts, SourceError};

@@ -223,7 +223,7 @@ pub fn evaluate(expectation: &Expectation, run: &RunReport) -> Verdict {
     match expectation.figure.value(run, expectation.source) {
         None => Verdict::NotMeasured {
             reason: match expectation.source {
-                Some(Source::Capture) => "the capture source did not measure this run (no capture permission, or --capture off); run as root or grant the capability: sudo setcap cap_net_raw,cap_net_admin=eip $(command -v kalab)".to_string(),
+                Some(Source::Capture) => format!("the capture source did not measure this run (no capture permission, or --capture off); run as root or grant the capability: {}", crate::capture::permission_remedy()),
                 Some(source) => format!("the {source} source did not measure this run"),
                 None => format!("{} was not measured in this run", expectation.figure.name),
             },

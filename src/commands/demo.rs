@@ -113,7 +113,10 @@ pub fn explain(runs: &[RunReport]) -> String {
         })
         .collect();
     if wire.is_empty() {
-        text.push_str("\n  The capture source was off (no capture permission): run as root, or grant it with\n  sudo setcap cap_net_raw,cap_net_admin=eip $(command -v kalab)\n");
+        text.push_str(&format!(
+            "\n  The capture source was off (no capture permission): run as root, or grant it with\n  {}\n",
+            crate::capture::permission_remedy()
+        ));
     } else {
         text.push_str("\n  On the wire (capture source, connections with each flag):\n");
         text.push_str(&wire.join("\n"));

@@ -113,7 +113,8 @@ pub fn compute(mut raw: RawRun) -> RunReport {
     if let Some(reconciled) = &time_wait_reconciled {
         for side in [Side::Client, Side::Server] {
             let terms = *reconciled.side(side);
-            if terms.closes != terms.time_wait_end {
+            // Resets alone already have their own warning.
+            if terms.recycled + terms.expired > 0 || !terms.adds_up() {
                 warnings.push(Warning::TimeWaitReconciled {
                     side,
                     terms,

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::capture::{CaptureOutcome, CaptureSpec};
-use crate::model::{Dial, EnvironmentError, FourTuple, ServerConnection, Source, Warning};
+use crate::model::{
+    Dial, EnvironmentError, FourTuple, InputError, ServerConnection, Source, Warning,
+};
 use crate::report::compute::{compute, RawRun};
 use crate::report::RunReport;
 use crate::scenario::Scenario;
@@ -256,6 +258,7 @@ async fn start_capture(
     let start = Arc::clone(&instruments.capture);
     match tokio::task::spawn_blocking(move || start(spec)).await? {
         Ok(capture) => Ok(Some(capture)),
+        Err(err) if err.is_bad_interface() => Err(InputError::new(err.to_string()).into()),
         Err(err) if options.capture == CaptureMode::Required => Err(EnvironmentError::new(
             format!("--capture required, but the capture cannot start: {err}"),
         )

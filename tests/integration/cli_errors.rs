@@ -96,3 +96,19 @@ fn nothing_runs_when_any_file_is_invalid() {
         .code(2)
         .stdout("");
 }
+
+#[test]
+fn a_mistyped_interface_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(&dir, GOOD);
+    kalab()
+        .arg("run")
+        .arg(&path)
+        .args(["--interface", "no-such-if0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "there is no interface no-such-if0",
+        ))
+        .stderr(predicate::str::contains("fix --interface"));
+}
