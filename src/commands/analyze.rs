@@ -28,8 +28,9 @@ pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         Ok(_) => Ok(ExitCode::Success),
         Err(err) => match err.downcast_ref::<std::io::Error>() {
             Some(io) if io.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::Success),
+            // Every analysis error names the file itself.
             _ if err.downcast_ref::<AnalyzeError>().is_some() => {
-                Err(InputError::new(format!("{}: {err:#}", args.file.display())).into())
+                Err(InputError::new(format!("{err:#}")).into())
             }
             _ => Err(err),
         },

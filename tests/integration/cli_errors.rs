@@ -112,3 +112,21 @@ fn a_mistyped_interface_is_bad_input() {
         ))
         .stderr(predicate::str::contains("fix --interface"));
 }
+
+#[test]
+fn a_missing_capture_file_is_named_once() {
+    let output = kalab()
+        .args(["analyze", "/nonexistent/missing.pcap"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(output).unwrap();
+    assert_eq!(
+        stderr.matches("/nonexistent/missing.pcap").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("cannot read"), "{stderr}");
+}
