@@ -6,10 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use etherparse::PacketBuilder;
-use kalab::capture::{
-    analyze_file, run_analyze, Analysis, AnalyzeError, AnalyzeFormat, LinkType, Side,
-};
-use kalab::model::EndState;
+use kalab::capture::{analyze_file, run_analyze, Analysis, AnalyzeError, AnalyzeFormat, LinkType};
+use kalab::model::{EndState, Side};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

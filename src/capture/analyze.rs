@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use super::decode::{decode, LinkType};
 use super::file::{FileFormat, FileSource};
-use super::flows::{CaptureSummary, ConnectionRecord, Side, SummaryBuilder};
+use super::flows::{CaptureSummary, SummaryBuilder};
 use super::source::{Ingest, PacketSource, SkipCounts, SourceError};
+use crate::model::{ConnectionRecord, Side};
 
 /// Packets read at most when guessing the server port from SYNs.
 pub const GUESS_PACKETS: u64 = 200_000;

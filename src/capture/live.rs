@@ -18,9 +18,10 @@ use pcap::{Active, Capture, Savefile};
 use serde::{Deserialize, Serialize};
 
 use super::decode::LinkType;
-use super::flows::{summarize, CaptureSummary, ConnectionRecord};
+use super::flows::{summarize, CaptureSummary};
 use super::route;
 use super::source::{Ingest, PacketSource, RawPacket, SkipCounts, SourceError};
+use crate::model::ConnectionRecord;
 
 /// Bytes kept of each packet: all headers plus the start of an HTTP message head.
 pub const SNAPLEN_BYTES: i32 = 512;

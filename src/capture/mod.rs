@@ -3,7 +3,8 @@
 //!
 //! Layout follows the data: a [`PacketSource`] (live pcap in `live`, capture files in `file`)
 //! pushes frames; `decode` turns each into a [`TcpSegment`] (pure); `flows` assembles segments
-//! into [`ConnectionRecord`]s (pure); `analyze` is the offline command.
+//! into [`ConnectionRecord`](crate::model::ConnectionRecord)s (pure); `analyze` is the offline
+//! command.
 
 pub mod analyze;
 pub mod decode;
@@ -19,9 +20,7 @@ pub use analyze::{
 };
 pub use decode::{decode, LinkType, SkipReason, TcpFlags, TcpSegment};
 pub use file::{FileFormat, FileSource};
-pub use flows::{
-    summarize, CaptureSummary, ConnectionRecord, FlowAssembler, PacketCounts, Side, SummaryBuilder,
-};
+pub use flows::{summarize, CaptureSummary, FlowAssembler, PacketCounts, SummaryBuilder};
 pub use live::{
     permission_remedy, CaptureError, CaptureOutcome, CaptureSpec, KernelStats, LiveCapture,
 };

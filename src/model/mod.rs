@@ -3,7 +3,8 @@
 //! Producers (the runner, the capture, the socket sampler, the drivers) and consumers (the
 //! report, the checks) all depend on this module; it depends on none of them. Here are the
 //! sources ([`Source`]), how a connection is named and how it ended ([`FourTuple`], [`Side`],
-//! [`EndState`]), the per-source records ([`Dial`], [`RequestOutcome`], [`ServerConnection`]),
+//! [`EndState`], [`Closes`]), the per-source records ([`Dial`], [`RequestOutcome`],
+//! [`ServerConnection`], the wire's [`ConnectionRecord`]),
 //! the TIME_WAIT figures ([`TimeWait`]), the warnings a report carries ([`Warning`]), the clock
 //! and the error kinds that decide the exit code.
 
@@ -15,6 +16,7 @@ pub mod records;
 pub mod source;
 pub mod time_wait;
 pub mod warning;
+pub mod wire;
 
 pub use clock::now_us;
 pub use connection::{Closes, EndState, FourTuple, Side};
@@ -24,3 +26,4 @@ pub use records::{BodyFate, Dial, RequestError, RequestOutcome, ServerConnection
 pub use source::Source;
 pub use time_wait::{SideReconciliation, TimeWait, TimeWaitReconciliation};
 pub use warning::Warning;
+pub use wire::ConnectionRecord;

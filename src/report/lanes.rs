@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use super::model::RunReport;
 use super::timeline::{Lane, LaneEnd, Panel};
-use crate::capture::Side;
-use crate::model::EndState;
+use crate::model::{EndState, Side};
 use crate::sockets::forecast::TIME_WAIT_SECS;
 
 /// One panel per run, lanes on milliseconds since the run started.

@@ -9,8 +9,9 @@
 
 use std::collections::HashMap;
 
-use crate::capture::ConnectionRecord;
-use crate::model::{EndState, Side, SideReconciliation, TimeWait, TimeWaitReconciliation};
+use crate::model::{
+    ConnectionRecord, EndState, Side, SideReconciliation, TimeWait, TimeWaitReconciliation,
+};
 
 /// Reconciles the wire's closes with the TIME_WAIT sockets of the final snapshot, taken at
 /// `end_at_us`.

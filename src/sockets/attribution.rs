@@ -14,8 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 use super::table::{SocketEntry, TcpState};
-pub use crate::model::Side;
-use crate::model::{FourTuple, TimeWait};
+use crate::model::{FourTuple, Side, TimeWait};
 
 /// Socket counts per TCP state; serialized as a map of the non-zero ones, e.g. `{"TIME_WAIT": 3}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -71,7 +71,7 @@ fn sequential_drop_of_a_large_body_opens_one_connection_per_request() {
         assert!(capture
             .connections
             .iter()
-            .all(|c| c.active_closer == Some(kalab::capture::Side::Client)));
+            .all(|c| c.active_closer == Some(kalab::model::Side::Client)));
     }
 }
 

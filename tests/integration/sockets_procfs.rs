@@ -11,11 +11,11 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kalab::model::FourTuple;
+use kalab::model::{FourTuple, Side};
 
 use crate::helpers::skip;
 use kalab::sockets::{
-    classify, ProcfsTable, Sampler, SamplerSpec, Side, SocketTable, SocketsOutcome, TcpState,
+    classify, ProcfsTable, Sampler, SamplerSpec, SocketTable, SocketsOutcome, TcpState,
 };
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,0 +1,130 @@
+//! Counts over a capture's connections: the summary `analyze` and the capture source report.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::PacketCounts;
+use crate::model::{ConnectionRecord, EndState};
+
+/// Counts over a capture's connections. Connection-level counts cover full connections (SYN
+/// captured); partial connections are counted apart. Times are not part of the summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CaptureSummary {
+    /// Connections whose opening SYN (without ACK) was captured.
+    pub connections_opened: u64,
+    /// Connections whose SYN was not captured.
+    pub partial_connections: u64,
+    /// Full connections in which the client sent a FIN.
+    pub fins_from_client: u64,
+    /// Full connections in which the server sent a FIN.
+    pub fins_from_server: u64,
+    /// Full connections in which an RST was seen.
+    pub resets: u64,
+    /// Full connections ended `closed-by-client`.
+    pub closes_by_client: u64,
+    /// Full connections ended `closed-by-server`.
+    pub closes_by_server: u64,
+    /// Full connections ended `reset`.
+    pub closes_by_reset: u64,
+    /// Full connections still open at the end of the capture.
+    pub open_at_end: u64,
+    /// HTTP/1.x requests started on full connections.
+    pub requests: u64,
+    /// Requests seen on partial connections.
+    pub partial_requests: u64,
+    /// `requests / connections_opened`; None without connections.
+    pub reuse_ratio: Option<f64>,
+    /// Fewest requests on one full connection.
+    pub requests_per_connection_min: Option<u64>,
+    /// Median requests per full connection.
+    pub requests_per_connection_median: Option<f64>,
+    /// Most requests on one full connection.
+    pub requests_per_connection_max: Option<u64>,
+    /// FIN segments sent by clients (retransmissions included: comparable with tshark filters).
+    pub fin_packets_from_client: u64,
+    /// FIN segments sent by the server.
+    pub fin_packets_from_server: u64,
+    /// RST segments, either side.
+    pub rst_packets: u64,
+}
+
+/// Builds a [`CaptureSummary`] from records one at a time, in constant memory per distinct
+/// request count (for the median).
+#[derive(Debug, Default, Clone)]
+pub struct SummaryBuilder {
+    summary: CaptureSummary,
+    requests_histogram: BTreeMap<u64, u64>,
+}
+
+impl SummaryBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one connection.
+    pub fn add(&mut self, r: &ConnectionRecord) {
+        let s = &mut self.summary;
+        if r.partial {
+            s.partial_connections += 1;
+            s.partial_requests += r.requests;
+            return;
+        }
+        s.connections_opened += 1;
+        s.fins_from_client += u64::from(r.client_fin_at_us.is_some());
+        s.fins_from_server += u64::from(r.server_fin_at_us.is_some());
+        s.resets += u64::from(r.rst_at_us.is_some());
+        match r.end {
+            EndState::ClosedByClient => s.closes_by_client += 1,
+            EndState::ClosedByServer => s.closes_by_server += 1,
+            EndState::Reset => s.closes_by_reset += 1,
+            EndState::OpenAtEnd => s.open_at_end += 1,
+        }
+        s.requests += r.requests;
+        *self.requests_histogram.entry(r.requests).or_default() += 1;
+    }
+
+    /// The summary, with the packet-level counts copied in.
+    pub fn finish(&self, counts: &PacketCounts) -> CaptureSummary {
+        let mut s = self.summary.clone();
+        s.fin_packets_from_client = counts.fin_packets_from_client;
+        s.fin_packets_from_server = counts.fin_packets_from_server;
+        s.rst_packets = counts.rst_packets;
+        if s.connections_opened > 0 {
+            s.reuse_ratio = Some(s.requests as f64 / s.connections_opened as f64);
+        }
+        s.requests_per_connection_min = self.requests_histogram.keys().next().copied();
+        s.requests_per_connection_max = self.requests_histogram.keys().next_back().copied();
+        s.requests_per_connection_median = median(&self.requests_histogram, s.connections_opened);
+        s
+    }
+}
+
+/// Median of a histogram holding `n` values.
+fn median(histogram: &BTreeMap<u64, u64>, n: u64) -> Option<f64> {
+    if n == 0 {
+        return None;
+    }
+    let nth = |k: u64| {
+        let mut seen = 0;
+        for (&value, &count) in histogram {
+            seen += count;
+            if seen > k {
+                return value;
+            }
+        }
+        0
+    };
+    let (lo, hi) = (nth((n - 1) / 2), nth(n / 2));
+    Some((lo as f64 + hi as f64) / 2.0)
+}
+
+/// Summarises a set of records with the given packet counts.
+pub fn summarize(records: &[ConnectionRecord], counts: &PacketCounts) -> CaptureSummary {
+    let mut builder = SummaryBuilder::new();
+    for r in records {
+        builder.add(r);
+    }
+    builder.finish(counts)
+}

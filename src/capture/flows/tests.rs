@@ -1,0 +1,319 @@
+//! Flow assembly, tested on scripted TCP conversations: who closed, resets, partial and
+//! reused 4-tuples, pipelined requests, lingering and late retransmissions, the summary.
+
+use super::*;
+use crate::capture::decode::TcpFlags;
+
+const SYN: u8 = TcpFlags::SYN;
+const ACK: u8 = TcpFlags::ACK;
+const FIN: u8 = TcpFlags::FIN | TcpFlags::ACK;
+const RST: u8 = TcpFlags::RST;
+const PSH: u8 = TcpFlags::PSH | TcpFlags::ACK;
+const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// A scripted connection: tracks both sides' sequence numbers like a TCP stack would.
+struct Conn {
+    client_port: u16,
+    client_seq: u32,
+    server_seq: u32,
+    segments: Vec<(u64, bool, u8, u32, Vec<u8>)>,
+    ts_us: u64,
+}
+
+impl Conn {
+    fn new(client_port: u16, isn: u32, start_us: u64) -> Self {
+        Conn {
+            client_port,
+            client_seq: isn,
+            server_seq: 5_000_000,
+            segments: Vec::new(),
+            ts_us: start_us,
+        }
+    }
+    fn send(&mut self, from_client: bool, flags: u8, payload: &[u8]) -> &mut Self {
+        self.ts_us += 10;
+        let seq = if from_client {
+            &mut self.client_seq
+        } else {
+            &mut self.server_seq
+        };
+        let at = *seq;
+        let consumed =
+            payload.len() as u32 + u32::from(flags & (TcpFlags::SYN | TcpFlags::FIN) != 0);
+        *seq = seq.wrapping_add(consumed);
+        self.segments
+            .push((self.ts_us, from_client, flags, at, payload.to_vec()));
+        self
+    }
+    fn handshake(&mut self) -> &mut Self {
+        self.send(true, SYN, b"")
+            .send(false, SYN | ACK, b"")
+            .send(true, ACK, b"")
+    }
+    fn exchange(&mut self) -> &mut Self {
+        self.send(true, PSH, REQ).send(false, PSH, RESP)
+    }
+    fn feed(&self, assembler: &mut FlowAssembler) {
+        let client: std::net::SocketAddr =
+            format!("127.0.0.1:{}", self.client_port).parse().unwrap();
+        let server: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        for (ts_us, from_client, flags, seq, payload) in &self.segments {
+            let (src, dst) = if *from_client {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            assembler.push(&TcpSegment {
+                ts_us: *ts_us,
+                src,
+                dst,
+                seq: *seq,
+                ack: 0,
+                flags: TcpFlags(*flags),
+                payload_len: payload.len() as u32,
+                payload,
+            });
+        }
+    }
+}
+
+fn assemble(conns: &[&Conn]) -> (Vec<ConnectionRecord>, PacketCounts) {
+    let mut a = FlowAssembler::new(8080);
+    for c in conns {
+        c.feed(&mut a);
+    }
+    let counts = a.counts();
+    (a.finish(), counts)
+}
+
+#[test]
+fn closed_by_client() {
+    let mut c = Conn::new(40000, 100, 1_000);
+    c.handshake()
+        .exchange()
+        .exchange()
+        .send(true, FIN, b"")
+        .send(false, FIN, b"")
+        .send(true, ACK, b"");
+    let (records, counts) = assemble(&[&c]);
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert!(!r.partial);
+    assert_eq!(r.client_isn, 100);
+    assert_eq!(r.syn_at_us, Some(1_010));
+    assert_eq!(r.syn_ack_at_us, Some(1_020));
+    assert_eq!(r.client_fin_at_us, Some(1_080));
+    assert_eq!(r.server_fin_at_us, Some(1_090));
+    assert_eq!(r.last_packet_at_us, 1_100);
+    assert_eq!((r.packets_to_server, r.packets_to_client), (6, 4));
+    assert_eq!(r.payload_bytes_to_server, 2 * REQ.len() as u64);
+    assert_eq!(r.payload_bytes_to_client, 2 * RESP.len() as u64);
+    assert_eq!((r.requests, r.responses), (2, 2));
+    assert_eq!(r.request_times_us, vec![1_040, 1_060]);
+    assert_eq!(r.active_closer, Some(Side::Client));
+    assert_eq!(r.end, EndState::ClosedByClient);
+    assert_eq!(counts.fin_packets_from_client, 1);
+    assert_eq!(counts.fin_packets_from_server, 1);
+}
+
+#[test]
+fn closed_by_server() {
+    let mut c = Conn::new(40000, 7, 0);
+    c.handshake()
+        .exchange()
+        .send(false, FIN, b"")
+        .send(true, FIN, b"")
+        .send(false, ACK, b"");
+    let (records, _) = assemble(&[&c]);
+    assert_eq!(records[0].active_closer, Some(Side::Server));
+    assert_eq!(records[0].end, EndState::ClosedByServer);
+}
+
+#[test]
+fn reset_wins_over_fin() {
+    let mut c = Conn::new(40000, 7, 0);
+    c.handshake()
+        .send(true, PSH, REQ)
+        .send(false, FIN, b"")
+        .send(true, RST, b"");
+    let (records, counts) = assemble(&[&c]);
+    let r = &records[0];
+    assert_eq!(r.end, EndState::Reset);
+    assert_eq!(r.rst_from, Some(Side::Client));
+    assert_eq!(r.active_closer, Some(Side::Server));
+    assert_eq!(counts.rst_packets, 1);
+}
+
+#[test]
+fn open_at_end() {
+    let mut c = Conn::new(40000, 7, 0);
+    c.handshake().exchange();
+    let (records, _) = assemble(&[&c]);
+    assert_eq!(records[0].end, EndState::OpenAtEnd);
+    assert_eq!(records[0].active_closer, None);
+}
+
+#[test]
+fn partial_connection_without_syn() {
+    let mut c = Conn::new(40000, 7, 0);
+    c.handshake().exchange().exchange().send(true, FIN, b"");
+    let mut late = Conn::new(40000, 7, 0);
+    late.segments = c.segments[3..].to_vec();
+    let (records, _) = assemble(&[&late]);
+    let r = &records[0];
+    assert!(r.partial);
+    assert_eq!(r.client_isn, 0);
+    assert_eq!(r.syn_at_us, None);
+    assert_eq!(r.requests, 2, "request starts are found mid-stream");
+    assert_eq!(r.end, EndState::ClosedByClient);
+    let summary = summarize(&records, &PacketCounts::default());
+    assert_eq!(summary.connections_opened, 0);
+    assert_eq!(summary.partial_connections, 1);
+    assert_eq!(summary.partial_requests, 2);
+    assert_eq!(summary.reuse_ratio, None);
+}
+
+#[test]
+fn reused_four_tuple_with_new_isn_is_a_new_connection() {
+    let mut first = Conn::new(40000, 1_000, 0);
+    first
+        .handshake()
+        .exchange()
+        .send(true, FIN, b"")
+        .send(false, FIN, b"")
+        .send(true, ACK, b"");
+    let mut second = Conn::new(40000, 9_000_000, 500);
+    second.handshake().exchange().exchange();
+    let (records, _) = assemble(&[&first, &second]);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].client_isn, 1_000);
+    assert_eq!(records[0].end, EndState::ClosedByClient);
+    assert_eq!(records[0].requests, 1);
+    assert_eq!(records[1].client_isn, 9_000_000);
+    assert_eq!(records[1].requests, 2);
+    assert_eq!(records[1].end, EndState::OpenAtEnd);
+}
+
+#[test]
+fn retransmitted_syn_is_the_same_connection() {
+    let mut c = Conn::new(40000, 55, 0);
+    c.send(true, SYN, b"");
+    c.client_seq = 55; // the retransmission carries the same ISN
+    c.handshake().exchange();
+    let (records, _) = assemble(&[&c]);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].syn_at_us, Some(10));
+    assert_eq!(records[0].requests, 1);
+}
+
+#[test]
+fn split_and_pipelined_requests_are_counted() {
+    let mut c = Conn::new(40000, 1, 0);
+    c.handshake()
+        .send(true, PSH, &REQ[..5])
+        .send(true, PSH, &REQ[5..])
+        .send(false, PSH, RESP);
+    let mut pipelined = REQ.to_vec();
+    pipelined.extend_from_slice(REQ);
+    pipelined.extend_from_slice(&REQ[..3]);
+    c.send(true, PSH, &pipelined).send(true, PSH, &REQ[3..]);
+    let mut responses = RESP.to_vec();
+    responses.extend_from_slice(RESP);
+    responses.extend_from_slice(RESP);
+    c.send(false, PSH, &responses);
+    let (records, _) = assemble(&[&c]);
+    assert_eq!(records[0].requests, 4);
+    assert_eq!(records[0].responses, 4);
+    assert_eq!(records[0].request_times_us, vec![40, 70, 70, 70]);
+}
+
+#[test]
+fn finished_connections_are_handed_out_after_lingering() {
+    let mut a = FlowAssembler::new(8080);
+    let mut c = Conn::new(40000, 1, 0);
+    c.handshake()
+        .exchange()
+        .send(true, FIN, b"")
+        .send(false, FIN, b"");
+    c.feed(&mut a);
+    let mut final_ack = Conn::new(40000, 1, 100);
+    final_ack.client_seq = c.client_seq;
+    final_ack.send(true, ACK, b"");
+    final_ack.feed(&mut a);
+    assert!(a.take_finished().is_empty(), "still lingering");
+    let mut later = Conn::new(40001, 1, 3 * LINGER_US);
+    later.handshake();
+    later.feed(&mut a);
+    let done = a.take_finished();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].packets_to_server, 5, "the final ACK is attributed");
+    assert_eq!(a.open_connections(), 1);
+    assert_eq!(a.finish().len(), 1);
+}
+
+#[test]
+fn late_retransmission_after_hand_out_is_not_a_partial_connection() {
+    let mut a = FlowAssembler::new(8080);
+    let mut c = Conn::new(40000, 1, 0);
+    c.handshake()
+        .exchange()
+        .send(true, FIN, b"")
+        .send(false, FIN, b"")
+        .send(true, ACK, b"");
+    c.feed(&mut a);
+    let mut other = Conn::new(40001, 1, 2 * LINGER_US);
+    other.handshake();
+    other.feed(&mut a);
+    assert_eq!(a.take_finished().len(), 1);
+    // The server retransmits its FIN after the connection was handed out.
+    let mut late = Conn::new(40000, 1, 3 * LINGER_US);
+    late.server_seq = c.server_seq.wrapping_sub(1);
+    late.send(false, FIN, b"");
+    late.feed(&mut a);
+    assert_eq!(a.counts().late, 1);
+    let rest = a.finish();
+    assert_eq!(rest.len(), 1, "only the other connection remains");
+    assert!(!rest[0].partial);
+}
+
+#[test]
+fn other_ports_are_counted_not_assembled() {
+    let mut a = FlowAssembler::new(9999);
+    let mut c = Conn::new(40000, 1, 0);
+    c.handshake();
+    c.feed(&mut a);
+    assert_eq!(a.counts().other_port, 3);
+    assert!(a.finish().is_empty());
+}
+
+#[test]
+fn summary_counts_and_median() {
+    let mut conns = Vec::new();
+    for (i, requests) in [1usize, 3, 2, 10].iter().enumerate() {
+        let mut c = Conn::new(40000 + i as u16, 1, 0);
+        c.handshake();
+        for _ in 0..*requests {
+            c.exchange();
+        }
+        if i % 2 == 0 {
+            c.send(true, FIN, b"").send(false, FIN, b"");
+        } else {
+            c.send(false, FIN, b"");
+        }
+        conns.push(c);
+    }
+    let refs: Vec<&Conn> = conns.iter().collect();
+    let (records, counts) = assemble(&refs);
+    let s = summarize(&records, &counts);
+    assert_eq!(s.connections_opened, 4);
+    assert_eq!(s.requests, 16);
+    assert_eq!(s.reuse_ratio, Some(4.0));
+    assert_eq!(s.requests_per_connection_min, Some(1));
+    assert_eq!(s.requests_per_connection_median, Some(2.5));
+    assert_eq!(s.requests_per_connection_max, Some(10));
+    assert_eq!((s.closes_by_client, s.closes_by_server), (2, 2));
+    assert_eq!((s.fins_from_client, s.fins_from_server), (2, 4));
+    assert_eq!(s.open_at_end, 0);
+    assert_eq!(s.fin_packets_from_server, 4);
+}
