@@ -57,6 +57,78 @@ impl Flow {
         }
     }
 
+    /// Adds one segment of this connection, sent by `side`: handshake times, payload and HTTP
+    /// messages, FINs and RSTs.
+    #[inline]
+    fn record_segment(&mut self, side: Side, seg: &TcpSegment<'_>, counts: &mut PacketCounts) {
+        let r = &mut self.record;
+        let flags = seg.flags;
+        r.last_packet_at_us = r.last_packet_at_us.max(seg.ts_us);
+        if flags.syn() && !flags.ack() && side == Side::Client {
+            r.syn_at_us.get_or_insert(seg.ts_us);
+        }
+        if flags.syn() && flags.ack() && side == Side::Server && r.syn_ack_at_us.is_none() {
+            r.syn_ack_at_us = Some(seg.ts_us);
+            if r.partial && r.client_isn == 0 {
+                r.client_isn = seg.ack.wrapping_sub(1);
+            }
+            // The server's stream starts right after its SYN.
+            if !r.partial {
+                self.responses.set_first_seq(seg.seq.wrapping_add(1));
+            }
+        }
+        // Data in a SYN (TCP Fast Open) follows the ISN.
+        let data_seq = if flags.syn() {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        match side {
+            Side::Client => {
+                r.packets_to_server += 1;
+                r.payload_bytes_to_server += u64::from(seg.payload_len);
+                self.requests.push(
+                    data_seq,
+                    seg.payload,
+                    seg.payload_len,
+                    seg.ts_us,
+                    &mut r.request_times_us,
+                );
+            }
+            Side::Server => {
+                r.packets_to_client += 1;
+                r.payload_bytes_to_client += u64::from(seg.payload_len);
+                self.responses.push(
+                    data_seq,
+                    seg.payload,
+                    seg.payload_len,
+                    seg.ts_us,
+                    &mut r.responses,
+                );
+            }
+        }
+        if flags.fin() {
+            match side {
+                Side::Client => {
+                    counts.fin_packets_from_client += 1;
+                    r.client_fin_at_us.get_or_insert(seg.ts_us);
+                }
+                Side::Server => {
+                    counts.fin_packets_from_server += 1;
+                    r.server_fin_at_us.get_or_insert(seg.ts_us);
+                }
+            }
+            r.active_closer.get_or_insert(side);
+        }
+        if flags.rst() {
+            counts.rst_packets += 1;
+            if r.rst_at_us.is_none() {
+                r.rst_at_us = Some(seg.ts_us);
+                r.rst_from = Some(side);
+            }
+        }
+    }
+
     fn finished(&self) -> bool {
         self.record.rst_at_us.is_some()
             || (self.record.client_fin_at_us.is_some() && self.record.server_fin_at_us.is_some())
@@ -158,13 +230,31 @@ impl FlowAssembler {
         if seg.ts_us >= self.last_sweep_us.saturating_add(LINGER_US) {
             self.sweep(seg.ts_us);
         }
-        let flags = seg.flags;
-        let opening_syn = side == Side::Client && flags.syn() && !flags.ack();
-        let located = match (tuple.client.ip(), tuple.server.ip()) {
+        let opening_syn = side == Side::Client && seg.flags.syn() && !seg.flags.ack();
+        let Some(index) = self.locate_tuple(tuple, seg, opening_syn) else {
+            self.counts.late += 1;
+            return true;
+        };
+        if let Some(flow) = self.slab[index].as_mut() {
+            flow.record_segment(side, seg, &mut self.counts);
+        }
+        true
+    }
+
+    /// Finds (or opens) the flow of `tuple` in the table of its address family.
+    #[inline]
+    fn locate_tuple(
+        &mut self,
+        tuple: FourTuple,
+        seg: &TcpSegment<'_>,
+        opening_syn: bool,
+    ) -> Option<usize> {
+        let ports = u32::from(tuple.server.port()) << 16 | u32::from(tuple.client.port());
+        match (tuple.client.ip(), tuple.server.ip()) {
             (IpAddr::V4(client), IpAddr::V4(server)) => {
                 let key = V4Key {
                     ips: u64::from(u32::from(client)) << 32 | u64::from(u32::from(server)),
-                    ports: u32::from(tuple.server.port()) << 16 | u32::from(tuple.client.port()),
+                    ports,
                 };
                 self.locate(key, tuple, seg, opening_syn)
             }
@@ -176,85 +266,12 @@ impl FlowAssembler {
                 let key = V6Key {
                     client_ip: bits(client),
                     server_ip: bits(server),
-                    ports: u32::from(tuple.server.port()) << 16 | u32::from(tuple.client.port()),
+                    ports,
                     v6: client.is_ipv6(),
                 };
                 self.locate(key, tuple, seg, opening_syn)
             }
-        };
-        let Some(index) = located else {
-            self.counts.late += 1;
-            return true;
-        };
-        let Some(flow) = self.slab[index].as_mut() else {
-            return true; // unreachable: the table only points at occupied slots
-        };
-        let r = &mut flow.record;
-        r.last_packet_at_us = r.last_packet_at_us.max(seg.ts_us);
-        if flags.syn() && !flags.ack() && side == Side::Client {
-            r.syn_at_us.get_or_insert(seg.ts_us);
         }
-        if flags.syn() && flags.ack() && side == Side::Server && r.syn_ack_at_us.is_none() {
-            r.syn_ack_at_us = Some(seg.ts_us);
-            if r.partial && r.client_isn == 0 {
-                r.client_isn = seg.ack.wrapping_sub(1);
-            }
-            // The server's stream starts right after its SYN.
-            if !r.partial {
-                flow.responses.set_first_seq(seg.seq.wrapping_add(1));
-            }
-        }
-        // Data in a SYN (TCP Fast Open) follows the ISN.
-        let data_seq = if flags.syn() {
-            seg.seq.wrapping_add(1)
-        } else {
-            seg.seq
-        };
-        match side {
-            Side::Client => {
-                r.packets_to_server += 1;
-                r.payload_bytes_to_server += u64::from(seg.payload_len);
-                flow.requests.push(
-                    data_seq,
-                    seg.payload,
-                    seg.payload_len,
-                    seg.ts_us,
-                    &mut r.request_times_us,
-                );
-            }
-            Side::Server => {
-                r.packets_to_client += 1;
-                r.payload_bytes_to_client += u64::from(seg.payload_len);
-                flow.responses.push(
-                    data_seq,
-                    seg.payload,
-                    seg.payload_len,
-                    seg.ts_us,
-                    &mut r.responses,
-                );
-            }
-        }
-        if flags.fin() {
-            match side {
-                Side::Client => {
-                    self.counts.fin_packets_from_client += 1;
-                    r.client_fin_at_us.get_or_insert(seg.ts_us);
-                }
-                Side::Server => {
-                    self.counts.fin_packets_from_server += 1;
-                    r.server_fin_at_us.get_or_insert(seg.ts_us);
-                }
-            }
-            r.active_closer.get_or_insert(side);
-        }
-        if flags.rst() {
-            self.counts.rst_packets += 1;
-            if r.rst_at_us.is_none() {
-                r.rst_at_us = Some(seg.ts_us);
-                r.rst_from = Some(side);
-            }
-        }
-        true
     }
 
     /// The slab index of the connection `seg` belongs to, opening one if needed; None for a late
