@@ -67,61 +67,26 @@ pub fn compute(mut raw: RawRun) -> RunReport {
     let requests_failed = counted.sent.saturating_sub(counted.ok);
 
     let sockets = available_sockets(raw.sockets.take(), &mut warnings);
-    let connections_opened = connections_opened(
-        raw.dials.as_deref(),
-        embedded.then_some(servers.as_slice()),
-        sockets.as_ref(),
-        raw.capture.as_ref(),
-    );
-    if let Some(capture) = &raw.capture {
-        warnings.extend(capture.warnings.iter().map(|message| Warning::Note {
-            message: format!("capture: {message}"),
-        }));
-    }
-    warnings.extend(disagreements("connections_opened", &connections_opened));
-    let connections_without_requests = connections_without_requests(
-        raw.dials.as_deref(),
-        &raw.requests,
-        embedded.then_some(servers.as_slice()),
-        raw.capture.as_ref(),
-    );
-    if let Some((count, source)) = connections_without_requests.best().filter(|&(n, _)| n > 0) {
-        warnings.push(Warning::ConnectionsWithoutRequests {
-            count,
-            opened: connections_opened.get(source).unwrap_or(count),
-            source,
-        });
-    }
-
+    let sources = Sources {
+        dials: raw.dials.as_deref(),
+        requests: &raw.requests,
+        servers: embedded.then_some(servers.as_slice()),
+        sockets: sockets.as_ref(),
+        capture: raw.capture.as_ref(),
+    };
+    let (connections_opened, connections_without_requests) =
+        connection_counts(&sources, &mut warnings);
     let reuse_ratio = connections_opened
         .best()
         .filter(|&(opened, _)| opened > 0 && counted.source.is_some())
         .map(|(opened, _)| counted.ok as f64 / opened as f64);
-    let (requests_per_connection, requests_per_connection_source) = requests_per_connection(
-        &raw.requests,
-        embedded.then_some(servers.as_slice()),
-        raw.capture.as_ref(),
-    );
-
+    let (requests_per_connection, requests_per_connection_source) =
+        requests_per_connection(&sources);
     let latencies = sorted_latencies_ms(&raw.requests);
-    let closes = closes(
-        raw.capture.as_ref(),
-        embedded.then_some(servers.as_slice()),
-        &mut warnings,
-    );
+    let closes = closes(sources.capture, sources.servers, &mut warnings);
     let time_wait_reconciled = time_wait_reconciled(raw.capture.as_ref(), sockets.as_ref());
     if let Some(reconciled) = &time_wait_reconciled {
-        for side in [Side::Client, Side::Server] {
-            let terms = *reconciled.side(side);
-            // Resets alone already have their own warning.
-            if terms.recycled + terms.expired > 0 || !terms.adds_up() {
-                warnings.push(Warning::TimeWaitReconciled {
-                    side,
-                    terms,
-                    time_wait_secs: reconciled.time_wait_secs,
-                });
-            }
-        }
+        warnings.extend(reconciliation_warnings(reconciled));
     }
     let port_forecast = port_forecast(
         &closes,
@@ -222,6 +187,30 @@ fn request_count(
     counted
 }
 
+/// What the sources recorded of one run, borrowed for the counting functions.
+struct Sources<'a> {
+    dials: Option<&'a [Dial]>,
+    requests: &'a [RequestOutcome],
+    servers: Option<&'a [ServerConnection]>,
+    sockets: Option<&'a SocketsOutcome>,
+    capture: Option<&'a CaptureOutcome>,
+}
+
+/// Connections opened and connections that carried no request, per source, with the warnings
+/// they call for (the capture's own, sources that disagree, unused connections explained).
+fn connection_counts(sources: &Sources<'_>, warnings: &mut Vec<Warning>) -> (PerSource, PerSource) {
+    let opened = connections_opened(sources);
+    if let Some(capture) = sources.capture {
+        warnings.extend(capture.warnings.iter().map(|message| Warning::Note {
+            message: format!("capture: {message}"),
+        }));
+    }
+    warnings.extend(disagreements("connections_opened", &opened));
+    let unused = connections_without_requests(sources);
+    warnings.extend(unused_connections_warning(&unused, &opened));
+    (opened, unused)
+}
+
 /// The socket table's view when it could be read; a warning saying why not otherwise.
 fn available_sockets(
     sockets: Option<SocketsOutcome>,
@@ -270,6 +259,31 @@ fn closes(
     closes
 }
 
+/// The sentence explaining connections that carried no request, when there are any.
+fn unused_connections_warning(unused: &PerSource, opened: &PerSource) -> Option<Warning> {
+    let (count, source) = unused.best().filter(|&(n, _)| n > 0)?;
+    Some(Warning::ConnectionsWithoutRequests {
+        count,
+        opened: opened.get(source).unwrap_or(count),
+        source,
+    })
+}
+
+/// One sentence per side whose TIME_WAIT sockets at the end differ from its closes for a
+/// reason other than resets (which have their own warning).
+fn reconciliation_warnings(reconciled: &TimeWaitReconciliation) -> Vec<Warning> {
+    [Side::Client, Side::Server]
+        .into_iter()
+        .map(|side| (side, *reconciled.side(side)))
+        .filter(|(_, terms)| terms.recycled + terms.expired > 0 || !terms.adds_up())
+        .map(|(side, terms)| Warning::TimeWaitReconciled {
+            side,
+            terms,
+            time_wait_secs: reconciled.time_wait_secs,
+        })
+        .collect()
+}
+
 /// The wire's closes reconciled with the final snapshot's TIME_WAIT sockets, when both the
 /// capture and a final snapshot of the socket table are there.
 fn time_wait_reconciled(
@@ -290,27 +304,26 @@ fn time_wait_reconciled(
 }
 
 /// Connections opened, as each source that measured the run counted them.
-fn connections_opened(
-    dials: Option<&[Dial]>,
-    servers: Option<&[ServerConnection]>,
-    sockets: Option<&SocketsOutcome>,
-    capture: Option<&CaptureOutcome>,
-) -> PerSource {
+fn connections_opened(sources: &Sources<'_>) -> PerSource {
     PerSource {
-        client: dials.map(|dials| dials.iter().filter(|d| d.local.is_some()).count() as u64),
-        server: servers.map(|servers| servers.len() as u64),
-        capture: capture.map(|c| c.summary.connections_opened),
-        sockets: sockets.map(|s| s.distinct_connections),
+        client: sources
+            .dials
+            .map(|dials| dials.iter().filter(|d| d.local.is_some()).count() as u64),
+        server: sources.servers.map(|servers| servers.len() as u64),
+        capture: sources.capture.map(|c| c.summary.connections_opened),
+        sockets: sources.sockets.map(|s| s.distinct_connections),
     }
 }
 
 /// Connections that carried no request, as each source that can tell counted them.
-fn connections_without_requests(
-    dials: Option<&[Dial]>,
-    requests: &[RequestOutcome],
-    servers: Option<&[ServerConnection]>,
-    capture: Option<&CaptureOutcome>,
-) -> PerSource {
+fn connections_without_requests(sources: &Sources<'_>) -> PerSource {
+    let Sources {
+        dials,
+        requests,
+        servers,
+        capture,
+        ..
+    } = *sources;
     let client = dials.map(|dials| {
         let used: HashSet<_> = requests.iter().filter_map(|r| r.local).collect();
         dials
@@ -334,11 +347,13 @@ fn connections_without_requests(
 
 /// Requests per connection, from the server when there is one (it counts HTTP/2 streams too),
 /// else from the wire, else from the client's requests grouped by local address.
-fn requests_per_connection(
-    requests: &[RequestOutcome],
-    servers: Option<&[ServerConnection]>,
-    capture: Option<&CaptureOutcome>,
-) -> (Option<Spread>, Option<Source>) {
+fn requests_per_connection(sources: &Sources<'_>) -> (Option<Spread>, Option<Source>) {
+    let Sources {
+        requests,
+        servers,
+        capture,
+        ..
+    } = *sources;
     if let Some(servers) = servers {
         let counts: Vec<f64> = servers.iter().map(|c| c.requests as f64).collect();
         return (spread(&counts), Some(Source::Server));
