@@ -2,22 +2,22 @@
 //! Only figures where worse has a direction and is about connection reuse are compared: more
 //! connections, lower reuse, more TIME_WAIT, more resets, more failed requests.
 
-use crate::report::figures::{lookup, Worse};
+use crate::report::figures::{self, Figure, Worse};
 use crate::report::summary::group;
 use crate::report::RunReport;
 
 use super::expect::number;
 
 /// The figures a baseline guards.
-pub const GUARDED: &[&str] = &[
-    "connections_opened",
-    "reuse_ratio",
-    "requests_failed",
-    "resets",
-    "time_wait_client_peak",
-    "time_wait_client_end",
-    "time_wait_server_peak",
-    "time_wait_server_end",
+pub const GUARDED: &[&Figure] = &[
+    &figures::CONNECTIONS_OPENED,
+    &figures::REUSE_RATIO,
+    &figures::REQUESTS_FAILED,
+    &figures::RESETS,
+    &figures::TIME_WAIT_CLIENT_PEAK,
+    &figures::TIME_WAIT_CLIENT_END,
+    &figures::TIME_WAIT_SERVER_PEAK,
+    &figures::TIME_WAIT_SERVER_END,
 ];
 
 /// Every regression of `current` against `baseline`, one sentence each. Variants are matched
@@ -33,8 +33,8 @@ pub fn regressions(
         let Some(then) = before.iter().find(|b| b.label == now.label) else {
             continue;
         };
-        for name in GUARDED {
-            let figure = lookup(name).expect("guarded figure in catalogue");
+        for figure in GUARDED {
+            let name = figure.name;
             let (Some(old), Some(new)) = (then.median(figure, None), now.median(figure, None))
             else {
                 continue;

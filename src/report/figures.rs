@@ -38,163 +38,283 @@ fn n(v: u64) -> Option<f64> {
     Some(v as f64)
 }
 
+/// `requests_sent`: requests sent
+pub const REQUESTS_SENT: Figure = Figure {
+    name: "requests_sent",
+    about: "requests sent",
+    per_source: false,
+    worse: Worse::Neither,
+    value: |r, _| n(r.requests_sent),
+};
+
+/// `requests_ok`: requests with a 2xx response whose body policy completed
+pub const REQUESTS_OK: Figure = Figure {
+    name: "requests_ok",
+    about: "requests with a 2xx response whose body policy completed",
+    per_source: false,
+    worse: Worse::Lower,
+    value: |r, _| n(r.requests_ok),
+};
+
+/// `requests_failed`: requests that failed
+pub const REQUESTS_FAILED: Figure = Figure {
+    name: "requests_failed",
+    about: "requests that failed",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| n(r.requests_failed),
+};
+
+/// `connections_opened`: TCP connections opened (SYNs); per source: client, server, capture, sockets
+pub const CONNECTIONS_OPENED: Figure = Figure {
+    name: "connections_opened",
+    about: "TCP connections opened (SYNs); per source: client, server, capture, sockets",
+    per_source: true,
+    worse: Worse::Higher,
+    value: |r, source| match source {
+        Some(source) => r.connections_opened.get(source).map(|v| v as f64),
+        None => r.connections_opened.best().map(|(v, _)| v as f64),
+    },
+};
+
+/// `reuse_ratio`: requests ok per connection opened
+pub const REUSE_RATIO: Figure = Figure {
+    name: "reuse_ratio",
+    about: "requests ok per connection opened",
+    per_source: false,
+    worse: Worse::Lower,
+    value: |r, _| r.reuse_ratio,
+};
+
+/// `requests_per_connection_min`: fewest requests on one connection
+pub const REQUESTS_PER_CONNECTION_MIN: Figure = Figure {
+    name: "requests_per_connection_min",
+    about: "fewest requests on one connection",
+    per_source: false,
+    worse: Worse::Lower,
+    value: |r, _| r.requests_per_connection.map(|s| s.min),
+};
+
+/// `requests_per_connection_median`: median requests per connection
+pub const REQUESTS_PER_CONNECTION_MEDIAN: Figure = Figure {
+    name: "requests_per_connection_median",
+    about: "median requests per connection",
+    per_source: false,
+    worse: Worse::Lower,
+    value: |r, _| r.requests_per_connection.map(|s| s.median),
+};
+
+/// `requests_per_connection_max`: most requests on one connection
+pub const REQUESTS_PER_CONNECTION_MAX: Figure = Figure {
+    name: "requests_per_connection_max",
+    about: "most requests on one connection",
+    per_source: false,
+    worse: Worse::Neither,
+    value: |r, _| r.requests_per_connection.map(|s| s.max),
+};
+
+/// `closes_by_client`: connections the client closed first (it holds TIME_WAIT)
+pub const CLOSES_BY_CLIENT: Figure = Figure {
+    name: "closes_by_client",
+    about: "connections the client closed first (it holds TIME_WAIT)",
+    per_source: false,
+    worse: Worse::Neither,
+    value: |r, _| r.closes.source.and(n(r.closes.by_client)),
+};
+
+/// `closes_by_server`: connections the server closed first (it holds TIME_WAIT)
+pub const CLOSES_BY_SERVER: Figure = Figure {
+    name: "closes_by_server",
+    about: "connections the server closed first (it holds TIME_WAIT)",
+    per_source: false,
+    worse: Worse::Neither,
+    value: |r, _| r.closes.source.and(n(r.closes.by_server)),
+};
+
+/// `resets`: connections that ended in a RST
+pub const RESETS: Figure = Figure {
+    name: "resets",
+    about: "connections that ended in a RST",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| r.closes.source.and(n(r.closes.reset)),
+};
+
+/// `open_at_end`: connections still open when the run ended (pooled)
+pub const OPEN_AT_END: Figure = Figure {
+    name: "open_at_end",
+    about: "connections still open when the run ended (pooled)",
+    per_source: false,
+    worse: Worse::Neither,
+    value: |r, _| r.closes.source.and(n(r.closes.open_at_end)),
+};
+
+/// `time_wait_client_peak`: most client-side TIME_WAIT sockets during the run
+pub const TIME_WAIT_CLIENT_PEAK: Figure = Figure {
+    name: "time_wait_client_peak",
+    about: "most client-side TIME_WAIT sockets during the run",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| r.time_wait.map(|t| t.time_wait_client_peak as f64),
+};
+
+/// `time_wait_client_end`: client-side TIME_WAIT sockets after the settle
+pub const TIME_WAIT_CLIENT_END: Figure = Figure {
+    name: "time_wait_client_end",
+    about: "client-side TIME_WAIT sockets after the settle",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| r.time_wait.map(|t| t.time_wait_client_end as f64),
+};
+
+/// `time_wait_server_peak`: most server-side TIME_WAIT sockets during the run
+pub const TIME_WAIT_SERVER_PEAK: Figure = Figure {
+    name: "time_wait_server_peak",
+    about: "most server-side TIME_WAIT sockets during the run",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| r.time_wait.map(|t| t.time_wait_server_peak as f64),
+};
+
+/// `time_wait_server_end`: server-side TIME_WAIT sockets after the settle
+pub const TIME_WAIT_SERVER_END: Figure = Figure {
+    name: "time_wait_server_end",
+    about: "server-side TIME_WAIT sockets after the settle",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| r.time_wait.map(|t| t.time_wait_server_end as f64),
+};
+
+/// `close_wait_peak`: most CLOSE_WAIT sockets during the run (a side that never closes)
+pub const CLOSE_WAIT_PEAK: Figure = Figure {
+    name: "close_wait_peak",
+    about: "most CLOSE_WAIT sockets during the run (a side that never closes)",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| r.time_wait.map(|t| t.close_wait_peak as f64),
+};
+
+/// `connections_without_requests`: connections that carried no request
+pub const CONNECTIONS_WITHOUT_REQUESTS: Figure = Figure {
+    name: "connections_without_requests",
+    about: "connections that carried no request; per source: client, server, capture",
+    per_source: true,
+    worse: Worse::Higher,
+    value: |r, source| match source {
+        Some(source) => r.connections_without_requests.get(source).map(|v| v as f64),
+        None => r.connections_without_requests.best().map(|(v, _)| v as f64),
+    },
+};
+
+/// `time_wait_recycled_client`: client closes whose TIME_WAIT a later SYN recycled
+pub const TIME_WAIT_RECYCLED_CLIENT: Figure = Figure {
+    name: "time_wait_recycled_client",
+    about:
+        "client closes whose TIME_WAIT socket a later SYN on the same 4-tuple recycled (capture)",
+    per_source: false,
+    worse: Worse::Neither,
+    value: |r, _| n(r.time_wait_reconciled?.client.recycled),
+};
+
+/// `time_wait_recycled_server`: server closes whose TIME_WAIT a later SYN recycled
+pub const TIME_WAIT_RECYCLED_SERVER: Figure = Figure {
+    name: "time_wait_recycled_server",
+    about:
+        "server closes whose TIME_WAIT socket a later SYN on the same 4-tuple recycled (capture)",
+    per_source: false,
+    worse: Worse::Neither,
+    value: |r, _| n(r.time_wait_reconciled?.server.recycled),
+};
+
+/// `closes_unexplained_client`: client closes that TIME_WAIT, resets, recycling and expiry do
+/// not account for
+pub const CLOSES_UNEXPLAINED_CLIENT: Figure = Figure {
+    name: "closes_unexplained_client",
+    about: "client closes not accounted for by TIME_WAIT at the end, resets, recycled or expired (0: it adds up)",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| Some(r.time_wait_reconciled?.client.unexplained as f64),
+};
+
+/// `closes_unexplained_server`: server closes that TIME_WAIT, resets, recycling and expiry do
+/// not account for
+pub const CLOSES_UNEXPLAINED_SERVER: Figure = Figure {
+    name: "closes_unexplained_server",
+    about: "server closes not accounted for by TIME_WAIT at the end, resets, recycled or expired (0: it adds up)",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| Some(r.time_wait_reconciled?.server.unexplained as f64),
+};
+
+/// `latency_p50_ms`: median request latency, ms
+pub const LATENCY_P50_MS: Figure = Figure {
+    name: "latency_p50_ms",
+    about: "median request latency, ms",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| r.latency_p50_ms,
+};
+
+/// `latency_p99_ms`: 99th percentile request latency, ms
+pub const LATENCY_P99_MS: Figure = Figure {
+    name: "latency_p99_ms",
+    about: "99th percentile request latency, ms",
+    per_source: false,
+    worse: Worse::Higher,
+    value: |r, _| r.latency_p99_ms,
+};
+
+/// `command_exit_code`: `kalab observe` only: the observed command's exit status
+pub const COMMAND_EXIT_CODE: Figure = Figure {
+    name: "command_exit_code",
+    about: "`kalab observe` only: the observed command's exit status",
+    per_source: false,
+    worse: Worse::Neither,
+    value: |r, _| r.observed()?.exit_code.map(f64::from),
+};
+
+/// `wall_time_ms`: run duration including the settle, ms
+pub const WALL_TIME_MS: Figure = Figure {
+    name: "wall_time_ms",
+    about: "run duration including the settle, ms",
+    per_source: false,
+    worse: Worse::Neither,
+    value: |r, _| Some(r.wall_time_ms),
+};
+
 /// Every figure, in report order.
-pub const FIGURES: &[Figure] = &[
-    Figure {
-        name: "requests_sent",
-        about: "requests sent",
-        per_source: false,
-        worse: Worse::Neither,
-        value: |r, _| n(r.requests_sent),
-    },
-    Figure {
-        name: "requests_ok",
-        about: "requests with a 2xx response whose body policy completed",
-        per_source: false,
-        worse: Worse::Lower,
-        value: |r, _| n(r.requests_ok),
-    },
-    Figure {
-        name: "requests_failed",
-        about: "requests that failed",
-        per_source: false,
-        worse: Worse::Higher,
-        value: |r, _| n(r.requests_failed),
-    },
-    Figure {
-        name: "connections_opened",
-        about: "TCP connections opened (SYNs); per source: client, server, capture, sockets",
-        per_source: true,
-        worse: Worse::Higher,
-        value: |r, source| match source {
-            Some(source) => r.connections_opened.get(source).map(|v| v as f64),
-            None => r.connections_opened.best().map(|(v, _)| v as f64),
-        },
-    },
-    Figure {
-        name: "reuse_ratio",
-        about: "requests ok per connection opened",
-        per_source: false,
-        worse: Worse::Lower,
-        value: |r, _| r.reuse_ratio,
-    },
-    Figure {
-        name: "requests_per_connection_min",
-        about: "fewest requests on one connection",
-        per_source: false,
-        worse: Worse::Lower,
-        value: |r, _| r.requests_per_connection.map(|s| s.min),
-    },
-    Figure {
-        name: "requests_per_connection_median",
-        about: "median requests per connection",
-        per_source: false,
-        worse: Worse::Lower,
-        value: |r, _| r.requests_per_connection.map(|s| s.median),
-    },
-    Figure {
-        name: "requests_per_connection_max",
-        about: "most requests on one connection",
-        per_source: false,
-        worse: Worse::Neither,
-        value: |r, _| r.requests_per_connection.map(|s| s.max),
-    },
-    Figure {
-        name: "closes_by_client",
-        about: "connections the client closed first (it holds TIME_WAIT)",
-        per_source: false,
-        worse: Worse::Neither,
-        value: |r, _| r.closes.source.and(n(r.closes.by_client)),
-    },
-    Figure {
-        name: "closes_by_server",
-        about: "connections the server closed first (it holds TIME_WAIT)",
-        per_source: false,
-        worse: Worse::Neither,
-        value: |r, _| r.closes.source.and(n(r.closes.by_server)),
-    },
-    Figure {
-        name: "resets",
-        about: "connections that ended in a RST",
-        per_source: false,
-        worse: Worse::Higher,
-        value: |r, _| r.closes.source.and(n(r.closes.reset)),
-    },
-    Figure {
-        name: "open_at_end",
-        about: "connections still open when the run ended (pooled)",
-        per_source: false,
-        worse: Worse::Neither,
-        value: |r, _| r.closes.source.and(n(r.closes.open_at_end)),
-    },
-    Figure {
-        name: "time_wait_client_peak",
-        about: "most client-side TIME_WAIT sockets during the run",
-        per_source: false,
-        worse: Worse::Higher,
-        value: |r, _| r.time_wait.map(|t| t.time_wait_client_peak as f64),
-    },
-    Figure {
-        name: "time_wait_client_end",
-        about: "client-side TIME_WAIT sockets after the settle",
-        per_source: false,
-        worse: Worse::Higher,
-        value: |r, _| r.time_wait.map(|t| t.time_wait_client_end as f64),
-    },
-    Figure {
-        name: "time_wait_server_peak",
-        about: "most server-side TIME_WAIT sockets during the run",
-        per_source: false,
-        worse: Worse::Higher,
-        value: |r, _| r.time_wait.map(|t| t.time_wait_server_peak as f64),
-    },
-    Figure {
-        name: "time_wait_server_end",
-        about: "server-side TIME_WAIT sockets after the settle",
-        per_source: false,
-        worse: Worse::Higher,
-        value: |r, _| r.time_wait.map(|t| t.time_wait_server_end as f64),
-    },
-    Figure {
-        name: "close_wait_peak",
-        about: "most CLOSE_WAIT sockets during the run (a side that never closes)",
-        per_source: false,
-        worse: Worse::Higher,
-        value: |r, _| r.time_wait.map(|t| t.close_wait_peak as f64),
-    },
-    Figure {
-        name: "latency_p50_ms",
-        about: "median request latency, ms",
-        per_source: false,
-        worse: Worse::Higher,
-        value: |r, _| r.latency_p50_ms,
-    },
-    Figure {
-        name: "latency_p99_ms",
-        about: "99th percentile request latency, ms",
-        per_source: false,
-        worse: Worse::Higher,
-        value: |r, _| r.latency_p99_ms,
-    },
-    Figure {
-        name: "command_exit_code",
-        about: "`kalab observe` only: the observed command's exit status",
-        per_source: false,
-        worse: Worse::Neither,
-        value: |r, _| r.observed()?.exit_code.map(f64::from),
-    },
-    Figure {
-        name: "wall_time_ms",
-        about: "run duration including the settle, ms",
-        per_source: false,
-        worse: Worse::Neither,
-        value: |r, _| Some(r.wall_time_ms),
-    },
+pub const FIGURES: &[&Figure] = &[
+    &REQUESTS_SENT,
+    &REQUESTS_OK,
+    &REQUESTS_FAILED,
+    &CONNECTIONS_OPENED,
+    &REUSE_RATIO,
+    &REQUESTS_PER_CONNECTION_MIN,
+    &REQUESTS_PER_CONNECTION_MEDIAN,
+    &REQUESTS_PER_CONNECTION_MAX,
+    &CLOSES_BY_CLIENT,
+    &CLOSES_BY_SERVER,
+    &RESETS,
+    &OPEN_AT_END,
+    &TIME_WAIT_CLIENT_PEAK,
+    &TIME_WAIT_CLIENT_END,
+    &TIME_WAIT_SERVER_PEAK,
+    &TIME_WAIT_SERVER_END,
+    &CLOSE_WAIT_PEAK,
+    &CONNECTIONS_WITHOUT_REQUESTS,
+    &TIME_WAIT_RECYCLED_CLIENT,
+    &TIME_WAIT_RECYCLED_SERVER,
+    &CLOSES_UNEXPLAINED_CLIENT,
+    &CLOSES_UNEXPLAINED_SERVER,
+    &LATENCY_P50_MS,
+    &LATENCY_P99_MS,
+    &COMMAND_EXIT_CODE,
+    &WALL_TIME_MS,
 ];
 
 /// The figure with this name.
 pub fn lookup(name: &str) -> Option<&'static Figure> {
-    FIGURES.iter().find(|f| f.name == name)
+    FIGURES.iter().copied().find(|f| f.name == name)
 }
 
 /// Every figure's name, for error messages.
@@ -204,4 +324,27 @@ pub fn names() -> String {
         .map(|f| f.name)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_figure_has_a_unique_snake_case_name() {
+        let mut seen = std::collections::HashSet::new();
+        for figure in FIGURES {
+            assert!(seen.insert(figure.name), "{} twice", figure.name);
+            assert!(
+                figure
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{}",
+                figure.name
+            );
+            assert_eq!(lookup(figure.name).map(|f| f.name), Some(figure.name));
+        }
+        assert!(lookup("connections_opend").is_none());
+    }
 }

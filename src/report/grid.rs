@@ -1,7 +1,7 @@
 //! The side-by-side view every format shares: header, one row per variant, comparison
 //! sentences and notes. The terminal table and the markdown exporter only differ in markup.
 
-use super::figures::lookup;
+use super::figures::{self, Figure};
 use super::model::{RunReport, Source};
 use super::sentences;
 use super::summary::{cell, group, VariantSummary};
@@ -20,10 +20,6 @@ pub struct Grid {
     pub notes: Vec<String>,
     /// Files the runs wrote (saved captures), one line each.
     pub files: Vec<String>,
-}
-
-fn figure(name: &str) -> &'static super::figures::Figure {
-    lookup(name).expect("figure in catalogue")
 }
 
 /// Builds the side-by-side grid. `baseline` picks the variant others are compared with (by
@@ -45,7 +41,25 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
             .find(|v| v.label == wanted || v.first().variant == wanted)
     });
     let repeated = variants.iter().any(|v| v.runs.len() > 1);
+    let rows = variants
+        .iter()
+        .enumerate()
+        .map(|(index, variant)| {
+            let baseline_variant = sentences::baseline_for(&variants, index, chosen);
+            row(variant, baseline_variant, &sources, repeated)
+        })
+        .collect();
+    Grid {
+        headers: headers(&sources, repeated),
+        rows,
+        sentences: sentences::comparisons(&variants, chosen),
+        notes: notes(&variants),
+        files: saved_files(runs),
+    }
+}
 
+/// The column headers.
+fn headers(sources: &[Source], repeated: bool) -> Vec<String> {
     let mut headers = vec!["run".to_string()];
     if repeated {
         headers.push("runs".into());
@@ -68,78 +82,98 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
         "latency ms\np50 / p99".into(),
         "wall\nms".into(),
     ]);
+    headers
+}
 
-    let joined = |v: &VariantSummary<'_>, names: &[&str], decimals: usize| {
-        let parts: Vec<String> = names
-            .iter()
-            .map(|name| cell(&v.values(figure(name), None), decimals))
-            .collect();
-        if parts.iter().all(|p| p == "-") {
-            "-".to_string()
-        } else {
-            parts.join(" / ")
-        }
-    };
-    let opened = figure("connections_opened");
-    let mut rows = Vec::new();
-    for (index, variant) in variants.iter().enumerate() {
-        let baseline_variant = sentences::baseline_for(&variants, index, chosen);
-        let mut row = vec![variant.label.clone()];
-        if repeated {
-            row.push(variant.runs.len().to_string());
-        }
-        row.push(joined(variant, &["requests_ok", "requests_failed"], 0));
-        row.push(
-            sources
-                .iter()
-                .map(|&s| cell(&variant.values(opened, Some(s)), 0))
-                .collect::<Vec<_>>()
-                .join(" / "),
-        );
-        row.push(match (baseline_variant, variant.median(opened, None)) {
-            (Some(base), Some(value)) => match base.median(opened, None) {
-                Some(b) if b > 0.0 => format!("{:.2}x", value / b),
-                _ => "-".into(),
-            },
-            _ => "-".into(),
-        });
-        row.push(cell(&variant.values(figure("reuse_ratio"), None), 1));
-        row.push(joined(
-            variant,
-            &[
-                "requests_per_connection_min",
-                "requests_per_connection_median",
-                "requests_per_connection_max",
-            ],
-            0,
-        ));
-        let closes = joined(
-            variant,
-            &[
-                "closes_by_client",
-                "closes_by_server",
-                "resets",
-                "open_at_end",
-            ],
-            0,
-        );
-        row.push(match variant.first().closes.source {
-            Some(source) if closes != "-" => format!("{closes} ({source})"),
-            _ => closes,
-        });
-        row.push(joined(
-            variant,
-            &["time_wait_client_end", "time_wait_server_end"],
-            0,
-        ));
-        row.push(joined(variant, &["latency_p50_ms", "latency_p99_ms"], 2));
-        row.push(cell(&variant.values(figure("wall_time_ms"), None), 0));
-        rows.push(row);
+/// Several figures of a variant in one cell, `a / b / c`; `-` when none was measured.
+fn joined(variant: &VariantSummary<'_>, figures: &[&Figure], decimals: usize) -> String {
+    let parts: Vec<String> = figures
+        .iter()
+        .map(|figure| cell(&variant.values(figure, None), decimals))
+        .collect();
+    if parts.iter().all(|p| p == "-") {
+        "-".to_string()
+    } else {
+        parts.join(" / ")
     }
+}
 
-    let sentences = sentences::comparisons(&variants, chosen);
+/// One variant's row.
+fn row(
+    variant: &VariantSummary<'_>,
+    baseline: Option<&VariantSummary<'_>>,
+    sources: &[Source],
+    repeated: bool,
+) -> Vec<String> {
+    let opened = &figures::CONNECTIONS_OPENED;
+    let mut row = vec![variant.label.clone()];
+    if repeated {
+        row.push(variant.runs.len().to_string());
+    }
+    row.push(joined(
+        variant,
+        &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED],
+        0,
+    ));
+    row.push(
+        sources
+            .iter()
+            .map(|&s| cell(&variant.values(opened, Some(s)), 0))
+            .collect::<Vec<_>>()
+            .join(" / "),
+    );
+    row.push(match (baseline, variant.median(opened, None)) {
+        (Some(base), Some(value)) => match base.median(opened, None) {
+            Some(b) if b > 0.0 => format!("{:.2}x", value / b),
+            _ => "-".into(),
+        },
+        _ => "-".into(),
+    });
+    row.push(cell(&variant.values(&figures::REUSE_RATIO, None), 1));
+    row.push(joined(
+        variant,
+        &[
+            &figures::REQUESTS_PER_CONNECTION_MIN,
+            &figures::REQUESTS_PER_CONNECTION_MEDIAN,
+            &figures::REQUESTS_PER_CONNECTION_MAX,
+        ],
+        0,
+    ));
+    let closes = joined(
+        variant,
+        &[
+            &figures::CLOSES_BY_CLIENT,
+            &figures::CLOSES_BY_SERVER,
+            &figures::RESETS,
+            &figures::OPEN_AT_END,
+        ],
+        0,
+    );
+    row.push(match variant.first().closes.source {
+        Some(source) if closes != "-" => format!("{closes} ({source})"),
+        _ => closes,
+    });
+    row.push(joined(
+        variant,
+        &[
+            &figures::TIME_WAIT_CLIENT_END,
+            &figures::TIME_WAIT_SERVER_END,
+        ],
+        0,
+    ));
+    row.push(joined(
+        variant,
+        &[&figures::LATENCY_P50_MS, &figures::LATENCY_P99_MS],
+        2,
+    ));
+    row.push(cell(&variant.values(&figures::WALL_TIME_MS, None), 0));
+    row
+}
+
+/// Unstable counts between repetitions, and every run's warnings, one line each.
+fn notes(variants: &[VariantSummary<'_>]) -> Vec<String> {
     let mut notes = Vec::new();
-    for variant in &variants {
+    for variant in variants {
         if let Some(counts) = variant.unstable_connection_counts() {
             let counts: Vec<String> = counts.iter().map(u64::to_string).collect();
             notes.push(format!(
@@ -169,8 +203,12 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
             }
         }
     }
-    let files = runs
-        .iter()
+    notes
+}
+
+/// The capture files the runs saved, one line each.
+fn saved_files(runs: &[RunReport]) -> Vec<String> {
+    runs.iter()
         .filter_map(|run| {
             let path = run.capture.as_ref()?.saved_file.as_ref()?;
             Some(format!(
@@ -180,12 +218,5 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
                 path.display()
             ))
         })
-        .collect();
-    Grid {
-        headers,
-        rows,
-        sentences,
-        notes,
-        files,
-    }
+        .collect()
 }

@@ -5,7 +5,7 @@
 //! workers and requests), each against the group's first, so a sentence never compares a
 //! sequential run with a concurrent one. Repeated runs are compared by their medians.
 
-use super::figures::lookup;
+use super::figures;
 use super::summary::VariantSummary;
 
 /// The variant that `variants[index]` is compared with: the chosen baseline, else the first
@@ -58,7 +58,7 @@ fn same_group(a: &VariantSummary<'_>, b: &VariantSummary<'_>) -> bool {
 /// One sentence saying how `variant` differs from `baseline` in connections opened and
 /// TIME_WAIT.
 pub fn compare(baseline: &VariantSummary<'_>, variant: &VariantSummary<'_>) -> Option<String> {
-    let opened = lookup("connections_opened")?;
+    let opened = &figures::CONNECTIONS_OPENED;
     let (_, source) = baseline.first().connections_opened.best()?;
     let base = baseline.median(opened, Some(source))?;
     let value = variant.median(opened, Some(source))?;
@@ -78,11 +78,10 @@ pub fn compare(baseline: &VariantSummary<'_>, variant: &VariantSummary<'_>) -> O
         )
     };
     let mut time_wait = String::new();
-    for (name, side) in [
-        ("time_wait_client_end", "client"),
-        ("time_wait_server_end", "server"),
+    for (figure, side) in [
+        (&figures::TIME_WAIT_CLIENT_END, "client"),
+        (&figures::TIME_WAIT_SERVER_END, "server"),
     ] {
-        let figure = lookup(name)?;
         if let (Some(b), Some(v)) = (baseline.median(figure, None), variant.median(figure, None)) {
             if b != v {
                 time_wait.push_str(&format!(

@@ -83,7 +83,7 @@ pub fn cell(values: &[f64], decimals: usize) -> String {
 mod tests {
     use super::*;
     use crate::report::export::tests::sample_run;
-    use crate::report::figures::lookup;
+    use crate::report::figures;
 
     fn repetition(name: &str, variant: &str, connections: u64, repetition: u32) -> RunReport {
         let mut run = sample_run(name, variant, connections);
@@ -112,7 +112,7 @@ mod tests {
             repetition("s", "", 10, 3),
         ];
         let groups = group(&runs);
-        let opened = lookup("connections_opened").unwrap();
+        let opened = &figures::CONNECTIONS_OPENED;
         let spread = groups[0].spread(opened, None).unwrap();
         assert_eq!((spread.min, spread.median, spread.max), (2.0, 5.0, 10.0));
         assert_eq!(cell(&groups[0].values(opened, None), 0), "5 (2-10)");
@@ -123,7 +123,7 @@ mod tests {
     fn agreeing_repetitions_show_one_value_and_are_stable() {
         let runs = vec![repetition("s", "", 10, 1), repetition("s", "", 10, 2)];
         let groups = group(&runs);
-        let opened = lookup("connections_opened").unwrap();
+        let opened = &figures::CONNECTIONS_OPENED;
         assert_eq!(cell(&groups[0].values(opened, None), 0), "10");
         assert_eq!(groups[0].unstable_connection_counts(), None);
         assert_eq!(cell(&[], 1), "-");
