@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use crate::report::export::Format;
 
 /// kalab: a laboratory for HTTP connection reuse.
 ///
@@ -114,7 +117,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = format_parser())]
     pub format: Format,
 }
 
@@ -235,7 +238,7 @@ pub enum CaptureArg {
 #[derive(Debug, Args)]
 pub struct OutputArgs {
     /// Format of the report on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = format_parser())]
     pub format: Format,
     /// The variant the others are compared with (its label, or what it sets, e.g.
     /// `max_idle_per_host=2`); default: the first of each group of like patterns.
@@ -255,15 +258,8 @@ pub struct OutputArgs {
     pub timeline: Option<PathBuf>,
 }
 
-/// Formats of the report on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// A side-by-side table with comparison sentences.
-    Table,
-    /// The full result model as JSON.
-    Json,
-    /// The side-by-side table as Markdown.
-    Markdown,
-    /// One row per variant and repetition.
-    Csv,
+/// `--format`: one of [`Format::NAMES`], parsed into the one output format enum.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    clap::builder::PossibleValuesParser::new(Format::NAMES)
+        .map(|name| name.parse::<Format>().expect("a listed format name"))
 }

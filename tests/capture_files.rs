@@ -6,8 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use etherparse::PacketBuilder;
-use kalab::capture::{analyze_file, run_analyze, Analysis, AnalyzeError, AnalyzeFormat, LinkType};
+use kalab::capture::{analyze_file, Analysis, AnalyzeError, LinkType};
 use kalab::model::{EndState, Side};
+use kalab::report::export::analysis::write_analysis;
+use kalab::report::export::Format;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -345,7 +347,7 @@ fn truncated_file_keeps_results_up_to_the_damage() {
 
     // run_analyze prints the partial results, then reports the error.
     let mut out = Vec::new();
-    let result = run_analyze(&path, Some(18931), AnalyzeFormat::Json, &mut out);
+    let result = write_analysis(&path, Some(18931), Format::Json, &mut out);
     assert!(result.is_err());
     let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(json["connections"].as_array().unwrap().len(), 2);
@@ -432,24 +434,24 @@ fn output_formats() {
     let path = fixture("lo-en10mb.pcap");
     let render = |format| {
         let mut out = Vec::new();
-        run_analyze(&path, None, format, &mut out).unwrap();
+        write_analysis(&path, None, format, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     };
-    let json = render(AnalyzeFormat::Json);
+    let json = render(Format::Json);
     let parsed: Analysis = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed.connections.len(), 2);
     assert_eq!(parsed.summary.connections_opened, 2);
-    let csv = render(AnalyzeFormat::Csv);
+    let csv = render(Format::Csv);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3);
     assert!(lines[0].starts_with("client,server,client_isn"));
     assert!(csv.contains(",client,closed-by-client\n"), "{csv}");
     assert!(csv.contains(",server,closed-by-server\n"), "{csv}");
-    let table = render(AnalyzeFormat::Table);
+    let table = render(Format::Table);
     assert!(table.contains("connections opened (SYN)"), "{table}");
     assert!(table.contains("closed-by-client"), "{table}");
-    let md = render(AnalyzeFormat::Markdown);
+    let md = render(Format::Markdown);
     assert!(md.contains("| connections opened (SYN)"), "{md}");
-    assert_eq!("md".parse::<AnalyzeFormat>(), Ok(AnalyzeFormat::Markdown));
-    assert!("xml".parse::<AnalyzeFormat>().is_err());
+    assert_eq!("md".parse::<Format>(), Ok(Format::Markdown));
+    assert!("xml".parse::<Format>().is_err());
 }

@@ -15,9 +15,7 @@ pub mod live;
 pub mod route;
 pub mod source;
 
-pub use analyze::{
-    analyze_file, analyze_file_with, run_analyze, Analysis, AnalyzeError, AnalyzeFormat,
-};
+pub use analyze::{analyze_file, analyze_file_with, Analysis, AnalyzeError};
 pub use decode::{decode, LinkType, SkipReason, TcpFlags, TcpSegment};
 pub use file::{FileFormat, FileSource};
 pub use flows::{summarize, CaptureSummary, FlowAssembler, PacketCounts, SummaryBuilder};

@@ -4,22 +4,17 @@
 
 use std::io::Write as _;
 
-use crate::capture::{run_analyze, AnalyzeError, AnalyzeFormat};
-use crate::cli::{AnalyzeArgs, Format};
+use crate::capture::AnalyzeError;
+use crate::cli::AnalyzeArgs;
 use crate::exit_code::ExitCode;
 use crate::model::error::InputError;
+use crate::report::export::analysis::write_analysis;
 
 /// Analyses one capture file.
 pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let format = match args.format {
-        Format::Table => AnalyzeFormat::Table,
-        Format::Json => AnalyzeFormat::Json,
-        Format::Markdown => AnalyzeFormat::Markdown,
-        Format::Csv => AnalyzeFormat::Csv,
-    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let result = run_analyze(&args.file, args.port, format, &mut out);
+    let result = write_analysis(&args.file, args.port, args.format, &mut out);
     match out.flush() {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::Success),
         other => other?,

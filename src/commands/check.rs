@@ -14,7 +14,7 @@ use crate::check::{baseline, junit, verdict, CheckResult, Expectations};
 use crate::cli::CheckArgs;
 use crate::exit_code::ExitCode;
 use crate::model::error::InputError;
-use crate::report::export::ExportFormat;
+use crate::report::export::Format;
 use crate::report::{ResultSet, RunReport};
 use crate::scenario;
 use crate::session::RunOptions;
@@ -101,7 +101,7 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &config.save_baseline {
-        let json = ExportFormat::Json
+        let json = Format::Json
             .exporter()
             .export(&ResultSet::new(runs.clone()), None)?;
         std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
@@ -173,7 +173,7 @@ fn write_step_summary(
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
         return Ok(());
     };
-    let markdown = ExportFormat::Markdown
+    let markdown = Format::Markdown
         .exporter()
         .export(&ResultSet::new(runs.to_vec()), baseline)?;
     let mut text = format!("## kalab check\n\n{}\n", String::from_utf8_lossy(&markdown));

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{Format, OutputArgs};
-use crate::report::export::{ExportFormat, ExportTarget};
-use crate::report::{grid, lanes, table, timeline, ResultSet, RunReport};
+use crate::cli::OutputArgs;
+use crate::report::export::{ExportTarget, Format};
+use crate::report::{lanes, timeline, ResultSet, RunReport};
 
 /// Output options, free of command-line types.
 #[derive(Debug, Clone)]
@@ -28,9 +28,9 @@ impl From<OutputArgs> for OutputConfig {
                 exports.push(ExportTarget { format, path });
             }
         };
-        add(args.export_json, ExportFormat::Json);
-        add(args.export_markdown, ExportFormat::Markdown);
-        add(args.export_csv, ExportFormat::Csv);
+        add(args.export_json, Format::Json);
+        add(args.export_markdown, Format::Markdown);
+        add(args.export_csv, Format::Csv);
         OutputConfig {
             format: args.format,
             baseline_variant: args.baseline_variant,
@@ -44,7 +44,7 @@ impl OutputConfig {
     /// Whether stdout carries a machine-readable report (JSON, CSV, Markdown), which nothing
     /// else may write into.
     pub fn machine_readable_on_stdout(&self) -> bool {
-        self.format != Format::Table || self.exports.iter().any(ExportTarget::is_stdout)
+        self.format.machine_readable() || self.exports.iter().any(ExportTarget::is_stdout)
     }
 
     /// Rewrites every export file with the runs so far.
@@ -68,19 +68,8 @@ impl OutputConfig {
         self.write_files(runs)?;
         let results = ResultSet::new(runs.to_vec());
         let baseline = self.baseline_variant.as_deref();
-        let stdout_format = match self.format {
-            Format::Table => None,
-            Format::Json => Some(ExportFormat::Json),
-            Format::Markdown => Some(ExportFormat::Markdown),
-            Format::Csv => Some(ExportFormat::Csv),
-        };
-        match stdout_format {
-            None => super::print(&table::render(&grid::build(runs, baseline)))?,
-            Some(format) => {
-                let bytes = format.exporter().export(&results, baseline)?;
-                super::print(&String::from_utf8_lossy(&bytes))?;
-            }
-        }
+        let bytes = self.format.exporter().export(&results, baseline)?;
+        super::print(&String::from_utf8_lossy(&bytes))?;
         for export in self.exports.iter().filter(|e| e.is_stdout()) {
             let bytes = export.format.exporter().export(&results, baseline)?;
             super::print(&String::from_utf8_lossy(&bytes))?;

@@ -11,7 +11,6 @@ pub mod reconcile;
 pub mod schema;
 pub mod sentences;
 pub mod summary;
-pub mod table;
 pub mod timeline;
 
 pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning};

@@ -3,9 +3,11 @@
 //! File exports are rewritten after every run, so an interrupted sweep keeps what it measured;
 //! `-` (stdout) is written once, at the end.
 
+pub mod analysis;
 pub mod csv;
 pub mod json;
 pub mod markdown;
+pub mod table;
 
 use std::path::PathBuf;
 
@@ -19,9 +21,12 @@ pub trait Exporter {
     fn export(&self, results: &ResultSet, baseline: Option<&str>) -> anyhow::Result<Vec<u8>>;
 }
 
-/// The export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
+/// The output formats: of the report on stdout, of export files, of `analyze` and of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// The side-by-side table with comparison sentences, for a terminal.
+    #[default]
+    Table,
     /// The full result model (`kalab compare` reads it back).
     Json,
     /// A table plus the comparison sentences, for blogs and pull requests.
@@ -30,14 +35,49 @@ pub enum ExportFormat {
     Csv,
 }
 
-impl ExportFormat {
+impl Format {
+    /// Every format's name, as the command line takes them.
+    pub const NAMES: [&'static str; 4] = ["table", "json", "markdown", "csv"];
+
     /// The exporter for this format.
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {
-            ExportFormat::Json => Box::new(json::Json),
-            ExportFormat::Markdown => Box::new(markdown::Markdown),
-            ExportFormat::Csv => Box::new(csv::Csv),
+            Format::Table => Box::new(table::Table),
+            Format::Json => Box::new(json::Json),
+            Format::Markdown => Box::new(markdown::Markdown),
+            Format::Csv => Box::new(csv::Csv),
         }
+    }
+
+    /// Whether it is meant for programs rather than a terminal.
+    pub fn machine_readable(self) -> bool {
+        self != Format::Table
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "table" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            "markdown" | "md" => Ok(Format::Markdown),
+            "csv" => Ok(Format::Csv),
+            other => Err(format!(
+                "unknown format `{other}` (expected table, json, markdown or csv)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Csv => "csv",
+        })
     }
 }
 
@@ -45,7 +85,7 @@ impl ExportFormat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportTarget {
     /// The format.
-    pub format: ExportFormat,
+    pub format: Format,
     /// The file, or `-` for stdout.
     pub path: PathBuf,
 }

@@ -2,13 +2,24 @@
 //! terminals), then the comparison sentences and the notes.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment, ContentArrangement};
 
-use super::grid::Grid;
+use super::Exporter;
+use crate::report::grid::{self, Grid};
+use crate::report::model::ResultSet;
+
+/// The terminal table exporter.
+pub struct Table;
+
+impl Exporter for Table {
+    fn export(&self, results: &ResultSet, baseline: Option<&str>) -> anyhow::Result<Vec<u8>> {
+        Ok(render(&grid::build(&results.runs, baseline)).into_bytes())
+    }
+}
 
 /// Renders the grid for a terminal.
 pub fn render(grid: &Grid) -> String {
-    let mut table = Table::new();
+    let mut table = comfy_table::Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
