@@ -1,8 +1,11 @@
 //! kalab's integration tests: real sockets on loopback, the real embedded server, the real
-//! reqwest client, and the real binary. One test binary, split by topic.
+//! reqwest client, real libpcap captures, the real `/proc/net/tcp`, the real binary, and pure
+//! pipelines on committed fixtures. One test binary, split by topic.
 
 mod helpers;
 
+mod capture_files;
+mod capture_live;
 mod capture_permission;
 mod check;
 mod cli_errors;

@@ -13,24 +13,10 @@ use std::time::{Duration, Instant};
 
 use kalab::capture::{analyze_file, CaptureSpec, LiveCapture};
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Skips (returns false) with a visible message, or fails under CI=true.
-fn skip(why: &str) -> bool {
-    assert!(!in_ci(), "CI=true and {why}");
-    eprintln!("SKIP: {why}");
-    false
-}
+use crate::helpers::{peer, skip};
 
 fn have_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    found || skip(&format!("`{tool}` is not installed"))
+    peer(tool).is_some()
 }
 
 /// A loopback HTTP/1.1 server: answers every request with `ok`, closes after a response when
