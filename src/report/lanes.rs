@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::model::RunReport;
-use super::timeline::{Lane, LaneEnd, Panel};
+use super::timeline::{Lane, Panel};
 use crate::model::{EndState, Side};
 use crate::sockets::forecast::TIME_WAIT_SECS;
 
@@ -33,14 +33,9 @@ fn panel(run: &RunReport) -> Panel {
                         .into_iter()
                         .flatten()
                         .min();
-                    let end = match c.end {
-                        EndState::ClosedByClient => LaneEnd::ClosedByClient,
-                        EndState::ClosedByServer => LaneEnd::ClosedByServer,
-                        EndState::Reset => LaneEnd::Reset,
-                        EndState::OpenAtEnd => LaneEnd::OpenAtEnd,
-                    };
+                    let end = c.end;
                     let end_ms = match (end, closed_at) {
-                        (LaneEnd::OpenAtEnd, _) | (_, None) => run.wall_time_ms,
+                        (EndState::OpenAtEnd, _) | (_, None) => run.wall_time_ms,
                         (_, Some(at)) => ms(at),
                     };
                     Lane {
@@ -53,7 +48,7 @@ fn panel(run: &RunReport) -> Panel {
                             Some(Side::Client | Side::Server)
                         )
                         .then_some(end_ms + time_wait_ms)
-                        .filter(|_| end != LaneEnd::Reset && end != LaneEnd::OpenAtEnd),
+                        .filter(|_| end != EndState::Reset && end != EndState::OpenAtEnd),
                         label: format!(":{}", c.tuple.client.port()),
                     }
                 })
@@ -74,12 +69,7 @@ fn panel(run: &RunReport) -> Panel {
                 .server_connections
                 .iter()
                 .map(|c| {
-                    let end = match c.end {
-                        EndState::ClosedByClient => LaneEnd::ClosedByClient,
-                        EndState::ClosedByServer => LaneEnd::ClosedByServer,
-                        EndState::Reset => LaneEnd::Reset,
-                        EndState::OpenAtEnd => LaneEnd::OpenAtEnd,
-                    };
+                    let end = c.end;
                     let end_ms = c.ended_at_us.map_or(run.wall_time_ms, ms);
                     Lane {
                         start_ms: ms(c.accepted_at_us),
@@ -88,7 +78,7 @@ fn panel(run: &RunReport) -> Panel {
                         request_ticks_ms: ticks.remove(&c.peer).unwrap_or_default(),
                         time_wait_until_ms: matches!(
                             end,
-                            LaneEnd::ClosedByClient | LaneEnd::ClosedByServer
+                            EndState::ClosedByClient | EndState::ClosedByServer
                         )
                         .then_some(end_ms + time_wait_ms),
                         label: format!(":{}", c.peer.port()),

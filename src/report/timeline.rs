@@ -9,10 +9,12 @@
 //!
 //! Text is written as SVG `<text>` by plotters' SVG backend, so no system font is read.
 //!
-//! Each drawn lane bar is an SVG `<rect class="lane" data-panel="I" ...>` with a `<title>` tooltip:
-//! plotters cannot attach attributes, so lane bars are drawn with a reserved opacity
-//! ([`LANE_BAR_ALPHA`]) and the SVG text is rewritten afterwards to mark them. Counting
-//! `rect.lane` elements with `data-panel="I"` gives [`drawn_lane_count`] for panel `I`.
+//! plotters draws the frame: title, legend, axes, TIME_WAIT tails, labels. It cannot attach
+//! attributes to what it draws, so the lanes themselves are written here while drawing, at the
+//! coordinates plotters maps them to: each lane bar is an SVG `<rect class="lane" data-panel="I"
+//! ...>` with a `<title>` tooltip, each request tick a `<line class="request">`, placed after
+//! plotters' elements so they are drawn on top. Counting `rect.lane` elements with
+//! `data-panel="I"` gives [`drawn_lane_count`] for panel `I`.
 //!
 //! A panel with more than [`MAX_LANES_PER_PANEL`] connections is aggregated so it stays legible:
 //! connections are grouped by end state, each group's connections taken in start order in chunks
@@ -27,60 +29,33 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// How a lane's connection ended; decides its colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LaneEnd {
-    /// The client sent the first FIN.
-    ClosedByClient,
-    /// The server sent the first FIN.
-    ClosedByServer,
-    /// Either side reset the connection.
-    Reset,
-    /// Still open when the run ended.
-    OpenAtEnd,
-}
+use crate::model::EndState;
 
-impl LaneEnd {
-    /// All end states, in legend order.
-    pub const ALL: [LaneEnd; 4] = [
-        LaneEnd::ClosedByClient,
-        LaneEnd::ClosedByServer,
-        LaneEnd::Reset,
-        LaneEnd::OpenAtEnd,
-    ];
+/// The end states in legend order.
+const END_ORDER: [EndState; 4] = [
+    EndState::ClosedByClient,
+    EndState::ClosedByServer,
+    EndState::Reset,
+    EndState::OpenAtEnd,
+];
 
-    /// A short stable name, used in the SVG's `data-end` attribute.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LaneEnd::ClosedByClient => "closed-by-client",
-            LaneEnd::ClosedByServer => "closed-by-server",
-            LaneEnd::Reset => "reset",
-            LaneEnd::OpenAtEnd => "open-at-end",
-        }
-    }
-
-    fn legend_text(self) -> &'static str {
-        match self {
-            LaneEnd::ClosedByClient => "closed by client",
-            LaneEnd::ClosedByServer => "closed by server",
-            LaneEnd::Reset => "reset",
-            LaneEnd::OpenAtEnd => "open at end",
-        }
-    }
-
-    fn colour(self) -> RGBColor {
-        match self {
-            LaneEnd::ClosedByClient => RGBColor(0x1F, 0x77, 0xB4),
-            LaneEnd::ClosedByServer => RGBColor(0xFF, 0x7F, 0x0E),
-            LaneEnd::Reset => RGBColor(0xD6, 0x27, 0x28),
-            LaneEnd::OpenAtEnd => RGBColor(0x2C, 0xA0, 0x2C),
-        }
+/// How the legend and the tooltips say an end state.
+fn legend_text(end: EndState) -> &'static str {
+    match end {
+        EndState::ClosedByClient => "closed by client",
+        EndState::ClosedByServer => "closed by server",
+        EndState::Reset => "reset",
+        EndState::OpenAtEnd => "open at end",
     }
 }
 
-impl fmt::Display for LaneEnd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.legend_text())
+/// A lane's colour: how its connection ended.
+fn colour(end: EndState) -> RGBColor {
+    match end {
+        EndState::ClosedByClient => RGBColor(0x1F, 0x77, 0xB4),
+        EndState::ClosedByServer => RGBColor(0xFF, 0x7F, 0x0E),
+        EndState::Reset => RGBColor(0xD6, 0x27, 0x28),
+        EndState::OpenAtEnd => RGBColor(0x2C, 0xA0, 0x2C),
     }
 }
 
@@ -90,10 +65,10 @@ impl fmt::Display for LaneEnd {
 pub struct Lane {
     /// When the SYN was sent.
     pub start_ms: f64,
-    /// The close (first FIN or RST), or the end of the run for [`LaneEnd::OpenAtEnd`].
+    /// The close (first FIN or RST), or the end of the run for [`EndState::OpenAtEnd`].
     pub end_ms: f64,
     /// How the connection ended.
-    pub end: LaneEnd,
+    pub end: EndState,
     /// A tick per request sent on this connection.
     pub request_ticks_ms: Vec<f64>,
     /// When TIME_WAIT on the closing side ends, drawn as a faded tail after `end_ms` and clipped
@@ -120,14 +95,6 @@ pub enum TimelineError {
     /// plotters reported an error while drawing.
     #[error("drawing the timeline failed: {0}")]
     Draw(String),
-    /// The lane marks did not match the lane bars drawn (a bug in this module, not in the input).
-    #[error("the timeline drew {drawn} lane bars but planned {planned}")]
-    LaneMarks {
-        /// Lane bars found in the SVG.
-        drawn: usize,
-        /// Lane bars planned.
-        planned: usize,
-    },
     /// The SVG file could not be written.
     #[error("cannot write the timeline to {}", path.display())]
     Write {
@@ -142,8 +109,7 @@ pub enum TimelineError {
 /// Above this many connections a panel draws aggregated lanes (see the module documentation).
 pub const MAX_LANES_PER_PANEL: usize = 60;
 
-/// The opacity reserved for lane bars; nothing else in the picture uses it, which is how the lane
-/// bars are found in plotters' output to be marked.
+/// The opacity of lane bars (and their legend swatches).
 pub const LANE_BAR_ALPHA: f64 = 0.87;
 
 const WIDTH_PX: u32 = 1000;
@@ -154,8 +120,6 @@ const PANEL_CHROME_PX: u32 = 80;
 const MIN_PANEL_PX: u32 = 120;
 const Y_LABEL_AREA_PX: u32 = 90;
 const TAIL_ALPHA: f64 = 0.25;
-/// Close to [`LANE_BAR_ALPHA`] but distinct, so legend swatches are not taken for lane bars.
-const LEGEND_BAR_ALPHA: f64 = 0.86;
 const TICK_COLOUR: RGBColor = RGBColor(0x20, 0x20, 0x20);
 const FONT: &str = "sans-serif";
 
@@ -177,8 +141,11 @@ pub fn render_svg(panels: &[Panel], title: &str) -> Result<String, TimelineError
         .map(|p| PreparedPanel::new(p, axis_max_ms))
         .collect();
     let mut svg = String::new();
-    let marks = draw(&mut svg, &prepared, title, axis_max_ms)?;
-    mark_lanes(&svg, &marks)
+    let lanes = draw(&mut svg, &prepared, title, axis_max_ms)?;
+    // The lanes go last, over the axes and the TIME_WAIT tails plotters drew.
+    let close = svg.rfind("</svg>").unwrap_or(svg.len());
+    svg.insert_str(close, &lanes);
+    Ok(svg)
 }
 
 /// Renders the timeline like [`render_svg`] and writes it to `path`.
@@ -195,7 +162,7 @@ pub fn write_svg(path: &Path, panels: &[Panel], title: &str) -> Result<(), Timel
 struct Row {
     start_ms: f64,
     end_ms: f64,
-    end: LaneEnd,
+    end: EndState,
     ticks_ms: Vec<f64>,
     time_wait_until_ms: Option<f64>,
     label: String,
@@ -252,8 +219,8 @@ fn end_counts(lanes: &[Lane]) -> [usize; 4] {
     counts
 }
 
-fn end_index(end: LaneEnd) -> usize {
-    LaneEnd::ALL.iter().position(|&e| e == end).unwrap_or(0)
+fn end_index(end: EndState) -> usize {
+    END_ORDER.iter().position(|&e| e == end).unwrap_or(0)
 }
 
 /// The smallest number of connections per lane that keeps the panel within
@@ -272,7 +239,7 @@ fn group_size(counts: &[usize; 4]) -> usize {
 
 fn aggregate(lanes: Vec<Row>, k: usize) -> Vec<Row> {
     let mut rows = Vec::new();
-    for end in LaneEnd::ALL {
+    for end in END_ORDER {
         let mut same: Vec<Row> = lanes.iter().filter(|r| r.end == end).cloned().collect();
         same.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
         for chunk in same.chunks(k) {
@@ -338,7 +305,7 @@ fn sanitize(lane: &Lane, run_end_ms: f64, axis_max_ms: f64) -> Row {
     let start_ms = clamp_ms(lane.start_ms, axis_max_ms);
     let end_ms = match finite_ms(lane.end_ms) {
         Some(end) if end >= start_ms => end.min(axis_max_ms),
-        _ if lane.end == LaneEnd::OpenAtEnd => run_end_ms.max(start_ms),
+        _ if lane.end == EndState::OpenAtEnd => run_end_ms.max(start_ms),
         _ => start_ms,
     };
     let mut ticks_ms: Vec<f64> = lane
@@ -364,15 +331,6 @@ fn sanitize(lane: &Lane, run_end_ms: f64, axis_max_ms: f64) -> Row {
     }
 }
 
-/// What the post-processing writes onto one lane bar, in drawing order.
-struct LaneMark {
-    panel: usize,
-    end: LaneEnd,
-    label: String,
-    connections: usize,
-    tooltip: String,
-}
-
 fn draw_error(e: impl fmt::Display) -> TimelineError {
     TimelineError::Draw(e.to_string())
 }
@@ -382,7 +340,7 @@ fn draw(
     panels: &[PreparedPanel],
     title: &str,
     axis_max_ms: f64,
-) -> Result<Vec<LaneMark>, TimelineError> {
+) -> Result<String, TimelineError> {
     let panels_px = panels
         .iter()
         .fold(0u32, |sum, p| sum.saturating_add(p.height_px()));
@@ -404,18 +362,18 @@ fn draw(
         ))
         .map_err(draw_error)?;
     }
-    let mut marks = Vec::new();
+    let mut lanes = String::new();
     let mut top_px = HEADER_PX;
     for (index, panel) in panels.iter().enumerate() {
         let bottom_px = top_px.saturating_add(panel.height_px());
         let area = root
             .clone()
             .shrink((0, top_px), (WIDTH_PX, bottom_px.saturating_sub(top_px)));
-        draw_panel(&root, &area, index, panel, axis_max_ms, &mut marks)?;
+        draw_panel(&root, &area, index, panel, axis_max_ms, &mut lanes)?;
         top_px = bottom_px;
     }
     root.present().map_err(draw_error)?;
-    Ok(marks)
+    Ok(lanes)
 }
 
 fn draw_header(root: &DrawingArea<SVGBackend, Shift>, title: &str) -> Result<(), TimelineError> {
@@ -430,7 +388,7 @@ fn draw_header(root: &DrawingArea<SVGBackend, Shift>, title: &str) -> Result<(),
     ))
     .map_err(draw_error)?;
     let text_style = (FONT, 14).into_font().color(&BLACK);
-    let entries = LaneEnd::ALL
+    let entries = END_ORDER
         .iter()
         .map(|&end| LegendSymbol::Bar(end))
         .chain([LegendSymbol::TimeWait, LegendSymbol::Request]);
@@ -441,11 +399,9 @@ fn draw_header(root: &DrawingArea<SVGBackend, Shift>, title: &str) -> Result<(),
     let mut x = ((WIDTH_PX as i32 - total_px) / 2).max(8);
     for symbol in entries {
         match symbol {
-            LegendSymbol::Bar(end) => {
-                root.draw(&legend_swatch(end.colour().mix(LEGEND_BAR_ALPHA), x))
-            }
+            LegendSymbol::Bar(end) => root.draw(&legend_swatch(colour(end).mix(LANE_BAR_ALPHA), x)),
             LegendSymbol::TimeWait => root.draw(&legend_swatch(
-                LaneEnd::ClosedByClient.colour().mix(TAIL_ALPHA),
+                colour(EndState::ClosedByClient).mix(TAIL_ALPHA),
                 x,
             )),
             LegendSymbol::Request => root.draw(&PathElement::new(
@@ -468,7 +424,7 @@ fn draw_header(root: &DrawingArea<SVGBackend, Shift>, title: &str) -> Result<(),
 /// One legend entry's symbol.
 #[derive(Clone, Copy)]
 enum LegendSymbol {
-    Bar(LaneEnd),
+    Bar(EndState),
     TimeWait,
     Request,
 }
@@ -476,7 +432,7 @@ enum LegendSymbol {
 impl LegendSymbol {
     fn text(self) -> &'static str {
         match self {
-            LegendSymbol::Bar(end) => end.legend_text(),
+            LegendSymbol::Bar(end) => legend_text(end),
             LegendSymbol::TimeWait => "TIME_WAIT on the closing side",
             LegendSymbol::Request => "request",
         }
@@ -493,7 +449,7 @@ fn draw_panel(
     index: usize,
     panel: &PreparedPanel,
     axis_max_ms: f64,
-    marks: &mut Vec<LaneMark>,
+    lanes: &mut String,
 ) -> Result<(), TimelineError> {
     let rows = panel.rows.len();
     let y_max = rows.max(1) as f64;
@@ -569,41 +525,27 @@ fn draw_panel(
         .pos(Pos::new(HPos::Right, VPos::Center));
     for (i, row) in panel.rows.iter().enumerate() {
         let y = (rows - 1 - i) as f64;
-        let colour = row.end.colour();
         if let Some(until_ms) = row.time_wait_until_ms {
             chart
                 .draw_series(std::iter::once(Rectangle::new(
                     [(row.end_ms, y + 0.2), (until_ms, y + 0.8)],
-                    colour.mix(TAIL_ALPHA).filled(),
+                    colour(row.end).mix(TAIL_ALPHA).filled(),
                 )))
                 .map_err(draw_error)?;
         }
         let bar_end_ms = row.end_ms.max(row.start_ms + min_width_ms);
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(row.start_ms, y + 0.15), (bar_end_ms, y + 0.85)],
-                colour.mix(LANE_BAR_ALPHA).filled(),
-            )))
-            .map_err(draw_error)?;
-        marks.push(LaneMark {
-            panel: index,
-            end: row.end,
-            label: row.label.clone(),
-            connections: row.connections,
-            tooltip: tooltip(row),
-        });
+        let top_left = chart.backend_coord(&(row.start_ms, y + 0.85));
+        let bottom_right = chart.backend_coord(&(bar_end_ms, y + 0.15));
+        lanes.push_str(&lane_bar(index, row, top_left, bottom_right));
         let mut last_tick_ms = f64::NEG_INFINITY;
-        let mut ticks = Vec::new();
         for &t in &row.ticks_ms {
             if t - last_tick_ms >= min_width_ms {
-                ticks.push(PathElement::new(
-                    vec![(t, y + 0.08), (t, y + 0.92)],
-                    TICK_COLOUR.stroke_width(1),
-                ));
+                let (x, top) = chart.backend_coord(&(t, y + 0.92));
+                let (_, bottom) = chart.backend_coord(&(t, y + 0.08));
+                lanes.push_str(&tick(x, top, bottom));
                 last_tick_ms = t;
             }
         }
-        chart.draw_series(ticks).map_err(draw_error)?;
         let (label_x, label_y) = chart.backend_coord(&(0.0, y + 0.5));
         root.draw(&Text::new(
             row.label.clone(),
@@ -656,65 +598,51 @@ fn escape_xml(text: &str) -> String {
     out
 }
 
-/// Marks plotters' lane bars (the only rects with [`LANE_BAR_ALPHA`]) with the class, data
-/// attributes and tooltip planned for them, in drawing order.
-fn mark_lanes(svg: &str, marks: &[LaneMark]) -> Result<String, TimelineError> {
-    let opacity = format!(" opacity=\"{LANE_BAR_ALPHA}\" ");
-    let mut out = String::with_capacity(svg.len() + marks.len() * 160);
-    let mut next = marks.iter();
-    let mut drawn = 0;
-    for line in svg.lines() {
-        let bar = line
-            .strip_prefix("<rect")
-            .and_then(|rest| rest.strip_suffix("/>"))
-            .filter(|attrs| attrs.contains(&opacity));
-        match bar {
-            Some(attrs) => {
-                drawn += 1;
-                let Some(mark) = next.next() else {
-                    continue;
-                };
-                let class = if mark.connections == 1 {
-                    "lane"
-                } else {
-                    "lane group"
-                };
-                out.push_str(&format!(
-                    "<rect class=\"{class}\" data-panel=\"{}\" data-end=\"{}\" data-label=\"{}\" \
-                     data-connections=\"{}\"{attrs}><title>{}</title></rect>\n",
-                    mark.panel,
-                    mark.end.as_str(),
-                    escape_xml(&mark.label),
-                    mark.connections,
-                    escape_xml(&mark.tooltip),
-                ));
-            }
-            None => {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-    }
-    if drawn != marks.len() {
-        return Err(TimelineError::LaneMarks {
-            drawn,
-            planned: marks.len(),
-        });
-    }
-    Ok(out)
+/// One lane bar as SVG, marked while it is drawn: `class`, `data-*` attributes and a `<title>`
+/// tooltip (plotters cannot attach attributes, so lane bars and their ticks are written here).
+fn lane_bar(panel: usize, row: &Row, top_left: (i32, i32), bottom_right: (i32, i32)) -> String {
+    let class = if row.connections == 1 {
+        "lane"
+    } else {
+        "lane group"
+    };
+    let RGBColor(r, g, b) = colour(row.end);
+    format!(
+        "<rect class=\"{class}\" data-panel=\"{panel}\" data-end=\"{}\" data-label=\"{}\" \
+         data-connections=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
+         opacity=\"{LANE_BAR_ALPHA}\" fill=\"#{r:02X}{g:02X}{b:02X}\" stroke=\"none\">\
+         <title>{}</title></rect>\n",
+        row.end.as_str(),
+        escape_xml(&row.label),
+        row.connections,
+        top_left.0,
+        top_left.1,
+        (bottom_right.0 - top_left.0).max(1),
+        (bottom_right.1 - top_left.1).max(1),
+        escape_xml(&tooltip(row)),
+    )
+}
+
+/// One request tick as SVG, drawn over its lane bar.
+fn tick(x: i32, top: i32, bottom: i32) -> String {
+    let RGBColor(r, g, b) = TICK_COLOUR;
+    format!(
+        "<line class=\"request\" x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{bottom}\" \
+         stroke=\"#{r:02X}{g:02X}{b:02X}\" stroke-width=\"1\"/>\n"
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn lane(start_ms: f64, end_ms: f64, end: LaneEnd) -> Lane {
+    fn lane(start_ms: f64, end_ms: f64, end: EndState) -> Lane {
         Lane {
             start_ms,
             end_ms,
             end,
             request_ticks_ms: vec![start_ms + 1.0, (start_ms + end_ms) / 2.0],
-            time_wait_until_ms: (end != LaneEnd::OpenAtEnd).then_some(end_ms + 60_000.0),
+            time_wait_until_ms: (end != EndState::OpenAtEnd).then_some(end_ms + 60_000.0),
             label: format!(":{}", 40000 + start_ms as u32),
         }
     }
@@ -772,7 +700,7 @@ mod tests {
 
     #[test]
     fn every_end_state_has_its_colour_and_the_legend_names_them() {
-        let lanes: Vec<Lane> = LaneEnd::ALL
+        let lanes: Vec<Lane> = END_ORDER
             .iter()
             .enumerate()
             .map(|(i, &end)| lane(i as f64 * 10.0, 80.0, end))
@@ -780,12 +708,12 @@ mod tests {
         let svg = render_svg(&[panel("drain", 100.0, lanes)], "reuse").unwrap();
         assert_eq!(lanes_per_panel(&svg), vec![4]);
         let doc = roxmltree::Document::parse(&svg).unwrap();
-        for end in LaneEnd::ALL {
+        for end in END_ORDER {
             let bar = doc
                 .descendants()
                 .find(|n| n.attribute("data-end") == Some(end.as_str()))
                 .unwrap();
-            let (r, g, b) = (end.colour().0, end.colour().1, end.colour().2);
+            let (r, g, b) = (colour(end).0, colour(end).1, colour(end).2);
             assert_eq!(
                 bar.attribute("fill"),
                 Some(&*format!("#{r:02X}{g:02X}{b:02X}"))
@@ -821,14 +749,14 @@ mod tests {
         let short = panel(
             "short",
             100.0,
-            vec![lane(0.0, 50.0, LaneEnd::ClosedByClient)],
+            vec![lane(0.0, 50.0, EndState::ClosedByClient)],
         );
         let long = panel(
             "long",
             1000.0,
             vec![
-                lane(0.0, 50.0, LaneEnd::ClosedByServer),
-                lane(100.0, 900.0, LaneEnd::Reset),
+                lane(0.0, 50.0, EndState::ClosedByServer),
+                lane(100.0, 900.0, EndState::Reset),
             ],
         );
         let svg = render_svg(&[short, long], "sweep").unwrap();
@@ -854,7 +782,7 @@ mod tests {
     fn many_lanes_are_aggregated_and_say_so() {
         let lanes: Vec<Lane> = (0..5000)
             .map(|i| {
-                let end = LaneEnd::ALL[i % 7 % 4];
+                let end = END_ORDER[i % 7 % 4];
                 lane(i as f64, i as f64 + 5.0, end)
             })
             .collect();
@@ -879,7 +807,7 @@ mod tests {
     fn sixty_lanes_fit_and_sixty_one_do_not() {
         let lanes = |n: usize| -> Vec<Lane> {
             (0..n)
-                .map(|i| lane(i as f64, 100.0, LaneEnd::ClosedByClient))
+                .map(|i| lane(i as f64, 100.0, EndState::ClosedByClient))
                 .collect()
         };
         assert_eq!(drawn_lane_count(&panel("a", 100.0, lanes(60))), 60);
@@ -893,7 +821,7 @@ mod tests {
             Lane {
                 start_ms: f64::NAN,
                 end_ms: f64::INFINITY,
-                end: LaneEnd::OpenAtEnd,
+                end: EndState::OpenAtEnd,
                 request_ticks_ms: vec![f64::NAN, -5.0, 1e12],
                 time_wait_until_ms: Some(f64::NEG_INFINITY),
                 label: "<&\"'>".into(),
@@ -901,12 +829,12 @@ mod tests {
             Lane {
                 start_ms: 30.0,
                 end_ms: 10.0,
-                end: LaneEnd::Reset,
+                end: EndState::Reset,
                 request_ticks_ms: vec![],
                 time_wait_until_ms: Some(5.0),
                 label: String::new(),
             },
-            lane(0.0, 0.0, LaneEnd::ClosedByServer),
+            lane(0.0, 0.0, EndState::ClosedByServer),
         ];
         let svg = render_svg(
             &[
@@ -924,7 +852,7 @@ mod tests {
     fn write_svg_writes_the_file_and_reports_the_path_on_failure() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.svg");
-        let panels = [panel("p", 10.0, vec![lane(0.0, 5.0, LaneEnd::Reset)])];
+        let panels = [panel("p", 10.0, vec![lane(0.0, 5.0, EndState::Reset)])];
         write_svg(&path, &panels, "t").unwrap();
         assert_eq!(
             lanes_per_panel(&std::fs::read_to_string(&path).unwrap()),
