@@ -70,74 +70,50 @@ enum Reader {
     },
 }
 
-/// A read-only private mapping of a whole regular file. Pages behind the reader are dropped
+/// A read-only mapping of a whole regular file (memmap2). Pages behind the reader are dropped
 /// as it goes ([`Mapping::release`]), so resident memory stays a few MiB whatever the file size.
-struct Mapping {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-// SAFETY: the mapping is owned by one `Mapping`, read-only, and unmapped only by its `Drop`.
-unsafe impl Send for Mapping {}
+struct Mapping(memmap2::Mmap);
 
 /// Bytes consumed between two releases of mapped pages.
 const RELEASE_BYTES: usize = 4 << 20;
 
 impl Mapping {
-    /// Maps `file`; None when it is not a non-empty regular file or mmap fails (then the caller
-    /// reads it instead).
+    /// Maps `file`; None when it is not a non-empty regular file or mapping fails (then the
+    /// caller reads it instead).
     fn new(file: &File) -> Option<Mapping> {
-        use std::os::fd::AsRawFd;
         let meta = file.metadata().ok()?;
-        let len = usize::try_from(meta.len()).ok()?;
-        if !meta.is_file() || len == 0 {
+        if !meta.is_file() || meta.len() == 0 {
             return None;
         }
-        // SAFETY: a new read-only private mapping of an open file descriptor, at an address the
-        // kernel picks; the result is checked before use.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return None;
-        }
-        // SAFETY: advice on the mapping just created; failure is harmless.
-        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
-        Some(Mapping { ptr, len })
+        // SAFETY: what makes a file mapping unsafe is the file changing underneath it: another
+        // process writing to it changes bytes behind a `&[u8]` (harmless here: records are
+        // parsed as plain bytes, and any value is valid), and another process truncating it makes
+        // the next read of a vanished page raise SIGBUS, which ends kalab. kalab itself never
+        // writes the files it analyses; a capture still being written by tcpdump only grows,
+        // and the mapping covers the length at open time. The risk left is a truncation during
+        // the read, stated in the README's analyze section.
+        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Some(Mapping(map))
     }
 
     fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr..ptr + len` is mapped readable for the life of `self`. Bytes are only
-        // read as `u8`, for which any value is valid. (As with any mapped file, another process
-        // truncating the file while it is read makes the kernel raise SIGBUS: documented.)
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+        &self.0
     }
 
     /// Drops the resident pages of `..upto` (rounded down to pages); reading them again would
-    /// fault them back in from the file unchanged, since the mapping is private and read-only.
+    /// fault them back in from the file unchanged, since the mapping is read-only.
     fn release(&self, upto: usize) {
-        // SAFETY: sysconf has no memory-safety preconditions.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-        let len = upto.min(self.len) / page.max(1) * page.max(1);
+        const PAGE_BYTES: usize = 4096;
+        let len = upto.min(self.0.len()) / PAGE_BYTES * PAGE_BYTES;
         if len > 0 {
-            // SAFETY: a page-aligned prefix of our own read-only private mapping; MADV_DONTNEED
-            // on it only drops resident pages (contents are re-read from the file if touched).
-            unsafe { libc::madvise(self.ptr, len, libc::MADV_DONTNEED) };
+            // SAFETY: MADV_DONTNEED on a read-only file mapping only drops resident pages; their
+            // contents are read again from the file if touched, so no slice sees a change.
+            let _ = unsafe {
+                self.0
+                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len)
+            };
         }
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping created in `new`; no slice of it outlives `self`.
-        unsafe { libc::munmap(self.ptr, self.len) };
     }
 }
 
@@ -309,76 +285,101 @@ impl LegacyReader {
         }))
     }
 
+    /// Walks the complete records at the start of `bytes`, up to about `budget` bytes,
+    /// handing each packet to `on_packet`: the one record loop of both read paths.
+    fn walk(
+        &self,
+        bytes: &[u8],
+        budget: usize,
+        on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+    ) -> Walked {
+        let mut walked = Walked::default();
+        while walked.consumed < budget {
+            let Some(record) = bytes.get(walked.consumed..).filter(|r| !r.is_empty()) else {
+                return walked;
+            };
+            let len = match record.get(8..LEGACY_RECORD_BYTES) {
+                Some(caplen) => {
+                    LEGACY_RECORD_BYTES.saturating_add(read_u32(caplen, self.big_endian) as usize)
+                }
+                None => LEGACY_RECORD_BYTES,
+            };
+            let data = record
+                .get(LEGACY_RECORD_BYTES..len)
+                .filter(|_| len <= MAX_BUFFER_BYTES);
+            let Some(data) = data else {
+                walked.incomplete = Some(len);
+                return walked;
+            };
+            let flow = on_packet(&legacy_packet(
+                record,
+                data,
+                self.link,
+                self.big_endian,
+                self.resolution,
+            ));
+            walked.consumed += len;
+            if flow.is_break() {
+                walked.stopped = true;
+                return walked;
+            }
+        }
+        walked
+    }
+
     fn for_each_packet(
         &mut self,
         on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
     ) -> Result<(), SourceError> {
-        let damaged = |offset: u64, e: PcapError<&[u8]>| SourceError::Damaged {
-            offset,
-            reason: describe(&e),
-        };
-        if let Some(map) = &self.map {
-            let bytes = map.bytes();
-            let mut at = LEGACY_HEADER_BYTES;
-            let mut released = 0;
-            while let Some(record) = bytes.get(at..).filter(|r| !r.is_empty()) {
-                if record.len() < LEGACY_RECORD_BYTES {
-                    return Err(damaged(at as u64, PcapError::UnexpectedEof));
-                }
-                let caplen = read_u32(&record[8..], self.big_endian) as usize;
-                let len = LEGACY_RECORD_BYTES.saturating_add(caplen);
-                if len > MAX_BUFFER_BYTES {
-                    return Err(damaged(at as u64, PcapError::BufferTooSmall));
-                }
-                let Some(data) = record.get(LEGACY_RECORD_BYTES..len) else {
-                    return Err(damaged(at as u64, PcapError::UnexpectedEof));
-                };
-                let flow = on_packet(&legacy_packet(
-                    record,
-                    data,
-                    self.link,
-                    self.big_endian,
-                    self.resolution,
-                ));
-                at += len;
-                if at - released >= RELEASE_BYTES {
-                    map.release(at);
-                    released = at;
-                }
-                if flow.is_break() {
-                    return Ok(());
-                }
+        match self.map.take() {
+            Some(map) => {
+                let result = self.for_each_mapped(&map, on_packet);
+                self.map = Some(map);
+                result
             }
-            return Ok(());
+            None => self.for_each_read(on_packet),
         }
+    }
+
+    /// The records of the whole mapped file, releasing the pages behind every few MiB.
+    fn for_each_mapped(
+        &self,
+        map: &Mapping,
+        on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+    ) -> Result<(), SourceError> {
+        let bytes = map.bytes();
+        let mut at = LEGACY_HEADER_BYTES;
         loop {
-            // Every complete record in the buffer.
-            let mut needed = LEGACY_RECORD_BYTES;
-            while let Some(record) = self.buf.get(self.start..self.end) {
-                if record.len() < LEGACY_RECORD_BYTES {
-                    break;
-                }
-                let caplen = read_u32(&record[8..], self.big_endian) as usize;
-                let len = LEGACY_RECORD_BYTES.saturating_add(caplen);
-                let Some(data) = record.get(LEGACY_RECORD_BYTES..len) else {
-                    needed = len;
-                    break;
-                };
-                let flow = on_packet(&legacy_packet(
-                    record,
-                    data,
-                    self.link,
-                    self.big_endian,
-                    self.resolution,
-                ));
-                self.start += len;
-                self.offset += len as u64;
-                if flow.is_break() {
-                    return Ok(());
-                }
+            let walked = self.walk(&bytes[at..], RELEASE_BYTES, on_packet);
+            at += walked.consumed;
+            map.release(at);
+            if walked.stopped {
+                return Ok(());
             }
+            if let Some(needed) = walked.incomplete {
+                return Err(incomplete_record(at as u64, needed));
+            }
+            if at >= bytes.len() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The records read through the buffer, which grows for a record larger than it.
+    fn for_each_read(
+        &mut self,
+        on_packet: &mut dyn FnMut(&RawPacket<'_>) -> ControlFlow<()>,
+    ) -> Result<(), SourceError> {
+        loop {
+            let walked = self.walk(&self.buf[self.start..self.end], usize::MAX, on_packet);
+            self.start += walked.consumed;
+            self.offset += walked.consumed as u64;
+            if walked.stopped {
+                return Ok(());
+            }
+            let needed = walked.incomplete.unwrap_or(LEGACY_RECORD_BYTES);
             if needed > MAX_BUFFER_BYTES {
-                return Err(damaged(self.offset, PcapError::BufferTooSmall));
+                return Err(incomplete_record(self.offset, needed));
             }
             // Keep the partial record, make room for the rest, read on.
             self.buf.copy_within(self.start..self.end, 0);
@@ -399,11 +400,36 @@ impl LegacyReader {
                 return if self.end == 0 {
                     Ok(())
                 } else {
-                    Err(damaged(self.offset, PcapError::UnexpectedEof))
+                    Err(incomplete_record(self.offset, needed))
                 };
             }
             self.end += n;
         }
+    }
+}
+
+/// What one walk over a slice of records did.
+#[derive(Debug, Default)]
+struct Walked {
+    /// Bytes of the complete records handed out.
+    consumed: usize,
+    /// The length of the record that did not fit (or exceeds [`MAX_BUFFER_BYTES`]).
+    incomplete: Option<usize>,
+    /// The callback asked to stop.
+    stopped: bool,
+}
+
+/// The error for a record of `needed` bytes at `offset` that the file cannot complete: larger
+/// than any sane record, or cut short by the end of the file.
+fn incomplete_record(offset: u64, needed: usize) -> SourceError {
+    let error = if needed > MAX_BUFFER_BYTES {
+        PcapError::BufferTooSmall
+    } else {
+        PcapError::UnexpectedEof
+    };
+    SourceError::Damaged {
+        offset,
+        reason: describe(&error),
     }
 }
 
