@@ -445,8 +445,7 @@ impl PacketSource for FileSource {
                 buffer_bytes,
             } => (reader, buffer_bytes),
         };
-        let mut legacy: Option<(Option<LinkType>, u64)> = None;
-        let mut interfaces: Vec<Interface> = Vec::new();
+        let mut blocks = Blocks::default();
         loop {
             let damaged = |reader: &dyn PcapReaderIterator, reason: String| SourceError::Damaged {
                 offset: reader.consumed() as u64,
@@ -454,67 +453,11 @@ impl PacketSource for FileSource {
             };
             match reader.next() {
                 Ok((used, block)) => {
-                    let mut flow = ControlFlow::Continue(());
-                    match block {
-                        PcapBlockOwned::LegacyHeader(h) => {
-                            let resolution = if h.is_nanosecond_precision() {
-                                1_000_000_000
-                            } else {
-                                1_000_000
-                            };
-                            legacy = Some((LinkType::from_dlt(h.network.0), resolution));
-                        }
-                        PcapBlockOwned::Legacy(b) => {
-                            let (link, resolution) = legacy.unwrap_or((None, 1_000_000));
-                            flow = on_packet(&RawPacket {
-                                link,
-                                ts_us: ts_from_units(
-                                    i64::from(b.ts_sec),
-                                    u64::from(b.ts_usec),
-                                    resolution,
-                                ),
-                                wire_len: b.origlen,
-                                data: b.data,
-                            });
-                        }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
-                        PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                            interfaces.push(Interface {
-                                link: LinkType::from_dlt(idb.linktype.0),
-                                resolution: idb.ts_resolution().unwrap_or(1_000_000),
-                                offset_s: idb.ts_offset(),
-                            });
-                        }
-                        PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                            let Some(ifc) = interfaces.get(epb.if_id as usize) else {
-                                let reason =
-                                    format!("packet for undeclared interface {}", epb.if_id);
-                                return Err(damaged(&**reader, reason));
-                            };
-                            let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                            let seconds = ifc.offset_s + (units / ifc.resolution.max(1)) as i64;
-                            let data = &epb.data[..(epb.caplen as usize).min(epb.data.len())];
-                            flow = on_packet(&RawPacket {
-                                link: ifc.link,
-                                ts_us: ts_from_units(
-                                    seconds,
-                                    units % ifc.resolution.max(1),
-                                    ifc.resolution,
-                                ),
-                                wire_len: epb.origlen,
-                                data,
-                            });
-                        }
-                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                            flow = on_packet(&RawPacket {
-                                link: interfaces.first().and_then(|i| i.link),
-                                ts_us: 0,
-                                wire_len: spb.origlen,
-                                data: spb.data,
-                            });
-                        }
-                        PcapBlockOwned::NG(_) => {}
-                    }
+                    let flow = match blocks.packet(&block) {
+                        Ok(Some(packet)) => on_packet(&packet),
+                        Ok(None) => ControlFlow::Continue(()),
+                        Err(reason) => return Err(damaged(&**reader, reason)),
+                    };
                     reader.consume(used);
                     if flow.is_break() {
                         return Ok(());
@@ -539,6 +482,77 @@ impl PacketSource for FileSource {
                 }
             }
         }
+    }
+}
+
+/// What a pcapng stream (or a pcap one read by pcap-parser) declares before its packets: the
+/// classic header's link type and resolution, the pcapng interfaces of the current section.
+#[derive(Default)]
+struct Blocks {
+    legacy: Option<(Option<LinkType>, u64)>,
+    interfaces: Vec<Interface>,
+}
+
+impl Blocks {
+    /// The packet `block` carries, if any, after taking note of headers and interfaces. Err: a
+    /// packet for an interface the file never declared.
+    fn packet<'a>(
+        &mut self,
+        block: &'a PcapBlockOwned<'_>,
+    ) -> Result<Option<RawPacket<'a>>, String> {
+        let packet = match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                let resolution = if h.is_nanosecond_precision() {
+                    1_000_000_000
+                } else {
+                    1_000_000
+                };
+                self.legacy = Some((LinkType::from_dlt(h.network.0), resolution));
+                None
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let (link, resolution) = self.legacy.unwrap_or((None, 1_000_000));
+                Some(RawPacket {
+                    link,
+                    ts_us: ts_from_units(i64::from(b.ts_sec), u64::from(b.ts_usec), resolution),
+                    wire_len: b.origlen,
+                    data: b.data,
+                })
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                self.interfaces.clear();
+                None
+            }
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.interfaces.push(Interface {
+                    link: LinkType::from_dlt(idb.linktype.0),
+                    resolution: idb.ts_resolution().unwrap_or(1_000_000),
+                    offset_s: idb.ts_offset(),
+                });
+                None
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                let Some(ifc) = self.interfaces.get(epb.if_id as usize) else {
+                    return Err(format!("packet for undeclared interface {}", epb.if_id));
+                };
+                let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let seconds = ifc.offset_s + (units / ifc.resolution.max(1)) as i64;
+                Some(RawPacket {
+                    link: ifc.link,
+                    ts_us: ts_from_units(seconds, units % ifc.resolution.max(1), ifc.resolution),
+                    wire_len: epb.origlen,
+                    data: &epb.data[..(epb.caplen as usize).min(epb.data.len())],
+                })
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => Some(RawPacket {
+                link: self.interfaces.first().and_then(|i| i.link),
+                ts_us: 0,
+                wire_len: spb.origlen,
+                data: spb.data,
+            }),
+            PcapBlockOwned::NG(_) => None,
+        };
+        Ok(packet)
     }
 }
 
