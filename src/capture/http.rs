@@ -130,17 +130,41 @@ impl MessageCounter {
         }
         let wire_len = wire_len as usize;
         let captured = &captured[..captured.len().min(wire_len)];
-        let mut pos = 0usize;
+        let Some(mut pos) = self.align(seq, wire_len) else {
+            return; // a pure retransmission
+        };
+        if self.state == State::Lost
+            && captured.get(pos..).map(|rest| self.starts(rest)) == Some(Start::Yes)
+        {
+            self.state = State::Boundary;
+        }
+        while pos < wire_len {
+            let step = match self.state {
+                State::Done | State::Lost => Step::Stop,
+                State::Body { .. } => self.in_body(pos, wire_len),
+                State::Boundary => self.at_boundary(captured, pos, ts_us, starts_us),
+                State::Head { .. } => self.in_head(captured, pos, wire_len, starts_us),
+            };
+            match step {
+                Step::At(next) => pos = next,
+                Step::Stop => return,
+            }
+        }
+    }
+
+    /// Where this segment's new bytes start (`None`: it is all retransmitted), after taking note
+    /// of bytes the capture never saw: skippable inside a body, fatal to framing elsewhere.
+    fn align(&mut self, seq: u32, wire_len: usize) -> Option<usize> {
+        let mut pos = 0;
         if let Some(next) = self.next_seq {
             let delta = seq.wrapping_sub(next) as i32;
             if delta < 0 {
                 let already = delta.unsigned_abs() as usize;
                 if already >= wire_len {
-                    return; // a pure retransmission
+                    return None;
                 }
                 pos = already;
             } else if delta > 0 {
-                // Bytes the capture never saw: skippable inside a body, fatal to framing elsewhere.
                 self.state = match std::mem::replace(&mut self.state, State::Lost) {
                     State::Body { remaining } if remaining >= delta as u64 => {
                         let remaining = remaining - delta as u64;
@@ -155,116 +179,134 @@ impl MessageCounter {
             }
         }
         self.next_seq = Some(seq.wrapping_add(wire_len as u32));
-        if self.state == State::Lost
-            && captured.get(pos..).map(|rest| self.starts(rest)) == Some(Start::Yes)
-        {
+        Some(pos)
+    }
+
+    /// Inside a body: skips what is left of it in this segment.
+    fn in_body(&mut self, pos: usize, wire_len: usize) -> Step {
+        let State::Body { remaining } = &mut self.state else {
+            return Step::Stop;
+        };
+        let take = (*remaining).min((wire_len - pos) as u64);
+        *remaining -= take;
+        if *remaining == 0 {
             self.state = State::Boundary;
         }
-        while pos < wire_len {
-            match &mut self.state {
-                State::Done | State::Lost => return,
-                State::Body { remaining } => {
-                    let take = (*remaining).min((wire_len - pos) as u64);
-                    *remaining -= take;
-                    pos += take as usize;
-                    if *remaining == 0 {
-                        self.state = State::Boundary;
-                    }
-                }
-                State::Boundary => {
-                    let Some(&byte) = captured.get(pos) else {
-                        self.state = State::Lost; // the message start was not captured
-                        return;
-                    };
-                    if byte == b'\r' || byte == b'\n' {
-                        pos += 1; // empty lines before a message are allowed (RFC 9112 2.2)
-                        continue;
-                    }
-                    // Fast path: the whole head is in this segment, no copy needed.
-                    let rest = &captured[pos..];
-                    if let Some(end) = find_head_end(rest) {
-                        let head = &rest[..end];
-                        if starts_message(self.kind, head) != Start::Yes {
-                            self.state = State::Lost;
-                            return;
-                        }
-                        if counts(self.kind, head) {
-                            starts_us.start(ts_us);
-                        }
-                        pos += end;
-                        self.state = framing_after_head(self.kind, head);
-                        continue;
-                    }
-                    self.state = State::Head {
-                        head: Vec::new(),
-                        counted: false,
-                        start_ts_us: ts_us,
-                    };
-                }
-                State::Head {
-                    head,
-                    counted,
-                    start_ts_us,
-                } => {
-                    let available = captured.get(pos..).unwrap_or(&[]);
-                    if available.is_empty() {
-                        self.state = State::Lost; // the rest of the head was cut by the snaplen
-                        return;
-                    }
-                    let search_from = head.len().saturating_sub(3);
-                    let before = head.len();
-                    let room = MAX_HEAD_BYTES.saturating_sub(head.len());
-                    head.extend_from_slice(&available[..available.len().min(room)]);
-                    let end = find_head_end(&head[search_from..]).map(|e| search_from + e);
-                    if !*counted {
-                        let start = if end.is_some() {
-                            match starts_message(self.kind, head) {
-                                Start::NeedMore => Start::No,
-                                s => s,
-                            }
-                        } else {
-                            starts_message(self.kind, head)
-                        };
-                        match start {
-                            Start::No => {
-                                self.state = State::Lost;
-                                return;
-                            }
-                            Start::Yes => {
-                                if counts(self.kind, head) {
-                                    starts_us.start(*start_ts_us);
-                                }
-                                *counted = true;
-                            }
-                            Start::NeedMore => {}
-                        }
-                    }
-                    match end {
-                        Some(end) => {
-                            pos += end - before;
-                            let next = framing_after_head(self.kind, &head[..end]);
-                            self.state = next;
-                        }
-                        None if head.len() >= MAX_HEAD_BYTES => {
-                            self.state = State::Lost;
-                            return;
-                        }
-                        None => {
-                            pos += available.len();
-                            if captured.len() < wire_len {
-                                self.state = State::Lost; // head continues past the snaplen
-                                return;
-                            }
-                        }
-                    }
-                }
+        Step::At(pos + take as usize)
+    }
+
+    /// Between messages: a whole head in this segment is counted and framed at once (no copy);
+    /// otherwise the head starts collecting.
+    fn at_boundary<S: MessageStarts + ?Sized>(
+        &mut self,
+        captured: &[u8],
+        pos: usize,
+        ts_us: u64,
+        starts_us: &mut S,
+    ) -> Step {
+        let Some(&byte) = captured.get(pos) else {
+            self.state = State::Lost; // the message start was not captured
+            return Step::Stop;
+        };
+        if byte == b'\r' || byte == b'\n' {
+            return Step::At(pos + 1); // empty lines before a message are allowed (RFC 9112 2.2)
+        }
+        let rest = &captured[pos..];
+        if let Some(end) = find_head_end(rest) {
+            let head = &rest[..end];
+            if starts_message(self.kind, head) != Start::Yes {
+                self.state = State::Lost;
+                return Step::Stop;
             }
+            if counts(self.kind, head) {
+                starts_us.start(ts_us);
+            }
+            self.state = framing_after_head(self.kind, head);
+            return Step::At(pos + end);
+        }
+        self.state = State::Head {
+            head: Vec::new(),
+            counted: false,
+            start_ts_us: ts_us,
+        };
+        Step::At(pos)
+    }
+
+    /// Collecting a head split over segments: counted as soon as its start is certain, framed
+    /// once its end arrives.
+    fn in_head<S: MessageStarts + ?Sized>(
+        &mut self,
+        captured: &[u8],
+        pos: usize,
+        wire_len: usize,
+        starts_us: &mut S,
+    ) -> Step {
+        let kind = self.kind;
+        let State::Head {
+            head,
+            counted,
+            start_ts_us,
+        } = &mut self.state
+        else {
+            return Step::Stop;
+        };
+        let available = captured.get(pos..).unwrap_or(&[]);
+        if available.is_empty() {
+            self.state = State::Lost; // the rest of the head was cut by the snaplen
+            return Step::Stop;
+        }
+        let search_from = head.len().saturating_sub(3);
+        let before = head.len();
+        let room = MAX_HEAD_BYTES.saturating_sub(head.len());
+        head.extend_from_slice(&available[..available.len().min(room)]);
+        let end = find_head_end(&head[search_from..]).map(|e| search_from + e);
+        if !*counted {
+            let start = match starts_message(kind, head) {
+                Start::NeedMore if end.is_some() => Start::No,
+                s => s,
+            };
+            match start {
+                Start::No => {
+                    self.state = State::Lost;
+                    return Step::Stop;
+                }
+                Start::Yes => {
+                    if counts(kind, head) {
+                        starts_us.start(*start_ts_us);
+                    }
+                    *counted = true;
+                }
+                Start::NeedMore => {}
+            }
+        }
+        match end {
+            Some(end) => {
+                let next = framing_after_head(kind, &head[..end]);
+                self.state = next;
+                Step::At(pos + end - before)
+            }
+            None if head.len() >= MAX_HEAD_BYTES => {
+                self.state = State::Lost;
+                Step::Stop
+            }
+            None if captured.len() < wire_len => {
+                self.state = State::Lost; // head continues past the snaplen
+                Step::Stop
+            }
+            None => Step::At(pos + available.len()),
         }
     }
 
     fn starts(&self, bytes: &[u8]) -> Start {
         starts_message(self.kind, bytes)
     }
+}
+
+/// What one step of [`MessageCounter::push`] leaves: the next byte to look at, or nothing more
+/// to do in this segment.
+enum Step {
+    At(usize),
+    Stop,
 }
 
 /// Whether `bytes` begins with a message start of this kind.
