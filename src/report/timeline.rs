@@ -25,6 +25,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -443,25 +444,8 @@ fn legend_swatch(colour: RGBAColor, x: i32) -> Rectangle<(i32, i32)> {
     Rectangle::new([(x, 45), (x + 22, 55)], colour.filled())
 }
 
-fn draw_panel(
-    root: &DrawingArea<SVGBackend, Shift>,
-    area: &DrawingArea<SVGBackend, Shift>,
-    index: usize,
-    panel: &PreparedPanel,
-    axis_max_ms: f64,
-    lanes: &mut String,
-) -> Result<(), TimelineError> {
-    let rows = panel.rows.len();
-    let y_max = rows.max(1) as f64;
-    let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, (FONT, 15).into_font().style(FontStyle::Bold))
-        .margin_left(10)
-        .margin_right(30)
-        .margin_top(4)
-        .x_label_area_size(36)
-        .y_label_area_size(Y_LABEL_AREA_PX)
-        .build_cartesian_2d(0.0..axis_max_ms, 0.0..y_max)
-        .map_err(draw_error)?;
+/// The panel's time axis and its light grid.
+fn draw_axes(chart: &mut Chart<'_, '_>, axis_max_ms: f64) -> Result<(), TimelineError> {
     let decimals = if axis_max_ms >= 50.0 {
         0
     } else if axis_max_ms >= 5.0 {
@@ -483,6 +467,58 @@ fn draw_panel(
         .bold_line_style(BLACK.mix(0.12))
         .draw()
         .map_err(draw_error)?;
+    Ok(())
+}
+
+/// A vertical line where a run shorter than the axis ended, labelled "run end".
+fn draw_run_end(
+    root: &DrawingArea<SVGBackend, Shift>,
+    chart: &mut Chart<'_, '_>,
+    run_end_ms: f64,
+    y_max: f64,
+) -> Result<(), TimelineError> {
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(run_end_ms, 0.0), (run_end_ms, y_max)],
+            BLACK.mix(0.35).stroke_width(1),
+        )))
+        .map_err(draw_error)?;
+    let (x, y) = chart.backend_coord(&(run_end_ms, y_max));
+    root.draw(&Text::new(
+        "run end",
+        (x + 4, y + 2),
+        (FONT, 10)
+            .into_font()
+            .color(&BLACK.mix(0.55))
+            .pos(Pos::new(HPos::Left, VPos::Top)),
+    ))
+    .map_err(draw_error)?;
+    Ok(())
+}
+
+/// A panel's chart: milliseconds across, lanes up.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+fn draw_panel(
+    root: &DrawingArea<SVGBackend, Shift>,
+    area: &DrawingArea<SVGBackend, Shift>,
+    index: usize,
+    panel: &PreparedPanel,
+    axis_max_ms: f64,
+    lanes: &mut String,
+) -> Result<(), TimelineError> {
+    let rows = panel.rows.len();
+    let y_max = rows.max(1) as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, 15).into_font().style(FontStyle::Bold))
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(4)
+        .x_label_area_size(36)
+        .y_label_area_size(Y_LABEL_AREA_PX)
+        .build_cartesian_2d(0.0..axis_max_ms, 0.0..y_max)
+        .map_err(draw_error)?;
+    draw_axes(&mut chart, axis_max_ms)?;
 
     if rows == 0 {
         chart
@@ -499,22 +535,7 @@ fn draw_panel(
     }
 
     if panel.run_end_ms < axis_max_ms {
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(panel.run_end_ms, 0.0), (panel.run_end_ms, y_max)],
-                BLACK.mix(0.35).stroke_width(1),
-            )))
-            .map_err(draw_error)?;
-        let (x, y) = chart.backend_coord(&(panel.run_end_ms, y_max));
-        root.draw(&Text::new(
-            "run end",
-            (x + 4, y + 2),
-            (FONT, 10)
-                .into_font()
-                .color(&BLACK.mix(0.55))
-                .pos(Pos::new(HPos::Left, VPos::Top)),
-        ))
-        .map_err(draw_error)?;
+        draw_run_end(root, &mut chart, panel.run_end_ms, y_max)?;
     }
 
     // About two pixels: zero-length lanes stay visible and ticks closer than that are merged.
