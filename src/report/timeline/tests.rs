@@ -1,0 +1,231 @@
+//! The timeline picture, read back as XML: lanes per panel, colours and legend, the shared
+//! axis, aggregation, odd input, and the file written.
+
+use super::*;
+
+fn lane(start_ms: f64, end_ms: f64, end: EndState) -> Lane {
+    Lane {
+        start_ms,
+        end_ms,
+        end,
+        request_ticks_ms: vec![start_ms + 1.0, (start_ms + end_ms) / 2.0],
+        time_wait_until_ms: (end != EndState::OpenAtEnd).then_some(end_ms + 60_000.0),
+        label: format!(":{}", 40000 + start_ms as u32),
+    }
+}
+
+fn panel(title: &str, duration_ms: f64, lanes: Vec<Lane>) -> Panel {
+    Panel {
+        title: title.into(),
+        duration_ms,
+        lanes,
+    }
+}
+
+/// Lane bars per panel, counted the way the module documentation promises.
+fn lanes_per_panel(svg: &str) -> Vec<usize> {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG parses as XML");
+    let mut counts = Vec::new();
+    for node in doc.descendants().filter(|n| {
+        n.has_tag_name("rect")
+            && n.attribute("class")
+                .is_some_and(|c| c.split(' ').any(|w| w == "lane"))
+    }) {
+        let panel: usize = node.attribute("data-panel").unwrap().parse().unwrap();
+        if counts.len() <= panel {
+            counts.resize(panel + 1, 0);
+        }
+        counts[panel] += 1;
+    }
+    counts
+}
+
+fn texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(|t| t.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn empty_input_gives_a_picture_that_says_so() {
+    let svg = render_svg(&[], "nothing ran").unwrap();
+    assert!(lanes_per_panel(&svg).is_empty());
+    let texts = texts(&svg);
+    assert!(texts.contains(&"nothing ran".to_string()));
+    assert!(texts.contains(&"no runs to draw".to_string()));
+}
+
+#[test]
+fn a_panel_without_lanes_says_so() {
+    let svg = render_svg(&[panel("idle", 0.0, vec![])], "t").unwrap();
+    assert!(lanes_per_panel(&svg).is_empty());
+    assert!(texts(&svg).contains(&"no connections".to_string()));
+}
+
+#[test]
+fn every_end_state_has_its_colour_and_the_legend_names_them() {
+    let lanes: Vec<Lane> = END_ORDER
+        .iter()
+        .enumerate()
+        .map(|(i, &end)| lane(i as f64 * 10.0, 80.0, end))
+        .collect();
+    let svg = render_svg(&[panel("drain", 100.0, lanes)], "reuse").unwrap();
+    assert_eq!(lanes_per_panel(&svg), vec![4]);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    for end in END_ORDER {
+        let bar = doc
+            .descendants()
+            .find(|n| n.attribute("data-end") == Some(end.as_str()))
+            .unwrap();
+        let (r, g, b) = (colour(end).0, colour(end).1, colour(end).2);
+        assert_eq!(
+            bar.attribute("fill"),
+            Some(&*format!("#{r:02X}{g:02X}{b:02X}"))
+        );
+    }
+    let texts = texts(&svg);
+    for expected in [
+        "closed by client",
+        "closed by server",
+        "reset",
+        "open at end",
+        "TIME_WAIT on the closing side",
+        "request",
+        "drain",
+        "ms since the run started",
+    ] {
+        assert!(
+            texts.contains(&expected.to_string()),
+            "missing {expected:?}"
+        );
+    }
+    // Three closing lanes have a faded TIME_WAIT tail.
+    let tails = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter(|n| n.attribute("opacity") == Some(&*TAIL_ALPHA.to_string()))
+        .count();
+    assert_eq!(tails, 3 + 1, "three lanes and the legend swatch");
+}
+
+#[test]
+fn panels_share_the_longest_axis() {
+    let short = panel(
+        "short",
+        100.0,
+        vec![lane(0.0, 50.0, EndState::ClosedByClient)],
+    );
+    let long = panel(
+        "long",
+        1000.0,
+        vec![
+            lane(0.0, 50.0, EndState::ClosedByServer),
+            lane(100.0, 900.0, EndState::Reset),
+        ],
+    );
+    let svg = render_svg(&[short, long], "sweep").unwrap();
+    assert_eq!(lanes_per_panel(&svg), vec![1, 2]);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    // The lanes from 0 to 50 ms start and end at the same pixels in both panels.
+    let first_lane = |panel: &str| {
+        doc.descendants()
+            .find(|n| n.attribute("data-panel") == Some(panel))
+            .map(|n| (n.attribute("x"), n.attribute("width")))
+            .unwrap()
+    };
+    assert_eq!(first_lane("0"), first_lane("1"));
+    let texts = texts(&svg);
+    assert_eq!(
+        texts.iter().filter(|t| *t == "1000").count(),
+        2,
+        "both axes reach 1000 ms"
+    );
+}
+
+#[test]
+fn many_lanes_are_aggregated_and_say_so() {
+    let lanes: Vec<Lane> = (0..5000)
+        .map(|i| {
+            let end = END_ORDER[i % 7 % 4];
+            lane(i as f64, i as f64 + 5.0, end)
+        })
+        .collect();
+    let p = panel("drop-unread", 5000.0, lanes);
+    let drawn = drawn_lane_count(&p);
+    assert!(drawn <= MAX_LANES_PER_PANEL && drawn > 4, "{drawn}");
+    let svg = render_svg(std::slice::from_ref(&p), "long run").unwrap();
+    assert_eq!(lanes_per_panel(&svg), vec![drawn]);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let connections: usize = doc
+        .descendants()
+        .filter_map(|n| n.attribute("data-connections"))
+        .map(|c| c.parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(connections, 5000);
+    let k = group_size(&end_counts(&p.lanes));
+    let note = format!("drop-unread — 5000 connections, aggregated {k} per lane");
+    assert!(texts(&svg).contains(&note));
+}
+
+#[test]
+fn sixty_lanes_fit_and_sixty_one_do_not() {
+    let lanes = |n: usize| -> Vec<Lane> {
+        (0..n)
+            .map(|i| lane(i as f64, 100.0, EndState::ClosedByClient))
+            .collect()
+    };
+    assert_eq!(drawn_lane_count(&panel("a", 100.0, lanes(60))), 60);
+    assert_eq!(drawn_lane_count(&panel("b", 100.0, lanes(61))), 31);
+    assert_eq!(drawn_lane_count(&panel("c", 100.0, lanes(0))), 0);
+}
+
+#[test]
+fn odd_times_and_labels_do_not_break_the_picture() {
+    let odd = vec![
+        Lane {
+            start_ms: f64::NAN,
+            end_ms: f64::INFINITY,
+            end: EndState::OpenAtEnd,
+            request_ticks_ms: vec![f64::NAN, -5.0, 1e12],
+            time_wait_until_ms: Some(f64::NEG_INFINITY),
+            label: "<&\"'>".into(),
+        },
+        Lane {
+            start_ms: 30.0,
+            end_ms: 10.0,
+            end: EndState::Reset,
+            request_ticks_ms: vec![],
+            time_wait_until_ms: Some(5.0),
+            label: String::new(),
+        },
+        lane(0.0, 0.0, EndState::ClosedByServer),
+    ];
+    let svg = render_svg(
+        &[
+            panel("odd <title> & co", f64::NAN, odd),
+            panel("", -1.0, vec![]),
+        ],
+        "weird & wonderful",
+    )
+    .unwrap();
+    assert_eq!(lanes_per_panel(&svg), vec![3]);
+    assert!(texts(&svg).contains(&"odd <title> & co".to_string()));
+}
+
+#[test]
+fn write_svg_writes_the_file_and_reports_the_path_on_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.svg");
+    let panels = [panel("p", 10.0, vec![lane(0.0, 5.0, EndState::Reset)])];
+    write_svg(&path, &panels, "t").unwrap();
+    assert_eq!(
+        lanes_per_panel(&std::fs::read_to_string(&path).unwrap()),
+        vec![1]
+    );
+    let bad = dir.path().join("missing").join("t.svg");
+    let err = write_svg(&bad, &panels, "t").unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+}
