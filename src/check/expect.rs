@@ -235,13 +235,9 @@ pub fn evaluate(expectation: &Expectation, run: &RunReport) -> Verdict {
     }
 }
 
-/// A number as people write it: no trailing `.0`.
+/// A number as checks write it: no trailing `.0`, at most two places.
 pub fn number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.2}")
-    }
+    crate::report::number::plain(value, 2)
 }
 
 #[cfg(test)]

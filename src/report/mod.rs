@@ -7,6 +7,7 @@ pub mod figures;
 pub mod grid;
 pub mod lanes;
 pub mod model;
+pub mod number;
 pub mod reconcile;
 pub mod schema;
 pub mod sentences;

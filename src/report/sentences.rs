@@ -110,9 +110,5 @@ fn ratio(larger: f64, smaller: f64) -> String {
 }
 
 fn number(value: f64) -> String {
-    if value.fract() == 0.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.1}")
-    }
+    super::number::plain(value, 1)
 }

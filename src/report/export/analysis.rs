@@ -153,7 +153,7 @@ fn new_table(markdown: bool) -> Table {
 }
 
 fn fmt_ratio(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
+    crate::report::number::fixed_or_dash(v, 2)
 }
 
 fn write_summary(out: &mut dyn Write, a: &Analysis, markdown: bool) -> std::io::Result<()> {
