@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod expect;
 pub mod junit;
+pub mod render;
 pub mod verdict;
 
 pub use verdict::{verdict, Expectations};

@@ -6,11 +6,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
 
-use crate::check::expect::{self, Verdict};
-use crate::check::{baseline, junit, verdict, CheckResult, Expectations};
+use crate::check::{baseline, junit, render, verdict, CheckResult, Expectations};
 use crate::cli::CheckArgs;
 use crate::exit_code::ExitCode;
 use crate::model::error::InputError;
@@ -95,7 +92,7 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         .map(|before| baseline::regressions(&before, &runs, config.tolerance_pct))
         .unwrap_or_default();
 
-    super::print(&render_results(&results, &regressions))?;
+    super::print(&render::terminal(&results, &regressions))?;
     if let Some(path) = &config.junit {
         std::fs::write(path, junit::render(&results, &regressions)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -115,54 +112,6 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
     Ok(verdict(&results, &regressions, interrupted))
 }
 
-/// The pass/fail table, then one actionable line per failure and regression.
-pub fn render_results(results: &[CheckResult], regressions: &[String]) -> String {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec!["run", "expectation", "measured", "result"]);
-    for result in results {
-        let (measured, outcome) = match &result.verdict {
-            Verdict::Pass { actual, source } => (measured(*actual, *source), "pass"),
-            Verdict::Fail { actual, source } => (measured(*actual, *source), "FAIL"),
-            Verdict::NotMeasured { .. } => ("-".to_string(), "NOT MEASURED"),
-        };
-        table.add_row(vec![
-            format!("{} {}/{}", result.variant, result.run.0, result.run.1),
-            result.expectation.clone(),
-            measured,
-            outcome.to_string(),
-        ]);
-    }
-    let mut out = format!("\n{table}\n");
-    let failed: Vec<_> = results.iter().filter(|r| !r.passed()).collect();
-    for result in &failed {
-        out.push_str(&format!("{}\n", result.message()));
-    }
-    for regression in regressions {
-        out.push_str(&format!("baseline: {regression}\n"));
-    }
-    let passed = results.len() - failed.len();
-    out.push_str(&format!(
-        "\n{passed} of {} expectation(s) held{}\n",
-        results.len(),
-        if regressions.is_empty() {
-            String::new()
-        } else {
-            format!("; {} baseline regression(s)", regressions.len())
-        }
-    ));
-    out
-}
-
-fn measured(actual: f64, source: Option<crate::report::Source>) -> String {
-    match source {
-        Some(source) => format!("{} ({source})", expect::number(actual)),
-        None => expect::number(actual),
-    }
-}
-
 /// Appends the markdown report and the check results to `$GITHUB_STEP_SUMMARY`, when set.
 fn write_step_summary(
     runs: &[RunReport],
@@ -176,25 +125,7 @@ fn write_step_summary(
     let markdown = Format::Markdown
         .exporter()
         .export(&ResultSet::new(runs.to_vec()), baseline)?;
-    let mut text = format!("## kalab check\n\n{}\n", String::from_utf8_lossy(&markdown));
-    text.push_str("\n| run | expectation | result |\n|:---|:---|:---|\n");
-    for result in results {
-        let outcome = if result.passed() { "pass" } else { "**FAIL**" };
-        text.push_str(&format!(
-            "| {} {}/{} | `{}` | {outcome} |\n",
-            result.variant, result.run.0, result.run.1, result.expectation
-        ));
-    }
-    for line in results
-        .iter()
-        .filter(|r| !r.passed())
-        .map(CheckResult::message)
-    {
-        text.push_str(&format!("\n- {line}"));
-    }
-    for regression in regressions {
-        text.push_str(&format!("\n- baseline: {regression}"));
-    }
+    let text = render::step_summary(&String::from_utf8_lossy(&markdown), results, regressions);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -102,7 +102,10 @@ fn time_wait_counts_match_ss_at_the_same_moment() {
         .unwrap();
     // Only this run's connections: a TIME_WAIT socket left by an earlier test (or run) whose
     // local port happens to be this run's server port must not count.
-    let server = report.target.trim_start_matches("http://").trim_end_matches('/');
+    let server = report
+        .target
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     let clients: std::collections::HashSet<String> = report
         .server_connections
         .iter()
