@@ -47,10 +47,13 @@ fn recorded_instruments() -> Instruments {
     }
 }
 
-#[test]
-fn a_whole_session_runs_on_a_recorded_capture_and_a_canned_socket_table() {
+/// Observes `argv` on the fixture's server port with a required capture, through `instruments`.
+fn observe_recorded(
+    argv: &[&str],
+    instruments: &Instruments,
+) -> anyhow::Result<session::SessionOutcome> {
     let spec = ObserveSpec {
-        argv: vec!["true".to_string(), "{port}".to_string()],
+        argv: argv.iter().map(|arg| arg.to_string()).collect(),
         port: Some(SERVER_PORT),
         host: Some("127.0.0.1".parse().unwrap()),
         serve: None,
@@ -62,12 +65,15 @@ fn a_whole_session_runs_on_a_recorded_capture_and_a_canned_socket_table() {
             ..RunOptions::default()
         },
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .unwrap();
-    let outcome = runtime
-        .block_on(session::observe(&spec, &recorded_instruments()))
+        .build()?
+        .block_on(session::observe(&spec, instruments))
+}
+
+#[test]
+fn a_whole_session_runs_on_a_recorded_capture_and_a_canned_socket_table() {
+    let outcome = observe_recorded(&["true", "{port}"], &recorded_instruments())
         .unwrap_or_else(|err| panic!("session failed: {err:#}"));
     let report = outcome.report;
     assert!(!outcome.interrupted);
@@ -138,23 +144,7 @@ fn a_required_capture_that_cannot_start_stops_the_session_before_the_driver() {
     });
     let marker = tempfile::tempdir().unwrap();
     let touched = marker.path().join("ran");
-    let spec = ObserveSpec {
-        argv: vec!["touch".to_string(), touched.display().to_string()],
-        port: Some(SERVER_PORT),
-        host: Some("127.0.0.1".parse().unwrap()),
-        serve: None,
-        pass_stdout: false,
-        options: RunOptions {
-            capture: CaptureMode::Required,
-            ..RunOptions::default()
-        },
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let err = runtime
-        .block_on(session::observe(&spec, &instruments))
+    let err = observe_recorded(&["touch", &touched.display().to_string()], &instruments)
         .expect_err("--capture required without a capture");
     assert!(format!("{err:#}").contains("--capture required"), "{err:#}");
     assert!(!touched.exists(), "the driver must not run");
