@@ -1,7 +1,14 @@
 //! kalab: a laboratory for HTTP connection reuse.
 //!
-//! Data flow: scenario files -> runner (client, embedded server) with the capture and sockets
-//! collectors alongside -> connection records -> report -> exporters and checks.
+//! Floors, bottom up (each imports only floors below it):
+//! - `model`: the shared vocabulary (sources, connection identity and ends, per-source records,
+//!   TIME_WAIT figures, warnings, clock, error kinds);
+//! - `scenario`: scenario files; `capture`, `sockets`, `runner`: the producers (the wire, the
+//!   socket table, kalab's own client and server);
+//! - `report`: pure computation of a run's figures, and the exporters;
+//! - `session`: the one measuring session (target, collectors, a driver, settle, stop,
+//!   reconcile), with its drivers (a scenario's pattern, a command);
+//! - `check`: expectations, baselines, verdicts; `cli` and `commands`: the command line.
 
 #![warn(missing_docs)]
 
