@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The observed program and how it ended: the `observed` field of a [`RunReport`].
+/// The observed program and how it ended (reported under a run's `observed` key).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ObservedCommand {
     /// The program and its arguments as run (after `{port}` was replaced).
