@@ -151,28 +151,34 @@ fn build(metric: &str, op: Op, value: &str) -> Result<Expectation, String> {
     let source = match source {
         None => None,
         Some(text) => {
-            let source = [
-                Source::Client,
-                Source::Server,
-                Source::Capture,
-                Source::Sockets,
-            ]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| {
-                format!("unknown source `{text}`; sources: client, server, capture, sockets")
-            })?;
-            if !figure.per_source {
+            if !figure.per_source() {
                 return Err(format!(
                     "`{name}` has one source only; a source can be named for: {}",
                     crate::report::figures::FIGURES
                         .iter()
-                        .filter(|f| f.per_source)
+                        .filter(|f| f.per_source())
                         .map(|f| f.name)
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
             }
+            let source = figure
+                .sources
+                .iter()
+                .copied()
+                .find(|s| s.as_str() == text)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = figure.sources.iter().map(|s| s.as_str()).collect();
+                    let hint = if text == Source::Sockets.as_str() {
+                        "; the socket table samples, so it only bounds counts from below: use `connections_seen_lower_bound`"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "unknown source `{text}` for `{name}`; sources: {}{hint}",
+                        known.join(", ")
+                    )
+                })?;
             Some(source)
         }
     };
@@ -217,7 +223,7 @@ pub enum Verdict {
 pub fn evaluate(expectation: &Expectation, run: &RunReport) -> Verdict {
     let source = match expectation.source {
         Some(source) => Some(source),
-        None if expectation.figure.per_source => run.connections_opened.best().map(|(_, s)| s),
+        None if expectation.figure.per_source() => run.connections_opened.best().map(|(_, s)| s),
         None => None,
     };
     match expectation.figure.value(run, expectation.source) {

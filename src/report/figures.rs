@@ -20,14 +20,23 @@ pub struct Figure {
     pub name: &'static str,
     /// What it measures, with its unit.
     pub about: &'static str,
-    /// Whether it takes a source qualifier (`connections_opened.capture`).
-    pub per_source: bool,
+    /// The sources it can be qualified with (`connections_opened.capture`); empty: one value.
+    pub sources: &'static [Source],
     /// Which direction is a regression.
     pub worse: Worse,
     value: fn(&RunReport, Option<Source>) -> Option<f64>,
 }
 
+/// The sources that count every connection (the socket table samples: see
+/// [`CONNECTIONS_SEEN_LOWER_BOUND`]), in order of preference.
+const EXACT_SOURCES: [Source; 3] = [Source::Capture, Source::Server, Source::Client];
+
 impl Figure {
+    /// Whether it takes a source qualifier.
+    pub fn per_source(&self) -> bool {
+        !self.sources.is_empty()
+    }
+
     /// The figure's value in a run, from `source` (or the best source when `None`).
     pub fn value(&self, run: &RunReport, source: Option<Source>) -> Option<f64> {
         (self.value)(run, source)
@@ -42,7 +51,7 @@ fn n(v: u64) -> Option<f64> {
 pub const REQUESTS_SENT: Figure = Figure {
     name: "requests_sent",
     about: "requests sent",
-    per_source: false,
+    sources: &[],
     worse: Worse::Neither,
     value: |r, _| n(r.requests_sent),
 };
@@ -51,7 +60,7 @@ pub const REQUESTS_SENT: Figure = Figure {
 pub const REQUESTS_OK: Figure = Figure {
     name: "requests_ok",
     about: "requests with a 2xx response whose body policy completed",
-    per_source: false,
+    sources: &[],
     worse: Worse::Lower,
     value: |r, _| n(r.requests_ok),
 };
@@ -60,16 +69,16 @@ pub const REQUESTS_OK: Figure = Figure {
 pub const REQUESTS_FAILED: Figure = Figure {
     name: "requests_failed",
     about: "requests that failed",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| n(r.requests_failed),
 };
 
-/// `connections_opened`: TCP connections opened (SYNs); per source: client, server, capture, sockets
+/// `connections_opened`: TCP connections opened (SYNs), exact; per source: client, server, capture
 pub const CONNECTIONS_OPENED: Figure = Figure {
     name: "connections_opened",
-    about: "TCP connections opened (SYNs); per source: client, server, capture, sockets",
-    per_source: true,
+    about: "TCP connections opened (SYNs), counted exactly; per source: client, server, capture",
+    sources: &EXACT_SOURCES,
     worse: Worse::Higher,
     value: |r, source| match source {
         Some(source) => r.connections_opened.get(source).map(|v| v as f64),
@@ -81,7 +90,7 @@ pub const CONNECTIONS_OPENED: Figure = Figure {
 pub const REUSE_RATIO: Figure = Figure {
     name: "reuse_ratio",
     about: "requests ok per connection opened",
-    per_source: false,
+    sources: &[],
     worse: Worse::Lower,
     value: |r, _| r.reuse_ratio,
 };
@@ -90,7 +99,7 @@ pub const REUSE_RATIO: Figure = Figure {
 pub const REQUESTS_PER_CONNECTION_MIN: Figure = Figure {
     name: "requests_per_connection_min",
     about: "fewest requests on one connection",
-    per_source: false,
+    sources: &[],
     worse: Worse::Lower,
     value: |r, _| r.requests_per_connection.map(|s| s.min),
 };
@@ -99,7 +108,7 @@ pub const REQUESTS_PER_CONNECTION_MIN: Figure = Figure {
 pub const REQUESTS_PER_CONNECTION_MEDIAN: Figure = Figure {
     name: "requests_per_connection_median",
     about: "median requests per connection",
-    per_source: false,
+    sources: &[],
     worse: Worse::Lower,
     value: |r, _| r.requests_per_connection.map(|s| s.median),
 };
@@ -108,7 +117,7 @@ pub const REQUESTS_PER_CONNECTION_MEDIAN: Figure = Figure {
 pub const REQUESTS_PER_CONNECTION_MAX: Figure = Figure {
     name: "requests_per_connection_max",
     about: "most requests on one connection",
-    per_source: false,
+    sources: &[],
     worse: Worse::Neither,
     value: |r, _| r.requests_per_connection.map(|s| s.max),
 };
@@ -117,7 +126,7 @@ pub const REQUESTS_PER_CONNECTION_MAX: Figure = Figure {
 pub const CLOSES_BY_CLIENT: Figure = Figure {
     name: "closes_by_client",
     about: "connections the client closed first (it holds TIME_WAIT)",
-    per_source: false,
+    sources: &[],
     worse: Worse::Neither,
     value: |r, _| r.closes.source.and(n(r.closes.by_client)),
 };
@@ -126,7 +135,7 @@ pub const CLOSES_BY_CLIENT: Figure = Figure {
 pub const CLOSES_BY_SERVER: Figure = Figure {
     name: "closes_by_server",
     about: "connections the server closed first (it holds TIME_WAIT)",
-    per_source: false,
+    sources: &[],
     worse: Worse::Neither,
     value: |r, _| r.closes.source.and(n(r.closes.by_server)),
 };
@@ -135,7 +144,7 @@ pub const CLOSES_BY_SERVER: Figure = Figure {
 pub const RESETS: Figure = Figure {
     name: "resets",
     about: "connections that ended in a RST",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| r.closes.source.and(n(r.closes.reset)),
 };
@@ -144,7 +153,7 @@ pub const RESETS: Figure = Figure {
 pub const OPEN_AT_END: Figure = Figure {
     name: "open_at_end",
     about: "connections still open when the run ended (pooled)",
-    per_source: false,
+    sources: &[],
     worse: Worse::Neither,
     value: |r, _| r.closes.source.and(n(r.closes.open_at_end)),
 };
@@ -153,7 +162,7 @@ pub const OPEN_AT_END: Figure = Figure {
 pub const TIME_WAIT_CLIENT_PEAK: Figure = Figure {
     name: "time_wait_client_peak",
     about: "most client-side TIME_WAIT sockets during the run",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| r.time_wait.map(|t| t.time_wait_client_peak as f64),
 };
@@ -162,7 +171,7 @@ pub const TIME_WAIT_CLIENT_PEAK: Figure = Figure {
 pub const TIME_WAIT_CLIENT_END: Figure = Figure {
     name: "time_wait_client_end",
     about: "client-side TIME_WAIT sockets after the settle",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| r.time_wait.map(|t| t.time_wait_client_end as f64),
 };
@@ -171,7 +180,7 @@ pub const TIME_WAIT_CLIENT_END: Figure = Figure {
 pub const TIME_WAIT_SERVER_PEAK: Figure = Figure {
     name: "time_wait_server_peak",
     about: "most server-side TIME_WAIT sockets during the run",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| r.time_wait.map(|t| t.time_wait_server_peak as f64),
 };
@@ -180,7 +189,7 @@ pub const TIME_WAIT_SERVER_PEAK: Figure = Figure {
 pub const TIME_WAIT_SERVER_END: Figure = Figure {
     name: "time_wait_server_end",
     about: "server-side TIME_WAIT sockets after the settle",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| r.time_wait.map(|t| t.time_wait_server_end as f64),
 };
@@ -189,16 +198,25 @@ pub const TIME_WAIT_SERVER_END: Figure = Figure {
 pub const CLOSE_WAIT_PEAK: Figure = Figure {
     name: "close_wait_peak",
     about: "most CLOSE_WAIT sockets during the run (a side that never closes)",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| r.time_wait.map(|t| t.close_wait_peak as f64),
+};
+
+/// `connections_seen_lower_bound`: connections the sampled socket table saw, a lower bound
+pub const CONNECTIONS_SEEN_LOWER_BOUND: Figure = Figure {
+    name: "connections_seen_lower_bound",
+    about: "connections the socket table saw in its samples (sockets source): a lower bound, since connections that open and close between two samples are missed",
+    sources: &[],
+    worse: Worse::Neither,
+    value: |r, _| r.connections_seen_lower_bound.map(|v| v as f64),
 };
 
 /// `connections_without_requests`: connections that carried no request
 pub const CONNECTIONS_WITHOUT_REQUESTS: Figure = Figure {
     name: "connections_without_requests",
     about: "connections that carried no request; per source: client, server, capture",
-    per_source: true,
+    sources: &EXACT_SOURCES,
     worse: Worse::Higher,
     value: |r, source| match source {
         Some(source) => r.connections_without_requests.get(source).map(|v| v as f64),
@@ -211,7 +229,7 @@ pub const TIME_WAIT_RECYCLED_CLIENT: Figure = Figure {
     name: "time_wait_recycled_client",
     about:
         "client closes whose TIME_WAIT socket a later SYN on the same 4-tuple recycled (capture)",
-    per_source: false,
+    sources: &[],
     worse: Worse::Neither,
     value: |r, _| n(r.time_wait_reconciled?.client.recycled),
 };
@@ -221,7 +239,7 @@ pub const TIME_WAIT_RECYCLED_SERVER: Figure = Figure {
     name: "time_wait_recycled_server",
     about:
         "server closes whose TIME_WAIT socket a later SYN on the same 4-tuple recycled (capture)",
-    per_source: false,
+    sources: &[],
     worse: Worse::Neither,
     value: |r, _| n(r.time_wait_reconciled?.server.recycled),
 };
@@ -231,7 +249,7 @@ pub const TIME_WAIT_RECYCLED_SERVER: Figure = Figure {
 pub const CLOSES_UNEXPLAINED_CLIENT: Figure = Figure {
     name: "closes_unexplained_client",
     about: "client closes not accounted for by TIME_WAIT at the end, resets, recycled or expired (0: it adds up)",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| Some(r.time_wait_reconciled?.client.unexplained as f64),
 };
@@ -241,7 +259,7 @@ pub const CLOSES_UNEXPLAINED_CLIENT: Figure = Figure {
 pub const CLOSES_UNEXPLAINED_SERVER: Figure = Figure {
     name: "closes_unexplained_server",
     about: "server closes not accounted for by TIME_WAIT at the end, resets, recycled or expired (0: it adds up)",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| Some(r.time_wait_reconciled?.server.unexplained as f64),
 };
@@ -250,7 +268,7 @@ pub const CLOSES_UNEXPLAINED_SERVER: Figure = Figure {
 pub const LATENCY_P50_MS: Figure = Figure {
     name: "latency_p50_ms",
     about: "median request latency, ms",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| r.latency_p50_ms,
 };
@@ -259,7 +277,7 @@ pub const LATENCY_P50_MS: Figure = Figure {
 pub const LATENCY_P99_MS: Figure = Figure {
     name: "latency_p99_ms",
     about: "99th percentile request latency, ms",
-    per_source: false,
+    sources: &[],
     worse: Worse::Higher,
     value: |r, _| r.latency_p99_ms,
 };
@@ -268,7 +286,7 @@ pub const LATENCY_P99_MS: Figure = Figure {
 pub const COMMAND_EXIT_CODE: Figure = Figure {
     name: "command_exit_code",
     about: "`kalab observe` only: the observed command's exit status",
-    per_source: false,
+    sources: &[],
     worse: Worse::Neither,
     value: |r, _| r.observed()?.exit_code.map(f64::from),
 };
@@ -277,7 +295,7 @@ pub const COMMAND_EXIT_CODE: Figure = Figure {
 pub const WALL_TIME_MS: Figure = Figure {
     name: "wall_time_ms",
     about: "run duration including the settle, ms",
-    per_source: false,
+    sources: &[],
     worse: Worse::Neither,
     value: |r, _| Some(r.wall_time_ms),
 };
@@ -288,6 +306,7 @@ pub const FIGURES: &[&Figure] = &[
     &REQUESTS_OK,
     &REQUESTS_FAILED,
     &CONNECTIONS_OPENED,
+    &CONNECTIONS_SEEN_LOWER_BOUND,
     &REUSE_RATIO,
     &REQUESTS_PER_CONNECTION_MIN,
     &REQUESTS_PER_CONNECTION_MEDIAN,

@@ -74,6 +74,7 @@ fn headers(sources: &[Source], repeated: bool) -> Vec<String> {
                 .collect::<Vec<_>>()
                 .join(" / ")
         ),
+        "socket table saw\n(lower bound)".into(),
         "vs\nbaseline".into(),
         "reuse\nratio".into(),
         "requests per conn\nmin / med / max".into(),
@@ -122,6 +123,15 @@ fn row(
             .collect::<Vec<_>>()
             .join(" / "),
     );
+    let seen = cell(
+        &variant.values(&figures::CONNECTIONS_SEEN_LOWER_BOUND, None),
+        0,
+    );
+    row.push(if seen == "-" {
+        seen
+    } else {
+        format!(">= {seen}")
+    });
     row.push(match (baseline, variant.median(opened, None)) {
         (Some(base), Some(value)) => match base.median(opened, None) {
             Some(b) if b > 0.0 => format!("{:.2}x", value / b),

@@ -137,8 +137,14 @@ pub struct RunReport {
     pub requests_failed: u64,
     /// Failed requests by kind (`connect`, `timeout`, `connection-closed`, `body`, `status`).
     pub errors: BTreeMap<String, u64>,
-    /// Connections opened (SYNs), per source.
+    /// Connections opened (SYNs), per source that counts every connection: client, server,
+    /// capture (never the socket table: see `connections_seen_lower_bound`).
     pub connections_opened: PerSource,
+    /// Connections of this run the socket table showed in any sample (the `sockets` source). It
+    /// samples, so it misses connections that open and close between two samples: a lower
+    /// bound, never an exact count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_seen_lower_bound: Option<u64>,
     /// Connections that carried no request, per source that can tell: the client (a dial no
     /// request went out on), the server (no request arrived), the capture (no byte from the
     /// client).

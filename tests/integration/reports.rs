@@ -74,7 +74,6 @@ fn a_sweeps_table_markdown_and_json_agree() {
             run.connections_opened.client,
             run.connections_opened.server,
             run.connections_opened.capture,
-            run.connections_opened.sockets,
         ]
         .iter()
         .flatten()
@@ -167,4 +166,68 @@ fn compare_reads_saved_results_and_refuses_other_formats() {
     let output = kalab().arg("compare").arg(&older).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a kalab JSON result"));
+}
+
+/// Ten sequential requests whose 1 MiB bodies are dropped unread: each connection lives a few
+/// milliseconds, between two samples of the socket table. Its count is a lower bound and says so
+/// in every format; no exact-count column holds it.
+#[test]
+fn a_sampled_lower_bound_never_sits_among_the_exact_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("drop.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"drop\"\n[server]\nbody_bytes = 1048576\n[pattern]\nkind = \"sequential\"\nrequests_per_worker = 10\n[body]\npolicy = \"drop\"\n",
+    )
+    .unwrap();
+    let (json, csv, markdown) = (
+        dir.path().join("r.json"),
+        dir.path().join("r.csv"),
+        dir.path().join("r.md"),
+    );
+    let output = kalab()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--export-json")
+        .arg(&json)
+        .arg("--export-csv")
+        .arg(&csv)
+        .arg("--export-markdown")
+        .arg(&markdown)
+        .env("COLUMNS", "400")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let results: ResultSet =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let run = &results.runs[0];
+    assert_eq!(
+        run.connections_opened.sockets, None,
+        "{:?}",
+        run.connections_opened
+    );
+    assert_eq!(run.connections_opened.server, Some(10));
+    let seen = run.connections_seen_lower_bound.expect("sockets source");
+    assert!(seen <= 10, "a lower bound: {seen}");
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(raw["runs"][0]["connections_opened"]
+        .get("sockets")
+        .is_none());
+
+    let csv_text = std::fs::read_to_string(&csv).unwrap();
+    let header = csv_text.lines().next().unwrap();
+    assert!(!header.contains("connections_opened_sockets"), "{header}");
+    assert!(header.contains("connections_seen_lower_bound"), "{header}");
+
+    let table = String::from_utf8(output.stdout).unwrap();
+    let markdown = std::fs::read_to_string(&markdown).unwrap();
+    for text in [&table, &markdown] {
+        assert!(text.contains("(lower bound)"), "{text}");
+        assert!(text.contains(&format!(">= {seen}")), "{text}");
+        assert!(
+            text.contains("(client / server / capture)") || text.contains("(client / server)"),
+            "{text}"
+        );
+    }
 }

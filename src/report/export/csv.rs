@@ -17,8 +17,8 @@ impl Exporter for Csv {
             "repetition".into(),
         ];
         for figure in FIGURES {
-            if figure.per_source {
-                for source in Source::PREFERENCE {
+            if figure.per_source() {
+                for source in figure.sources {
                     header.push(format!("{}_{}", figure.name, source));
                 }
             } else {
@@ -33,8 +33,8 @@ impl Exporter for Csv {
                 run.repetition.to_string(),
             ];
             for figure in FIGURES {
-                let sources: Vec<Option<Source>> = if figure.per_source {
-                    Source::PREFERENCE.iter().copied().map(Some).collect()
+                let sources: Vec<Option<Source>> = if figure.per_source() {
+                    figure.sources.iter().copied().map(Some).collect()
                 } else {
                     vec![None]
                 };
