@@ -74,6 +74,11 @@ pub enum Warning {
         /// The TIME_WAIT period assumed, in seconds.
         time_wait_secs: u64,
     },
+    /// Connection attempts answered by a RST instead of a SYN-ACK: nothing listened.
+    ConnectionsRefused {
+        /// How many SYNs were refused.
+        count: u64,
+    },
     /// Free text from a collector (kernel drops, undecodable packets, ...).
     Note {
         /// The message.
@@ -140,6 +145,10 @@ impl fmt::Display for Warning {
                 }
                 Ok(())
             }
+            Warning::ConnectionsRefused { count } => write!(
+                f,
+                "{count} connection attempt(s) refused (capture source): the SYN was answered by a RST, so nothing listened on the port; refused attempts are not counted as opened connections, closes or resets"
+            ),
             Warning::Note { message } => f.write_str(message),
         }
     }

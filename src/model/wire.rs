@@ -78,6 +78,17 @@ impl ConnectionRecord {
         }
     }
 
+    /// A connection attempt the server refused: its SYN was answered by a RST, never by a
+    /// SYN-ACK (nothing listened on the port). It was never opened.
+    pub fn refused(&self) -> bool {
+        !self.partial && self.syn_ack_at_us.is_none() && self.rst_from == Some(Side::Server)
+    }
+
+    /// A connection the capture saw open: its SYN captured, and answered by a SYN-ACK.
+    pub fn opened(&self) -> bool {
+        !self.partial && !self.refused()
+    }
+
     /// When the connection started as far as the capture knows: its SYN, else its first packet.
     pub fn started_at_us(&self) -> u64 {
         self.syn_at_us.unwrap_or(self.first_packet_at_us)

@@ -120,6 +120,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         errors: counted.errors,
         connections_opened,
         connections_seen_lower_bound: sockets.as_ref().map(|s| s.distinct_connections),
+        connections_refused: raw.capture.as_ref().map(|c| c.summary.refused),
         connections_without_requests,
         reuse_ratio,
         requests_per_connection,
@@ -221,6 +222,13 @@ fn connection_counts(sources: &Sources<'_>, warnings: &mut Vec<Warning>) -> (Per
                 second_value: seen,
             });
         }
+    }
+    if let Some(refused) = sources
+        .capture
+        .map(|c| c.summary.refused)
+        .filter(|&n| n > 0)
+    {
+        warnings.push(Warning::ConnectionsRefused { count: refused });
     }
     let unused = connections_without_requests(sources);
     warnings.extend(unused_connections_warning(&unused, &opened));
@@ -355,7 +363,7 @@ fn connections_without_requests(sources: &Sources<'_>) -> PerSource {
         capture: capture.map(|c| {
             c.connections
                 .iter()
-                .filter(|c| !c.partial && c.payload_bytes_to_server == 0)
+                .filter(|c| c.opened() && c.payload_bytes_to_server == 0)
                 .count() as u64
         }),
         sockets: None,
@@ -379,7 +387,7 @@ fn requests_per_connection(sources: &Sources<'_>) -> (Option<Spread>, Option<Sou
         let counts: Vec<f64> = capture
             .connections
             .iter()
-            .filter(|c| !c.partial)
+            .filter(|c| c.opened())
             .map(|c| c.requests as f64)
             .collect();
         return (spread(&counts), Some(Source::Capture));
@@ -426,7 +434,7 @@ impl RequestCount {
         servers: Option<&[ServerConnection]>,
     ) -> RequestCount {
         if let Some(capture) = capture {
-            let full = || capture.connections.iter().filter(|c| !c.partial);
+            let full = || capture.connections.iter().filter(|c| c.opened());
             let sent: u64 = full().map(|c| c.requests).sum();
             let ok: u64 = full().map(|c| c.requests.min(c.responses)).sum();
             let mut errors = BTreeMap::new();
@@ -457,7 +465,7 @@ impl RequestCount {
 
 /// How the wire saw connections end (full connections only: a partial one's start is unknown).
 fn capture_closes(capture: &CaptureOutcome) -> Closes {
-    let full = capture.connections.iter().filter(|c| !c.partial);
+    let full = capture.connections.iter().filter(|c| c.opened());
     Closes::count(Source::Capture, full.map(|c| c.end))
 }
 

@@ -212,6 +212,15 @@ pub const CONNECTIONS_SEEN_LOWER_BOUND: Figure = Figure {
     value: |r, _| r.connections_seen_lower_bound.map(|v| v as f64),
 };
 
+/// `connections_refused`: connection attempts whose SYN was answered by a RST
+pub const CONNECTIONS_REFUSED: Figure = Figure {
+    name: "connections_refused",
+    about: "connection attempts whose SYN was answered by a RST, nothing listening (capture); not opened",
+    sources: &[],
+    worse: Worse::Higher,
+    value: |r, _| r.connections_refused.map(|v| v as f64),
+};
+
 /// `connections_without_requests`: connections that carried no request
 pub const CONNECTIONS_WITHOUT_REQUESTS: Figure = Figure {
     name: "connections_without_requests",
@@ -307,6 +316,7 @@ pub const FIGURES: &[&Figure] = &[
     &REQUESTS_FAILED,
     &CONNECTIONS_OPENED,
     &CONNECTIONS_SEEN_LOWER_BOUND,
+    &CONNECTIONS_REFUSED,
     &REUSE_RATIO,
     &REQUESTS_PER_CONNECTION_MIN,
     &REQUESTS_PER_CONNECTION_MEDIAN,

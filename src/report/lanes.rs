@@ -27,7 +27,7 @@ fn panel(run: &RunReport) -> Panel {
             let lanes = capture
                 .connections
                 .iter()
-                .filter(|c| !c.partial)
+                .filter(|c| c.opened())
                 .map(|c| {
                     let closed_at = [c.client_fin_at_us, c.server_fin_at_us, c.rst_at_us]
                         .into_iter()

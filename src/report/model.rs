@@ -145,6 +145,10 @@ pub struct RunReport {
     /// bound, never an exact count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections_seen_lower_bound: Option<u64>,
+    /// Connection attempts the server refused: SYN answered by a RST, never by a SYN-ACK (the
+    /// capture source). Not counted as opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_refused: Option<u64>,
     /// Connections that carried no request, per source that can tell: the client (a dial no
     /// request went out on), the server (no request arrived), the capture (no byte from the
     /// client).

@@ -22,7 +22,7 @@ pub fn reconcile(
     time_wait_secs: u64,
 ) -> TimeWaitReconciliation {
     let period_us = time_wait_secs.saturating_mul(1_000_000);
-    let mut full: Vec<&ConnectionRecord> = connections.iter().filter(|c| !c.partial).collect();
+    let mut full: Vec<&ConnectionRecord> = connections.iter().filter(|c| c.opened()).collect();
     full.sort_by_key(|c| c.started_at_us());
     // The SYN times of every connection on each 4-tuple, in order.
     let mut syns_by_tuple: HashMap<_, Vec<u64>> = HashMap::new();

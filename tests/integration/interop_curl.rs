@@ -137,3 +137,39 @@ fn a_machine_readable_report_stands_alone_on_stdout_whatever_the_program_prints(
         }
     }
 }
+
+/// curl to a port nothing listens on: its SYN is answered by a RST. That attempt is refused, not
+/// an opened connection that was reset, and the report says so.
+#[test]
+fn a_refused_connection_is_reported_as_refused_not_opened() {
+    let Some(curl) = peer("curl") else {
+        return;
+    };
+    if !capture_expected() {
+        return; // only the wire sees a refused SYN
+    }
+    let curl = curl.to_string_lossy().into_owned();
+    let port = free_port().to_string();
+    let url = format!("http://127.0.0.1:{port}/");
+    let observed = observe(
+        &["--port", &port, "--settle-ms", "100"],
+        &[&curl, "-s", &url],
+    );
+    let report = observed.report;
+    assert_eq!(
+        report.observed().unwrap().exit_code,
+        Some(7),
+        "curl: couldn't connect"
+    );
+    assert_eq!(
+        report.connections_opened.capture,
+        Some(0),
+        "{}",
+        summary(&report)
+    );
+    assert_eq!(report.connections_refused, Some(1), "{}", summary(&report));
+    assert_eq!(report.closes.reset, 0, "{:?}", report.closes);
+    let text: Vec<String> = report.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(text.iter().any(|w| w.contains("refused")), "{text:?}");
+    assert!(!text.iter().any(|w| w.contains("unread data")), "{text:?}");
+}

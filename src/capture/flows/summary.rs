@@ -11,10 +11,13 @@ use crate::model::{ConnectionRecord, EndState};
 /// captured); partial connections are counted apart. Times are not part of the summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaptureSummary {
-    /// Connections whose opening SYN (without ACK) was captured.
+    /// Connections whose opening SYN (without ACK) was captured and answered by a SYN-ACK.
     pub connections_opened: u64,
     /// Connections whose SYN was not captured.
     pub partial_connections: u64,
+    /// Connection attempts whose SYN was answered by a RST (nothing listened): not opened.
+    #[serde(default)]
+    pub refused: u64,
     /// Full connections in which the client sent a FIN.
     pub fins_from_client: u64,
     /// Full connections in which the server sent a FIN.
@@ -69,6 +72,10 @@ impl SummaryBuilder {
         if r.partial {
             s.partial_connections += 1;
             s.partial_requests += r.requests;
+            return;
+        }
+        if r.refused() {
+            s.refused += 1;
             return;
         }
         s.connections_opened += 1;
