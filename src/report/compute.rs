@@ -334,7 +334,11 @@ fn connections_opened(sources: &Sources<'_>) -> PerSource {
             .dials
             .map(|dials| dials.iter().filter(|d| d.local.is_some()).count() as u64),
         server: sources.servers.map(|servers| servers.len() as u64),
-        capture: sources.capture.map(|c| c.summary.connections_opened),
+        capture: sources.capture.map(|c| {
+            c.summary
+                .connections_opened
+                .saturating_sub(c.summary.refused)
+        }),
         // The socket table samples: its count is a lower bound, reported apart.
         sockets: None,
     }

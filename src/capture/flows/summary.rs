@@ -11,11 +11,13 @@ use crate::model::{ConnectionRecord, EndState};
 /// captured); partial connections are counted apart. Times are not part of the summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaptureSummary {
-    /// Connections whose opening SYN (without ACK) was captured and answered by a SYN-ACK.
+    /// Connections whose opening SYN (without ACK) was captured (refused attempts included:
+    /// see `refused`).
     pub connections_opened: u64,
     /// Connections whose SYN was not captured.
     pub partial_connections: u64,
-    /// Connection attempts whose SYN was answered by a RST (nothing listened): not opened.
+    /// Of `connections_opened`, the attempts whose SYN was answered by a RST (nothing
+    /// listened): a run's report does not count them as opened.
     #[serde(default)]
     pub refused: u64,
     /// Full connections in which the client sent a FIN.
@@ -74,10 +76,7 @@ impl SummaryBuilder {
             s.partial_requests += r.requests;
             return;
         }
-        if r.refused() {
-            s.refused += 1;
-            return;
-        }
+        s.refused += u64::from(r.refused());
         s.connections_opened += 1;
         s.fins_from_client += u64::from(r.client_fin_at_us.is_some());
         s.fins_from_server += u64::from(r.server_fin_at_us.is_some());
