@@ -228,7 +228,7 @@ pub fn evaluate(expectation: &Expectation, run: &RunReport) -> Verdict {
     };
     match expectation.figure.value(run, expectation.source) {
         None => Verdict::NotMeasured {
-            reason: match expectation.source {
+            reason: match expectation.source.or(expectation.figure.needs) {
                 Some(Source::Capture) => format!("the capture source did not measure this run (no capture permission, or --capture off); run as root or grant the capability: {}", crate::capture::permission_remedy()),
                 Some(source) => format!("the {source} source did not measure this run"),
                 None => format!("{} was not measured in this run", expectation.figure.name),

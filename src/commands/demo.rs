@@ -4,6 +4,7 @@
 
 use crate::cli::{DemoArgs, Format};
 use crate::exit_code::ExitCode;
+use crate::model::Source;
 use crate::report::RunReport;
 use crate::scenario::builtin;
 use crate::session::RunOptions;
@@ -60,17 +61,23 @@ pub fn explain(runs: &[RunReport]) -> String {
             .and_then(|r| r.time_wait)
             .map_or("?".into(), |t| t.time_wait_client_end.to_string())
     };
-    let resets = |name: &str| {
-        run(name)
-            .filter(|r| r.closes.source.is_some())
-            .map_or("?".into(), |r| r.closes.reset.to_string())
+    // Only the wire sees a RST that follows a FIN: without the capture, say so instead.
+    let drop_end = match run("sequential-drop").filter(|r| r.closes.source == Some(Source::Capture)) {
+        Some(r) => format!(
+            "But where Go's closed connections pile up in TIME_WAIT, {} of\n     \
+             reqwest's ended in a RST (it closes with unread data in its receive buffer), leaving {}\n     \
+             TIME_WAIT sockets: a low TIME_WAIT count is not a sign of reuse.",
+            r.closes.reset,
+            time_wait("sequential-drop"),
+        ),
+        None => "How they ended (a FIN, or a RST that skips TIME_WAIT) only the\n     \
+                 wire can tell, and this run had no capture source: its TIME_WAIT count is no sign of reuse."
+            .to_string(),
     };
     let mut text = format!(
         "What this shows (numbers measured just now):\n\
          \n  1. Body dropped unread (256 KiB): {drop_n} requests opened {drop} connections, as in Go when a body is\n     \
-              neither read to EOF nor closed. But where Go's closed connections pile up in TIME_WAIT, {drop_rst} of\n     \
-              reqwest's ended in a RST (it closes with unread data in its receive buffer), leaving {drop_tw} TIME_WAIT\n     \
-              sockets: a low TIME_WAIT count is not a sign of reuse.\n\
+              neither read to EOF nor closed. {drop_end}\n\
          \n  2. Body drained (256 KiB): {drain_n} requests opened {drain} connection, as in Go with\n     \
               io.Copy(io.Discard, body) and body.Close().\n\
          \n  3. Body dropped unread, the classic 11 bytes: {small_n} requests opened {small} connection. Unlike Go: hyper\n     \
@@ -86,8 +93,6 @@ pub fn explain(runs: &[RunReport]) -> String {
               earlier worker's connection already idle.\n",
         drop = opened("sequential-drop"),
         drop_n = sent("sequential-drop"),
-        drop_rst = resets("sequential-drop"),
-        drop_tw = time_wait("sequential-drop"),
         drain = opened("sequential-drain"),
         drain_n = sent("sequential-drain"),
         small = opened("sequential-drop-small"),

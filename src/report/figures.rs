@@ -24,6 +24,8 @@ pub struct Figure {
     pub sources: &'static [Source],
     /// Which direction is a regression.
     pub worse: Worse,
+    /// The source it needs to be measured at all (`None`: any source will do).
+    pub needs: Option<Source>,
     value: fn(&RunReport, Option<Source>) -> Option<f64>,
 }
 
@@ -53,6 +55,7 @@ pub const REQUESTS_SENT: Figure = Figure {
     about: "requests sent",
     sources: &[],
     worse: Worse::Neither,
+    needs: None,
     value: |r, _| n(r.requests_sent),
 };
 
@@ -62,6 +65,7 @@ pub const REQUESTS_OK: Figure = Figure {
     about: "requests with a 2xx response whose body policy completed",
     sources: &[],
     worse: Worse::Lower,
+    needs: None,
     value: |r, _| n(r.requests_ok),
 };
 
@@ -71,6 +75,7 @@ pub const REQUESTS_FAILED: Figure = Figure {
     about: "requests that failed",
     sources: &[],
     worse: Worse::Higher,
+    needs: None,
     value: |r, _| n(r.requests_failed),
 };
 
@@ -80,6 +85,7 @@ pub const CONNECTIONS_OPENED: Figure = Figure {
     about: "TCP connections opened (SYNs), counted exactly; per source: client, server, capture",
     sources: &EXACT_SOURCES,
     worse: Worse::Higher,
+    needs: None,
     value: |r, source| match source {
         Some(source) => r.connections_opened.get(source).map(|v| v as f64),
         None => r.connections_opened.best().map(|(v, _)| v as f64),
@@ -92,6 +98,7 @@ pub const REUSE_RATIO: Figure = Figure {
     about: "requests ok per connection opened",
     sources: &[],
     worse: Worse::Lower,
+    needs: None,
     value: |r, _| r.reuse_ratio,
 };
 
@@ -101,6 +108,7 @@ pub const REQUESTS_PER_CONNECTION_MIN: Figure = Figure {
     about: "fewest requests on one connection",
     sources: &[],
     worse: Worse::Lower,
+    needs: None,
     value: |r, _| r.requests_per_connection.map(|s| s.min),
 };
 
@@ -110,6 +118,7 @@ pub const REQUESTS_PER_CONNECTION_MEDIAN: Figure = Figure {
     about: "median requests per connection",
     sources: &[],
     worse: Worse::Lower,
+    needs: None,
     value: |r, _| r.requests_per_connection.map(|s| s.median),
 };
 
@@ -119,6 +128,7 @@ pub const REQUESTS_PER_CONNECTION_MAX: Figure = Figure {
     about: "most requests on one connection",
     sources: &[],
     worse: Worse::Neither,
+    needs: None,
     value: |r, _| r.requests_per_connection.map(|s| s.max),
 };
 
@@ -128,6 +138,7 @@ pub const CLOSES_BY_CLIENT: Figure = Figure {
     about: "connections the client closed first (it holds TIME_WAIT)",
     sources: &[],
     worse: Worse::Neither,
+    needs: None,
     value: |r, _| r.closes.source.and(n(r.closes.by_client)),
 };
 
@@ -137,16 +148,24 @@ pub const CLOSES_BY_SERVER: Figure = Figure {
     about: "connections the server closed first (it holds TIME_WAIT)",
     sources: &[],
     worse: Worse::Neither,
+    needs: None,
     value: |r, _| r.closes.source.and(n(r.closes.by_server)),
 };
 
 /// `resets`: connections that ended in a RST
 pub const RESETS: Figure = Figure {
     name: "resets",
-    about: "connections that ended in a RST",
+    about:
+        "connections that ended in a RST (capture only: the server cannot see a RST after a FIN)",
     sources: &[],
     worse: Worse::Higher,
-    value: |r, _| r.closes.source.and(n(r.closes.reset)),
+    needs: Some(Source::Capture),
+    value: |r, _| {
+        r.closes
+            .source
+            .filter(|&s| s == Source::Capture)
+            .and(n(r.closes.reset))
+    },
 };
 
 /// `open_at_end`: connections still open when the run ended (pooled)
@@ -155,6 +174,7 @@ pub const OPEN_AT_END: Figure = Figure {
     about: "connections still open when the run ended (pooled)",
     sources: &[],
     worse: Worse::Neither,
+    needs: None,
     value: |r, _| r.closes.source.and(n(r.closes.open_at_end)),
 };
 
@@ -164,6 +184,7 @@ pub const TIME_WAIT_CLIENT_PEAK: Figure = Figure {
     about: "most client-side TIME_WAIT sockets during the run",
     sources: &[],
     worse: Worse::Higher,
+    needs: None,
     value: |r, _| r.time_wait.map(|t| t.time_wait_client_peak as f64),
 };
 
@@ -173,6 +194,7 @@ pub const TIME_WAIT_CLIENT_END: Figure = Figure {
     about: "client-side TIME_WAIT sockets after the settle",
     sources: &[],
     worse: Worse::Higher,
+    needs: None,
     value: |r, _| r.time_wait.map(|t| t.time_wait_client_end as f64),
 };
 
@@ -182,6 +204,7 @@ pub const TIME_WAIT_SERVER_PEAK: Figure = Figure {
     about: "most server-side TIME_WAIT sockets during the run",
     sources: &[],
     worse: Worse::Higher,
+    needs: None,
     value: |r, _| r.time_wait.map(|t| t.time_wait_server_peak as f64),
 };
 
@@ -191,6 +214,7 @@ pub const TIME_WAIT_SERVER_END: Figure = Figure {
     about: "server-side TIME_WAIT sockets after the settle",
     sources: &[],
     worse: Worse::Higher,
+    needs: None,
     value: |r, _| r.time_wait.map(|t| t.time_wait_server_end as f64),
 };
 
@@ -200,6 +224,7 @@ pub const CLOSE_WAIT_PEAK: Figure = Figure {
     about: "most CLOSE_WAIT sockets during the run (a side that never closes)",
     sources: &[],
     worse: Worse::Higher,
+    needs: None,
     value: |r, _| r.time_wait.map(|t| t.close_wait_peak as f64),
 };
 
@@ -209,6 +234,7 @@ pub const CONNECTIONS_SEEN_LOWER_BOUND: Figure = Figure {
     about: "connections the socket table saw in its samples (sockets source): a lower bound, since connections that open and close between two samples are missed",
     sources: &[],
     worse: Worse::Neither,
+    needs: None,
     value: |r, _| r.connections_seen_lower_bound.map(|v| v as f64),
 };
 
@@ -218,6 +244,7 @@ pub const CONNECTIONS_REFUSED: Figure = Figure {
     about: "connection attempts whose SYN was answered by a RST, nothing listening (capture); not opened",
     sources: &[],
     worse: Worse::Higher,
+    needs: Some(Source::Capture),
     value: |r, _| r.connections_refused.map(|v| v as f64),
 };
 
@@ -227,6 +254,7 @@ pub const CONNECTIONS_WITHOUT_REQUESTS: Figure = Figure {
     about: "connections that carried no request; per source: client, server, capture",
     sources: &EXACT_SOURCES,
     worse: Worse::Higher,
+    needs: None,
     value: |r, source| match source {
         Some(source) => r.connections_without_requests.get(source).map(|v| v as f64),
         None => r.connections_without_requests.best().map(|(v, _)| v as f64),
@@ -240,6 +268,7 @@ pub const TIME_WAIT_RECYCLED_CLIENT: Figure = Figure {
         "client closes whose TIME_WAIT socket a later SYN on the same 4-tuple recycled (capture)",
     sources: &[],
     worse: Worse::Neither,
+    needs: Some(Source::Capture),
     value: |r, _| n(r.time_wait_reconciled?.client.recycled),
 };
 
@@ -250,6 +279,7 @@ pub const TIME_WAIT_RECYCLED_SERVER: Figure = Figure {
         "server closes whose TIME_WAIT socket a later SYN on the same 4-tuple recycled (capture)",
     sources: &[],
     worse: Worse::Neither,
+    needs: Some(Source::Capture),
     value: |r, _| n(r.time_wait_reconciled?.server.recycled),
 };
 
@@ -260,6 +290,7 @@ pub const CLOSES_UNEXPLAINED_CLIENT: Figure = Figure {
     about: "client closes not accounted for by TIME_WAIT at the end, resets, recycled or expired (0: it adds up)",
     sources: &[],
     worse: Worse::Higher,
+    needs: Some(Source::Capture),
     value: |r, _| Some(r.time_wait_reconciled?.client.unexplained as f64),
 };
 
@@ -270,6 +301,7 @@ pub const CLOSES_UNEXPLAINED_SERVER: Figure = Figure {
     about: "server closes not accounted for by TIME_WAIT at the end, resets, recycled or expired (0: it adds up)",
     sources: &[],
     worse: Worse::Higher,
+    needs: Some(Source::Capture),
     value: |r, _| Some(r.time_wait_reconciled?.server.unexplained as f64),
 };
 
@@ -279,6 +311,7 @@ pub const LATENCY_P50_MS: Figure = Figure {
     about: "median request latency, ms",
     sources: &[],
     worse: Worse::Higher,
+    needs: None,
     value: |r, _| r.latency_p50_ms,
 };
 
@@ -288,6 +321,7 @@ pub const LATENCY_P99_MS: Figure = Figure {
     about: "99th percentile request latency, ms",
     sources: &[],
     worse: Worse::Higher,
+    needs: None,
     value: |r, _| r.latency_p99_ms,
 };
 
@@ -297,6 +331,7 @@ pub const COMMAND_EXIT_CODE: Figure = Figure {
     about: "`kalab observe` only: the observed command's exit status",
     sources: &[],
     worse: Worse::Neither,
+    needs: None,
     value: |r, _| r.observed()?.exit_code.map(f64::from),
 };
 
@@ -306,6 +341,7 @@ pub const WALL_TIME_MS: Figure = Figure {
     about: "run duration including the settle, ms",
     sources: &[],
     worse: Worse::Neither,
+    needs: None,
     value: |r, _| Some(r.wall_time_ms),
 };
 

@@ -76,11 +76,9 @@ fn panel(run: &RunReport) -> Panel {
                         end_ms,
                         end,
                         request_ticks_ms: ticks.remove(&c.peer).unwrap_or_default(),
-                        time_wait_until_ms: matches!(
-                            end,
-                            EndState::ClosedByClient | EndState::ClosedByServer
-                        )
-                        .then_some(end_ms + time_wait_ms),
+                        // The server cannot see a RST that follows a FIN, so whether a close
+                        // left TIME_WAIT is unknown without the wire: no tail is drawn.
+                        time_wait_until_ms: None,
                         label: format!(":{}", c.peer.port()),
                     }
                 })

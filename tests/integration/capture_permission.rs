@@ -73,3 +73,32 @@ fn capture_required_without_the_capability_exits_3_before_any_request() {
     assert_eq!(run.connections_opened.capture, None);
     assert_eq!(run.connections_opened.server, Some(1));
 }
+
+/// Without the capture, a figure only the wire can measure is unmeasured everywhere: an
+/// expectation on it exits 3 naming the capture source and its remedy, and the demo's lesson on
+/// dropped bodies says what it cannot tell instead of quoting a number it did not measure.
+#[test]
+fn a_figure_only_the_wire_sees_is_unmeasured_without_the_capture() {
+    if peer("capsh").is_none() {
+        return;
+    }
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/demo/01-sequential-drop.toml"
+    );
+    let output = without_capture(&["check", scenario, "--expect", "resets >= 10"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("NOT MEASURED"), "{stdout}");
+    assert!(
+        stdout.contains("the capture source did not measure this run"),
+        "{stdout}"
+    );
+
+    let output = without_capture(&["demo"]);
+    assert_eq!(output.status.code(), Some(0));
+    let demo = String::from_utf8_lossy(&output.stdout);
+    assert!(!demo.contains("ended in a RST"), "{demo}");
+    assert!(demo.contains("only the\n     wire can tell"), "{demo}");
+}
