@@ -256,6 +256,11 @@ pub struct OutputArgs {
     /// Draw every run's connections as lanes over time into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub timeline: Option<PathBuf>,
+    /// After the report, list every connection of every run: when it opened, the sources that
+    /// saw it, requests carried, idle time before each reuse, who closed it and how it ended
+    /// (table format; JSON always holds them).
+    #[arg(long)]
+    pub connections: bool,
 }
 
 /// `--format`: one of [`Format::NAMES`], parsed into the one output format enum.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::cli::OutputArgs;
 use crate::report::export::{ExportTarget, Format};
-use crate::report::{lanes, timeline, ResultSet, RunReport};
+use crate::report::{connections, lanes, timeline, ResultSet, RunReport};
 
 /// Output options, free of command-line types.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct OutputConfig {
     pub exports: Vec<ExportTarget>,
     /// The timeline picture (SVG).
     pub timeline: Option<PathBuf>,
+    /// List every connection after the table.
+    pub connections: bool,
 }
 
 impl From<OutputArgs> for OutputConfig {
@@ -36,6 +38,7 @@ impl From<OutputArgs> for OutputConfig {
             baseline_variant: args.baseline_variant,
             exports,
             timeline: args.timeline,
+            connections: args.connections,
         }
     }
 }
@@ -70,6 +73,11 @@ impl OutputConfig {
         let baseline = self.baseline_variant.as_deref();
         let bytes = self.format.exporter().export(&results, baseline)?;
         super::print(&String::from_utf8_lossy(&bytes))?;
+        if self.connections && !self.format.machine_readable() {
+            for run in runs {
+                super::print(&connections::render(run))?;
+            }
+        }
         for export in self.exports.iter().filter(|e| e.is_stdout()) {
             let bytes = export.format.exporter().export(&results, baseline)?;
             super::print(&String::from_utf8_lossy(&bytes))?;

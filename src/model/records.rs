@@ -46,6 +46,13 @@ pub struct RequestOutcome {
     pub local: Option<SocketAddr>,
     /// Why it failed, if it did.
     pub error: Option<RequestError>,
+    /// The connection that carried it: its id in the run's per-connection view, shared by
+    /// every source (set when the report is computed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u32>,
+    /// Whether that connection had carried an earlier request (set with `connection`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<bool>,
 }
 
 impl RequestOutcome {

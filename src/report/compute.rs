@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{TimeZone, Utc};
 
+use super::connections::connection_views;
 use super::model::{DrivenBy, PerSource, RunReport, Spread};
 use super::reconcile::reconcile;
 use crate::capture::CaptureOutcome;
@@ -99,6 +100,12 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             message: format!("port exhaustion: {forecast}"),
         });
     }
+    let connections = connection_views(
+        raw.dials.as_deref().unwrap_or_default(),
+        &mut raw.requests,
+        embedded.then_some(servers.as_slice()),
+        raw.capture.as_ref(),
+    );
 
     RunReport {
         scenario: raw.name,
@@ -134,6 +141,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         port_forecast,
         warnings,
         requests: raw.requests,
+        connections,
         dials: raw.dials.unwrap_or_default(),
         server_connections: servers,
         sockets,

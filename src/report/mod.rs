@@ -2,6 +2,7 @@
 //! side-by-side grid, and its renderings (terminal table, exporters).
 
 pub mod compute;
+pub mod connections;
 pub mod export;
 pub mod figures;
 pub mod grid;

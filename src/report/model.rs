@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::connections::ConnectionView;
 use crate::capture::CaptureOutcome;
 pub use crate::model::{
     Closes, ObservedCommand, Source, TimeWait, TimeWaitReconciliation, Warning,
@@ -176,8 +177,11 @@ pub struct RunReport {
     pub port_forecast: Option<PortForecast>,
     /// What a reader should know about these numbers.
     pub warnings: Vec<Warning>,
-    /// Every request.
+    /// Every request (with the id of the connection that carried it).
     pub requests: Vec<RequestOutcome>,
+    /// Every connection, as every source that saw it knows it (see `report::connections`).
+    #[serde(default)]
+    pub connections: Vec<ConnectionView>,
     /// Every connection the client dialled (the `client` source).
     pub dials: Vec<Dial>,
     /// Every connection the embedded server accepted (the `server` source).

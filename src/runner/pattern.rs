@@ -78,6 +78,8 @@ async fn one_request(
         body: None,
         local: None,
         error: None,
+        connection: None,
+        reused: None,
     };
     match client.get(url).send().await {
         Ok(response) => {

@@ -291,3 +291,44 @@ pause_ms = 60
         "the server's idle closes forced new connections"
     );
 }
+
+/// The per-connection view lists every connection once, with an id every request refers to;
+/// the connections it lists without requests are exactly the ones the report counts and
+/// explains.
+#[test]
+fn the_per_connection_view_lists_the_connections_that_carried_no_request() {
+    let report = run_scenario(&concurrent(2));
+    let views = &report.connections;
+    let (opened, _) = report.connections_opened.best().expect("an exact source");
+    assert_eq!(views.len() as u64, opened, "{}", summary(&report));
+    let ids: std::collections::BTreeSet<u32> = views.iter().map(|v| v.id).collect();
+    assert_eq!(ids.len(), views.len());
+    let listed = views.iter().filter(|v| v.requests == 0).count() as u64;
+    let (counted, _) = report
+        .connections_without_requests
+        .best()
+        .expect("counted by a source");
+    assert_eq!(listed, counted, "{}", summary(&report));
+    let used: std::collections::BTreeSet<u32> = report
+        .requests
+        .iter()
+        .map(|r| r.connection.expect("every request names its connection"))
+        .collect();
+    assert!(used.is_subset(&ids));
+    assert_eq!(used.len() as u64, opened - listed);
+    let first_uses = report
+        .requests
+        .iter()
+        .filter(|r| r.reused == Some(false))
+        .count();
+    assert_eq!(
+        first_uses,
+        used.len(),
+        "one first use per connection that carried requests"
+    );
+    let explained = report
+        .warnings
+        .iter()
+        .any(|w| w.to_string().contains("carried no request"));
+    assert_eq!(explained, listed > 0, "{:?}", report.warnings);
+}

@@ -135,6 +135,8 @@ pub(crate) mod tests {
                 body: None,
                 local: Some(port(u64::from(i) % connections)),
                 error: None,
+                connection: None,
+                reused: None,
             })
             .collect();
         let dials = (0..connections)

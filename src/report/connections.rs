@@ -1,0 +1,277 @@
+//! The per-connection view of a run: one row per connection, as every source that saw it knows
+//! it, with one id the requests refer to.
+//!
+//! Pure. A connection is named by its client address (the server address is the run's); Linux
+//! hands a 4-tuple out again within one run, so on one client address each source's
+//! connections are taken in start order and matched by rank. Each request belongs to the
+//! connection of its client address that opened last before the request ended (a request is
+//! sent before the connection it waits for is dialled).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+
+use super::model::RunReport;
+use super::number;
+use crate::capture::CaptureOutcome;
+use crate::model::{Dial, EndState, RequestOutcome, ServerConnection, Side, Source};
+
+/// One connection of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ConnectionView {
+    /// Its id in this run (1-based, in start order); requests carry it as `connection`.
+    pub id: u32,
+    /// The client's address (its local port names the connection).
+    pub client: SocketAddr,
+    /// The sources that saw it.
+    pub seen_by: Vec<Source>,
+    /// When it opened, in microseconds since the Unix epoch.
+    pub opened_at_us: u64,
+    /// Who said when it opened: the capture (its SYN), else the client (its dial), else the server.
+    pub opened_source: Source,
+    /// Requests it carried.
+    pub requests: u64,
+    /// Who counted them: the client (its own requests), else the server, else the capture.
+    pub requests_source: Source,
+    /// Before each reuse, how long it sat idle since the previous request ended, in ms (client
+    /// source; empty without it).
+    pub idle_before_reuse_ms: Vec<f64>,
+    /// The side that sent the first FIN, when the wire saw one.
+    pub closer: Option<Side>,
+    /// How it ended.
+    pub end: EndState,
+    /// Who said how it ended: the capture, else the server.
+    pub end_source: Option<Source>,
+}
+
+/// One source's record of a connection, reduced to what the view needs.
+#[derive(Clone, Copy)]
+struct Sighting {
+    source: Source,
+    started_at_us: u64,
+    requests: Option<u64>,
+    closer: Option<Side>,
+    end: Option<EndState>,
+}
+
+/// Builds the view and tags every request with its connection id (and whether it was a reuse).
+pub fn connection_views(
+    dials: &[Dial],
+    requests: &mut [RequestOutcome],
+    servers: Option<&[ServerConnection]>,
+    capture: Option<&CaptureOutcome>,
+) -> Vec<ConnectionView> {
+    let mut by_client: BTreeMap<SocketAddr, Vec<Vec<Sighting>>> = BTreeMap::new();
+    let mut add = |client: SocketAddr, sightings: Vec<Sighting>| {
+        let ranks = by_client.entry(client).or_default();
+        for (rank, sighting) in sightings.into_iter().enumerate() {
+            if ranks.len() <= rank {
+                ranks.resize(rank + 1, Vec::new());
+            }
+            ranks[rank].push(sighting);
+        }
+    };
+    for (client, sightings) in group(capture_sightings(capture)) {
+        add(client, sightings);
+    }
+    for (client, sightings) in group(server_sightings(servers)) {
+        add(client, sightings);
+    }
+    for (client, sightings) in group(dial_sightings(dials)) {
+        add(client, sightings);
+    }
+    let mut views: Vec<ConnectionView> = by_client
+        .into_iter()
+        .flat_map(|(client, ranks)| ranks.into_iter().map(move |seen| view(client, &seen)))
+        .collect();
+    views.sort_by_key(|v| (v.opened_at_us, v.client));
+    for (index, view) in views.iter_mut().enumerate() {
+        view.id = u32::try_from(index + 1).unwrap_or(u32::MAX);
+    }
+    tag_requests(&mut views, requests);
+    views
+}
+
+/// Sightings grouped by client address, each group in start order.
+fn group(sightings: Vec<(SocketAddr, Sighting)>) -> BTreeMap<SocketAddr, Vec<Sighting>> {
+    let mut groups: BTreeMap<SocketAddr, Vec<Sighting>> = BTreeMap::new();
+    for (client, sighting) in sightings {
+        groups.entry(client).or_default().push(sighting);
+    }
+    for group in groups.values_mut() {
+        group.sort_by_key(|s| s.started_at_us);
+    }
+    groups
+}
+
+fn capture_sightings(capture: Option<&CaptureOutcome>) -> Vec<(SocketAddr, Sighting)> {
+    let connections = capture
+        .map(|c| c.connections.as_slice())
+        .unwrap_or_default();
+    connections
+        .iter()
+        .filter(|c| c.opened())
+        .map(|c| {
+            let sighting = Sighting {
+                source: Source::Capture,
+                started_at_us: c.started_at_us(),
+                requests: Some(c.requests),
+                closer: c.active_closer,
+                end: Some(c.end),
+            };
+            (c.tuple.client, sighting)
+        })
+        .collect()
+}
+
+fn server_sightings(servers: Option<&[ServerConnection]>) -> Vec<(SocketAddr, Sighting)> {
+    servers
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let sighting = Sighting {
+                source: Source::Server,
+                started_at_us: c.accepted_at_us,
+                requests: Some(c.requests),
+                closer: None,
+                end: Some(c.end),
+            };
+            (c.peer, sighting)
+        })
+        .collect()
+}
+
+fn dial_sightings(dials: &[Dial]) -> Vec<(SocketAddr, Sighting)> {
+    dials
+        .iter()
+        .filter_map(|d| {
+            let sighting = Sighting {
+                source: Source::Client,
+                started_at_us: d.at_us,
+                requests: None,
+                closer: None,
+                end: None,
+            };
+            Some((d.local?, sighting))
+        })
+        .collect()
+}
+
+/// One connection from what each source saw of it (the capture first, then the server, then
+/// the client, for every column some of them know).
+fn view(client: SocketAddr, seen: &[Sighting]) -> ConnectionView {
+    let from = |source: Source| seen.iter().find(|s| s.source == source);
+    let opened = [Source::Capture, Source::Client, Source::Server]
+        .into_iter()
+        .find_map(from)
+        .unwrap_or(&seen[0]);
+    let ended = [Source::Capture, Source::Server]
+        .into_iter()
+        .find_map(|source| from(source).filter(|s| s.end.is_some()));
+    let counted = [Source::Server, Source::Capture]
+        .into_iter()
+        .find_map(|source| from(source).filter(|s| s.requests.is_some()));
+    ConnectionView {
+        id: 0,
+        client,
+        seen_by: seen.iter().map(|s| s.source).collect(),
+        opened_at_us: opened.started_at_us,
+        opened_source: opened.source,
+        requests: counted.and_then(|s| s.requests).unwrap_or(0),
+        requests_source: counted.map_or(Source::Client, |s| s.source),
+        idle_before_reuse_ms: Vec::new(),
+        closer: from(Source::Capture).and_then(|s| s.closer),
+        end: ended.and_then(|s| s.end).unwrap_or(EndState::OpenAtEnd),
+        end_source: ended.map(|s| s.source),
+    }
+}
+
+/// Tags each request with the connection of its client address that opened last before it ended,
+/// and fills the client's own counts and idle gaps where it is the only source.
+fn tag_requests(views: &mut [ConnectionView], requests: &mut [RequestOutcome]) {
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by_key(|&i| requests[i].started_at_us);
+    let mut last_end_us: BTreeMap<u32, u64> = BTreeMap::new();
+    for i in order {
+        let request = &mut requests[i];
+        let Some(local) = request.local else {
+            continue;
+        };
+        // A request sent before its connection was dialled still ends on it.
+        let ended_at_us = request.started_at_us.saturating_add(request.latency_us);
+        let Some(view) = views
+            .iter_mut()
+            .filter(|v| v.client == local && v.opened_at_us <= ended_at_us)
+            .max_by_key(|v| v.opened_at_us)
+        else {
+            continue;
+        };
+        let previous_end = last_end_us.insert(
+            view.id,
+            request.started_at_us.saturating_add(request.latency_us),
+        );
+        request.connection = Some(view.id);
+        request.reused = Some(previous_end.is_some());
+        if let Some(end) = previous_end {
+            view.idle_before_reuse_ms
+                .push(request.started_at_us.saturating_sub(end) as f64 / 1000.0);
+        }
+        if view.requests_source == Source::Client {
+            view.requests += 1;
+        }
+    }
+}
+
+/// The per-connection table of one run, for a terminal: one row per connection, each column
+/// naming its source.
+pub fn render(run: &RunReport) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(vec![
+            "#",
+            "client",
+            "opened ms",
+            "seen by",
+            "requests",
+            "idle before reuse ms\nmin / max",
+            "closer",
+            "end",
+        ]);
+    for view in &run.connections {
+        let ms = view.opened_at_us.saturating_sub(run.started_at_us) as f64 / 1000.0;
+        let idle = &view.idle_before_reuse_ms;
+        let idle_text = match (
+            idle.iter().copied().reduce(f64::min),
+            idle.iter().copied().reduce(f64::max),
+        ) {
+            (Some(min), Some(max)) => format!("{min:.1} / {max:.1}"),
+            _ => "-".to_string(),
+        };
+        let seen: Vec<&str> = view.seen_by.iter().map(|s| s.as_str()).collect();
+        table.add_row(vec![
+            view.id.to_string(),
+            view.client.to_string(),
+            format!("{} ({})", number::plain(ms, 3), view.opened_source),
+            seen.join(", "),
+            format!("{} ({})", view.requests, view.requests_source),
+            idle_text,
+            view.closer.map_or("-".to_string(), |side| side.to_string()),
+            match view.end_source {
+                Some(source) => format!("{} ({source})", view.end),
+                None => "-".to_string(),
+            },
+        ]);
+    }
+    let unused = run.connections.iter().filter(|v| v.requests == 0).count();
+    format!(
+        "\n{}: {} connection(s), {unused} carried no request\n{table}\n",
+        run.label(),
+        run.connections.len()
+    )
+}
