@@ -26,4 +26,4 @@ pub use records::{BodyFate, Dial, RequestError, RequestOutcome, ServerConnection
 pub use source::Source;
 pub use time_wait::{SideReconciliation, TimeWait, TimeWaitReconciliation};
 pub use warning::Warning;
-pub use wire::ConnectionRecord;
+pub use wire::{ConnectionRecord, ResetCause, ResetCauses};

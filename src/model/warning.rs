@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::connection::Side;
 use super::source::Source;
 use super::time_wait::SideReconciliation;
+use super::wire::ResetCauses;
 
 /// Something a reader of a report should know about its numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -53,6 +54,9 @@ pub enum Warning {
         resets: u64,
         /// Who saw them.
         source: Source,
+        /// Their causes, when the wire was captured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        causes: Option<ResetCauses>,
     },
     /// Connections that carried no request: the client dialled them for a request that then
     /// went out on a pooled connection that came back first.
@@ -118,10 +122,33 @@ impl fmt::Display for Warning {
             Warning::SourceUnavailable { source, reason } => {
                 write!(f, "no {source} source: {reason}")
             }
-            Warning::ResetsLeaveNoTimeWait { resets, source } => write!(
-                f,
-                "{resets} connection(s) ended in a reset ({source} source), typically a side closing with unread data in its receive buffer; a reset skips TIME_WAIT, so these closes leave no TIME_WAIT socket: 0 TIME_WAIT here is not a sign of reuse"
-            ),
+            Warning::ResetsLeaveNoTimeWait {
+                resets,
+                source,
+                causes,
+            } => {
+                write!(f, "{resets} connection(s) ended in a reset ({source} source)")?;
+                match causes {
+                    Some(causes) => {
+                        let mut seen = Vec::new();
+                        if causes.abortive > 0 {
+                            seen.push(format!(
+                                "{} by a side closing with unread data in its receive buffer",
+                                causes.abortive
+                            ));
+                        }
+                        if causes.idle_race > 0 {
+                            seen.push(format!(
+                                "{} by the server closing an idle connection as a request arrived (an idle timeout racing a request)",
+                                causes.idle_race
+                            ));
+                        }
+                        write!(f, ": {}", seen.join("; "))?;
+                    }
+                    None => f.write_str(": their cause only the wire shows")?,
+                }
+                f.write_str("; a reset skips TIME_WAIT, so these closes leave no TIME_WAIT socket: 0 TIME_WAIT here is not a sign of reuse")
+            }
             Warning::ConnectionsWithoutRequests {
                 count,
                 opened,

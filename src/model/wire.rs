@@ -89,8 +89,99 @@ impl ConnectionRecord {
         !self.partial && !self.refused()
     }
 
+    /// Why a RST ended it, when one did (refused attempts aside: see [`Self::refused`]).
+    pub fn reset_cause(&self) -> Option<ResetCause> {
+        if self.rst_from.is_none() || self.refused() {
+            return None;
+        }
+        if self.rst_from == Some(Side::Server) && self.requests > self.responses {
+            Some(ResetCause::IdleRace)
+        } else {
+            Some(ResetCause::Abortive)
+        }
+    }
+
     /// When the connection started as far as the capture knows: its SYN, else its first packet.
     pub fn started_at_us(&self) -> u64 {
         self.syn_at_us.unwrap_or(self.first_packet_at_us)
+    }
+}
+
+/// Why a RST ended a connection, as the wire shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetCause {
+    /// A side closed with data still unread in its receive buffer (its FIN then a RST, or a RST
+    /// alone): an abortive close, such as a client dropping a response body unread.
+    Abortive,
+    /// The server reset a connection on which a request went unanswered: it was closing the
+    /// connection as idle when the request arrived (an idle timeout racing a request).
+    IdleRace,
+}
+
+/// Resets counted by cause (the capture source).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct ResetCauses {
+    /// Abortive closes with unread data.
+    pub abortive: u64,
+    /// Idle connections closed by the server as a request arrived.
+    pub idle_race: u64,
+}
+
+impl ResetCauses {
+    /// Counts the causes of the resets among `connections`.
+    pub fn count<'a>(connections: impl IntoIterator<Item = &'a ConnectionRecord>) -> ResetCauses {
+        let mut causes = ResetCauses::default();
+        for cause in connections
+            .into_iter()
+            .filter_map(ConnectionRecord::reset_cause)
+        {
+            match cause {
+                ResetCause::Abortive => causes.abortive += 1,
+                ResetCause::IdleRace => causes.idle_race += 1,
+            }
+        }
+        causes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(
+        rst_from: Option<Side>,
+        syn_ack: bool,
+        requests: u64,
+        responses: u64,
+    ) -> ConnectionRecord {
+        let tuple = FourTuple::new(([127, 0, 0, 1], 40000).into(), ([127, 0, 0, 1], 80).into());
+        let mut r = ConnectionRecord::new(tuple, 1);
+        r.partial = false;
+        r.syn_at_us = Some(1);
+        r.syn_ack_at_us = syn_ack.then_some(2);
+        r.rst_from = rst_from;
+        r.rst_at_us = rst_from.map(|_| 9);
+        r.requests = requests;
+        r.responses = responses;
+        r
+    }
+
+    #[test]
+    fn resets_are_told_apart_by_cause() {
+        let refused = record(Some(Side::Server), false, 0, 0);
+        assert!(refused.refused() && !refused.opened());
+        assert_eq!(refused.reset_cause(), None);
+        let dropped_body = record(Some(Side::Client), true, 1, 1);
+        assert_eq!(dropped_body.reset_cause(), Some(ResetCause::Abortive));
+        let raced = record(Some(Side::Server), true, 3, 2);
+        assert_eq!(raced.reset_cause(), Some(ResetCause::IdleRace));
+        let answered = record(Some(Side::Server), true, 2, 2);
+        assert_eq!(answered.reset_cause(), Some(ResetCause::Abortive));
+        assert_eq!(record(None, true, 1, 1).reset_cause(), None);
+        let causes = ResetCauses::count([&dropped_body, &raced, &refused, &answered]);
+        assert_eq!((causes.abortive, causes.idle_race), (2, 1));
     }
 }

@@ -12,7 +12,8 @@ use super::model::{DrivenBy, PerSource, RunReport, Spread};
 use super::reconcile::reconcile;
 use crate::capture::CaptureOutcome;
 use crate::model::{
-    Closes, Dial, RequestOutcome, ServerConnection, Side, Source, TimeWaitReconciliation, Warning,
+    Closes, Dial, RequestOutcome, ResetCauses, ServerConnection, Side, Source,
+    TimeWaitReconciliation, Warning,
 };
 use crate::sockets::forecast::TIME_WAIT_SECS;
 use crate::sockets::{forecast_ports, ForecastInput, PortForecast, PortSysctls, SocketsOutcome};
@@ -128,6 +129,10 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         connections_opened,
         connections_seen_lower_bound: sockets.as_ref().map(|s| s.distinct_connections),
         connections_refused: raw.capture.as_ref().map(|c| c.summary.refused),
+        reset_causes: raw
+            .capture
+            .as_ref()
+            .map(|c| ResetCauses::count(c.connections.iter().filter(|c| c.opened()))),
         connections_without_requests,
         reuse_ratio,
         requests_per_connection,
@@ -286,6 +291,8 @@ fn closes(
         warnings.push(Warning::ResetsLeaveNoTimeWait {
             resets: closes.reset,
             source: closes.source.unwrap_or(Source::Server),
+            causes: capture
+                .map(|c| ResetCauses::count(c.connections.iter().filter(|c| c.opened()))),
         });
     }
     closes

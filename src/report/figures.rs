@@ -168,6 +168,26 @@ pub const RESETS: Figure = Figure {
     },
 };
 
+/// `resets_abortive`: resets by a side closing with unread data (capture)
+pub const RESETS_ABORTIVE: Figure = Figure {
+    name: "resets_abortive",
+    about: "resets by a side closing with unread data in its receive buffer (capture)",
+    sources: &[],
+    worse: Worse::Higher,
+    needs: Some(Source::Capture),
+    value: |r, _| n(r.reset_causes?.abortive),
+};
+
+/// `resets_idle_race`: resets of an idle connection the server closed as a request arrived
+pub const RESETS_IDLE_RACE: Figure = Figure {
+    name: "resets_idle_race",
+    about: "resets by the server closing an idle connection as a request arrived (capture)",
+    sources: &[],
+    worse: Worse::Higher,
+    needs: Some(Source::Capture),
+    value: |r, _| n(r.reset_causes?.idle_race),
+};
+
 /// `open_at_end`: connections still open when the run ended (pooled)
 pub const OPEN_AT_END: Figure = Figure {
     name: "open_at_end",
@@ -360,6 +380,8 @@ pub const FIGURES: &[&Figure] = &[
     &CLOSES_BY_CLIENT,
     &CLOSES_BY_SERVER,
     &RESETS,
+    &RESETS_ABORTIVE,
+    &RESETS_IDLE_RACE,
     &OPEN_AT_END,
     &TIME_WAIT_CLIENT_PEAK,
     &TIME_WAIT_CLIENT_END,

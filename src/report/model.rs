@@ -12,7 +12,7 @@ use crate::capture::CaptureOutcome;
 pub use crate::model::{
     Closes, ObservedCommand, Source, TimeWait, TimeWaitReconciliation, Warning,
 };
-use crate::model::{Dial, RequestOutcome, ServerConnection};
+use crate::model::{Dial, RequestOutcome, ResetCauses, ServerConnection};
 use crate::scenario::{PatternSettings, Scenario, ServerSettings};
 use crate::sockets::{PortForecast, SocketsOutcome};
 
@@ -150,6 +150,9 @@ pub struct RunReport {
     /// capture source). Not counted as opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections_refused: Option<u64>,
+    /// Resets by cause, from the wire (the capture source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_causes: Option<ResetCauses>,
     /// Connections that carried no request, per source that can tell: the client (a dial no
     /// request went out on), the server (no request arrived), the capture (no byte from the
     /// client).

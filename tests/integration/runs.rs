@@ -332,3 +332,23 @@ fn the_per_connection_view_lists_the_connections_that_carried_no_request() {
         .any(|w| w.to_string().contains("carried no request"));
     assert_eq!(explained, listed > 0, "{:?}", report.warnings);
 }
+
+/// Dropping a large body unread: the client closes with unread data, and the wire tells every
+/// reset's cause as such.
+#[test]
+fn resets_of_dropped_bodies_are_abortive_closes() {
+    let report = run_scenario(&sequential(10, 256 * 1024, "drop", ""));
+    let Some(_) = capture_of(&report) else {
+        return;
+    };
+    let causes = report.reset_causes.expect("capture source");
+    assert_eq!((causes.abortive, causes.idle_race), (10, 0), "{}", summary(&report));
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.to_string().contains("10 by a side closing with unread data")),
+        "{:?}",
+        report.warnings
+    );
+}
