@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use crate::cli::OutputArgs;
+use crate::report::export::connections;
 use crate::report::export::{ExportTarget, Format};
-use crate::report::{connections, lanes, timeline, ResultSet, RunReport};
+use crate::report::{lanes, timeline, ResultSet, RunReport};
 
 /// Output options, free of command-line types.
 #[derive(Debug, Clone)]

@@ -342,12 +342,16 @@ fn resets_of_dropped_bodies_are_abortive_closes() {
         return;
     };
     let causes = report.reset_causes.expect("capture source");
-    assert_eq!((causes.abortive, causes.idle_race), (10, 0), "{}", summary(&report));
+    assert_eq!(
+        (causes.abortive, causes.idle_race),
+        (10, 0),
+        "{}",
+        summary(&report)
+    );
     assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.to_string().contains("10 by a side closing with unread data")),
+        report.warnings.iter().any(|w| w
+            .to_string()
+            .contains("10 by a side closing with unread data")),
         "{:?}",
         report.warnings
     );

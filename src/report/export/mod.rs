@@ -4,6 +4,7 @@
 //! `-` (stdout) is written once, at the end.
 
 pub mod analysis;
+pub mod connections;
 pub mod csv;
 pub mod json;
 pub mod markdown;
