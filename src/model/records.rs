@@ -1,6 +1,5 @@
 //! What each source records about one run, before any figure is computed: the client's dials
-//! and requests, the embedded server's connections. The wire's record lives beside the capture
-//! that assembles it and is re-exported here.
+//! and requests, the embedded server's connections. The wire's record is in [`super::wire`].
 //!
 //! Every timestamp is microseconds since the Unix epoch (see [`super::clock`]), so the sources'
 //! events line up on one axis.
