@@ -4,7 +4,7 @@
 //! report, the checks) all depend on this module; it depends on none of them. Here are the
 //! sources ([`Source`]), how a connection is named and how it ended ([`FourTuple`], [`Side`],
 //! [`EndState`], [`Closes`]), the per-source records ([`Dial`], [`RequestOutcome`],
-//! [`ServerConnection`], the wire's [`ConnectionRecord`]),
+//! [`ServerConnection`], the wire's [`ConnectionRecord`]), TLS handshakes ([`TlsHandshake`]),
 //! the TIME_WAIT figures ([`TimeWait`]), the warnings a report carries ([`Warning`]), the clock
 //! and the error kinds that decide the exit code.
 
@@ -15,6 +15,7 @@ pub mod observed;
 pub mod records;
 pub mod source;
 pub mod time_wait;
+pub mod tls;
 pub mod warning;
 pub mod wire;
 
@@ -25,5 +26,6 @@ pub use observed::ObservedCommand;
 pub use records::{BodyFate, Dial, RequestError, RequestOutcome, ServerConnection};
 pub use source::Source;
 pub use time_wait::{SideReconciliation, TimeWait, TimeWaitReconciliation};
+pub use tls::{HandshakeKind, TlsHandshake, TlsVersion};
 pub use warning::Warning;
 pub use wire::{ConnectionRecord, ResetCause, ResetCauses};

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use super::connection::EndState;
+use super::tls::TlsHandshake;
 
 /// One connection attempt the client made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -22,6 +23,10 @@ pub struct Dial {
     /// Why it failed, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The TLS handshake on this connection, as the client's TLS library reported it (HTTPS
+    /// targets only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsHandshake>,
 }
 
 /// What one request did.
@@ -98,4 +103,7 @@ pub struct ServerConnection {
     pub error: Option<String>,
     /// `http1` or `h2`.
     pub protocol: String,
+    /// The TLS handshake on this connection, from the server's side (TLS servers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsHandshake>,
 }

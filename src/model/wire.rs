@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::connection::{EndState, FourTuple, Side};
+use super::tls::TlsHandshake;
 
 /// Everything the capture saw of one TCP connection. Times are microseconds since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -49,6 +50,10 @@ pub struct ConnectionRecord {
     pub end: EndState,
     /// True when the client's SYN was not captured (the connection started before the capture).
     pub partial: bool,
+    /// The TLS handshake, classified from the ClientHello and ServerHello on the wire (TLS
+    /// connections only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsHandshake>,
 }
 
 impl ConnectionRecord {
@@ -75,6 +80,7 @@ impl ConnectionRecord {
             active_closer: None,
             end: EndState::OpenAtEnd,
             partial: true,
+            tls: None,
         }
     }
 

@@ -588,6 +588,7 @@ mod tests {
             end: crate::model::EndState::ClosedByClient,
             error: None,
             protocol: "http1".into(),
+            tls: None,
         };
         let report = compute(RawRun {
             name: scenario.name.clone(),

@@ -116,6 +116,7 @@ where
                         connect_us,
                         local: extensions.get::<HttpInfo>().map(|info| info.local_addr()),
                         error: None,
+                        tls: None,
                     }
                 }
                 Err(err) => Dial {
@@ -123,6 +124,7 @@ where
                     connect_us,
                     local: None,
                     error: Some(err.to_string()),
+                    tls: None,
                 },
             };
             log.push(dial);

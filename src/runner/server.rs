@@ -113,6 +113,7 @@ impl Tracked {
             } else {
                 "http1".into()
             },
+            tls: None,
         }
     }
 }

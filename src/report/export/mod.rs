@@ -146,6 +146,7 @@ pub(crate) mod tests {
                 connect_us: 50,
                 local: Some(port(i)),
                 error: None,
+                tls: None,
             })
             .collect();
         let servers = (0..connections)
@@ -157,6 +158,7 @@ pub(crate) mod tests {
                 end: EndState::OpenAtEnd,
                 error: None,
                 protocol: "http1".into(),
+                tls: None,
             })
             .collect();
         compute(RawRun {
