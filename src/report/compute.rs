@@ -16,7 +16,9 @@ use crate::model::{
     TimeWaitReconciliation, Warning,
 };
 use crate::sockets::forecast::TIME_WAIT_SECS;
-use crate::sockets::{forecast_ports, ForecastInput, PortForecast, PortSysctls, SocketsOutcome};
+use crate::sockets::{
+    forecast_ports, ForecastInput, ListenCounters, PortForecast, PortSysctls, SocketsOutcome,
+};
 
 /// Everything one run observed, before any figure is computed.
 #[derive(Debug, Clone)]
@@ -57,6 +59,8 @@ pub struct RawRun {
     pub port_sysctls: PortSysctls,
     /// Warnings the collectors and the driver raised.
     pub notes: Vec<Warning>,
+    /// How much the kernel's listen-queue counters rose during the run (`None`: unreadable).
+    pub listen_queue: Option<ListenCounters>,
 }
 
 /// Computes every figure of a run.
@@ -78,6 +82,11 @@ pub fn compute(mut raw: RawRun) -> RunReport {
     };
     let (connections_opened, connections_without_requests) =
         connection_counts(&sources, &mut warnings);
+    let connections_unanswered = connections_unanswered(&sources);
+    warnings.extend(unanswered_warning(
+        &connections_unanswered,
+        raw.listen_queue.as_ref(),
+    ));
     let reuse_ratio = connections_opened
         .best()
         .filter(|&(opened, _)| opened > 0 && counted.source.is_some())
@@ -86,6 +95,11 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         requests_per_connection(&sources);
     let latencies = sorted_latencies_ms(&raw.requests);
     let closes = closes(sources.capture, sources.servers, &mut warnings);
+    if closes.simultaneous > 0 {
+        warnings.push(Warning::ClosedSimultaneously {
+            count: closes.simultaneous,
+        });
+    }
     let time_wait_reconciled = time_wait_reconciled(raw.capture.as_ref(), sockets.as_ref());
     if let Some(reconciled) = &time_wait_reconciled {
         warnings.extend(reconciliation_warnings(reconciled));
@@ -129,6 +143,8 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         connections_opened,
         connections_seen_lower_bound: sockets.as_ref().map(|s| s.distinct_connections),
         connections_refused: raw.capture.as_ref().map(|c| c.summary.refused),
+        connections_unanswered,
+        listen_queue: raw.listen_queue,
         reset_causes: raw
             .capture
             .as_ref()
@@ -314,7 +330,9 @@ fn reconciliation_warnings(reconciled: &TimeWaitReconciliation) -> Vec<Warning> 
     [Side::Client, Side::Server]
         .into_iter()
         .map(|side| (side, *reconciled.side(side)))
-        .filter(|(_, terms)| terms.recycled + terms.expired > 0 || !terms.adds_up())
+        .filter(|(_, terms)| {
+            terms.recycled + terms.expired + terms.simultaneous > 0 || !terms.adds_up()
+        })
         .map(|(side, terms)| Warning::TimeWaitReconciled {
             side,
             terms,
@@ -353,9 +371,43 @@ fn connections_opened(sources: &Sources<'_>) -> PerSource {
             c.summary
                 .connections_opened
                 .saturating_sub(c.summary.refused)
+                .saturating_sub(c.summary.unanswered)
         }),
         // The socket table samples: its count is a lower bound, reported apart.
         sockets: None,
+    }
+}
+
+/// Attempts whose SYN nobody answered, as each source that can tell counted them: the capture
+/// exactly, the socket table as a lower bound (a client socket only ever seen in SYN_SENT).
+fn connections_unanswered(sources: &Sources<'_>) -> PerSource {
+    PerSource {
+        capture: sources.capture.map(|c| c.summary.unanswered),
+        sockets: sources.sockets.map(|s| s.unanswered_attempts),
+        ..PerSource::default()
+    }
+}
+
+/// The finding about unanswered SYNs and their cause (the listen-queue counters), or about the
+/// counters alone when they rose and no source saw an unanswered SYN.
+fn unanswered_warning(
+    unanswered: &PerSource,
+    listen_queue: Option<&ListenCounters>,
+) -> Option<Warning> {
+    let seen = unanswered.present().into_iter().find(|&(_, n)| n > 0);
+    match (seen, listen_queue) {
+        (Some((source, count)), _) => Some(Warning::ConnectionsUnanswered {
+            count,
+            source,
+            listen_overflows: listen_queue.map(|q| q.listen_overflows),
+        }),
+        (None, Some(q)) if q.listen_overflows > 0 || q.listen_drops > 0 => {
+            Some(Warning::ListenQueueOverflowed {
+                overflows: q.listen_overflows,
+                drops: q.listen_drops,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -446,12 +498,17 @@ impl RequestCount {
         }
     }
 
-    /// Without a client source: request heads on the wire (ok: those answered by a final
-    /// response) on the run's full connections, or else what the embedded server served.
+    /// Without a client source: requests on the wire (HTTP/1 request heads and HTTP/2 HEADERS
+    /// opening a stream; ok: those answered by a final response) on the run's full
+    /// connections, or else what the embedded server served. Where the wire cannot see the
+    /// requests (TLS encrypts them) and the embedded server served the run, the server counts.
     fn without_client(
         capture: Option<&CaptureOutcome>,
         servers: Option<&[ServerConnection]>,
     ) -> RequestCount {
+        let encrypted =
+            capture.is_some_and(|c| c.connections.iter().any(|c| c.opened() && c.tls.is_some()));
+        let capture = capture.filter(|_| !(encrypted && servers.is_some()));
         if let Some(capture) = capture {
             let full = || capture.connections.iter().filter(|c| c.opened());
             let sent: u64 = full().map(|c| c.requests).sum();
@@ -618,6 +675,7 @@ mod tests {
             capture: None,
             port_sysctls: PortSysctls::default(),
             notes: Vec::new(),
+            listen_queue: None,
         });
         assert_eq!(report.connections_opened.client, None);
         assert_eq!(report.connections_opened.server, Some(2));

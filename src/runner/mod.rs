@@ -4,5 +4,6 @@
 
 pub(crate) mod body;
 pub mod client;
+pub mod listen;
 pub mod pattern;
 pub mod server;

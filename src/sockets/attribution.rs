@@ -85,6 +85,9 @@ pub struct SocketsSummary {
     pub distinct_connections: u64,
     /// Distinct 4-tuples talking to the server that were excluded as leftovers of earlier runs.
     pub baseline_excluded: u64,
+    /// Client sockets only ever seen in SYN_SENT, on tuples no other source knows: attempts
+    /// whose SYN was never answered (not in `distinct_connections`).
+    pub unanswered_attempts: u64,
     /// Every sample, in order; the last one is the final snapshot.
     pub samples: Vec<TimeWaitSample>,
 }
@@ -145,8 +148,9 @@ pub struct Attributor {
     baseline: HashMap<(FourTuple, Side), TcpState>,
     /// Baseline sockets seen gone or in another state since the baseline.
     changed: HashSet<(FourTuple, Side)>,
-    /// Tuples not in the baseline seen in any sample.
-    fresh_tuples: HashSet<FourTuple>,
+    /// Tuples not in the baseline seen in any sample, and whether any sample showed them
+    /// answered (anything but a client socket in SYN_SENT).
+    fresh_tuples: HashMap<FourTuple, bool>,
     /// Baseline tuples seen after they changed (they count if `known` has them).
     changed_tuples_seen: HashSet<FourTuple>,
     samples: Vec<PendingSample>,
@@ -166,7 +170,7 @@ impl Attributor {
             server,
             baseline,
             changed: HashSet::new(),
-            fresh_tuples: HashSet::new(),
+            fresh_tuples: HashMap::new(),
             changed_tuples_seen: HashSet::new(),
             samples: Vec::new(),
         }
@@ -193,7 +197,8 @@ impl Attributor {
                     self.push_changed(&mut sample, tuple, side, entry.state);
                 }
                 None => {
-                    self.fresh_tuples.insert(tuple);
+                    let answered = side == Side::Server || entry.state != TcpState::SynSent;
+                    *self.fresh_tuples.entry(tuple).or_default() |= answered;
                     match side {
                         Side::Client => sample.client.add(entry.state, 1),
                         Side::Server => sample.server.add(entry.state, 1),
@@ -296,7 +301,15 @@ impl Attributor {
             .iter()
             .filter(|tuple| known.contains(tuple))
             .count();
-        summary.distinct_connections = (self.fresh_tuples.len() + reused) as u64;
+        // A client socket only ever seen in SYN_SENT, on a tuple no other source knows, is an
+        // attempt whose SYN was never answered: not a connection.
+        let unanswered = self
+            .fresh_tuples
+            .iter()
+            .filter(|(tuple, answered)| !**answered && !known.contains(tuple))
+            .count();
+        summary.unanswered_attempts = unanswered as u64;
+        summary.distinct_connections = (self.fresh_tuples.len() - unanswered + reused) as u64;
         let baseline_tuples: HashSet<FourTuple> = self.baseline.keys().map(|(t, _)| *t).collect();
         summary.baseline_excluded = baseline_tuples
             .iter()
@@ -402,6 +415,26 @@ mod tests {
         assert_eq!(summary.samples[1].server.established(), 1);
         assert_eq!(summary.samples[1].server.close_wait(), 1);
         assert_eq!(summary.samples[2].server.get(TcpState::LastAck), 1);
+    }
+
+    #[test]
+    fn a_client_socket_only_seen_in_syn_sent_is_an_unanswered_attempt() {
+        let mut a = Attributor::new(addr(SERVER), &[listener()]);
+        // 40001 waits in SYN_SENT, then is answered; 40002 never is; 40003 never is either, but
+        // another source knows it opened (the samples just missed its later states).
+        let s1 = vec![
+            listener(),
+            entry("127.0.0.1:40001", SERVER, TcpState::SynSent),
+            entry("127.0.0.1:40002", SERVER, TcpState::SynSent),
+            entry("127.0.0.1:40003", SERVER, TcpState::SynSent),
+        ];
+        a.record(1, &s1);
+        let mut s2 = vec![listener()];
+        s2.extend(pair(40001, TcpState::Established, TcpState::Established));
+        s2.push(entry("127.0.0.1:40002", SERVER, TcpState::SynSent));
+        let summary = a.finish(2, &s2, &[tuple(40003)]);
+        assert_eq!(summary.unanswered_attempts, 1);
+        assert_eq!(summary.distinct_connections, 2);
     }
 
     #[test]

@@ -33,6 +33,11 @@ struct Flow {
     record: ConnectionRecord,
     requests: MessageCounter,
     responses: MessageCounter,
+    /// The sequence number just past each side's first FIN (client, server): what the other
+    /// side acknowledges once it has received that FIN.
+    fin_end: [Option<u32>; 2],
+    /// Both FINs were sent before either was acknowledged.
+    simultaneous_close: bool,
 }
 
 impl Flow {
@@ -47,12 +52,16 @@ impl Flow {
                 record,
                 requests,
                 responses: MessageCounter::new(MessageKind::Response),
+                fin_end: [None; 2],
+                simultaneous_close: false,
             }
         } else {
             Flow {
                 record,
                 requests: MessageCounter::new_mid_stream(MessageKind::Request),
                 responses: MessageCounter::new_mid_stream(MessageKind::Response),
+                fin_end: [None; 2],
+                simultaneous_close: false,
             }
         }
     }
@@ -127,6 +136,28 @@ impl Flow {
                 r.rst_from = Some(side);
             }
         }
+        if flags.fin() {
+            self.note_fin(side, data_seq, seg);
+        }
+    }
+
+    /// Takes note of a FIN from `side`: where its sequence space ends and, for the second side's
+    /// first FIN, whether it was sent before the first side's FIN had arrived (its ACK does not
+    /// cover that FIN): then the FINs crossed, a simultaneous close. A FIN seen again (a
+    /// retransmission or a duplicate) changes nothing.
+    fn note_fin(&mut self, side: Side, data_seq: u32, seg: &TcpSegment<'_>) {
+        let (mine, theirs) = match side {
+            Side::Client => (0, 1),
+            Side::Server => (1, 0),
+        };
+        if self.fin_end[mine].is_some() {
+            return;
+        }
+        self.fin_end[mine] = Some(data_seq.wrapping_add(seg.payload_len).wrapping_add(1));
+        if let Some(their_end) = self.fin_end[theirs] {
+            let acknowledged = seg.flags.ack() && seg.ack.wrapping_sub(their_end) as i32 >= 0;
+            self.simultaneous_close = !acknowledged;
+        }
     }
 
     fn finished(&self) -> bool {
@@ -139,6 +170,8 @@ impl Flow {
         r.requests = r.request_times_us.len() as u64;
         r.end = if r.rst_at_us.is_some() {
             EndState::Reset
+        } else if self.simultaneous_close {
+            EndState::ClosedSimultaneously
         } else {
             match r.active_closer {
                 Some(Side::Client) => EndState::ClosedByClient,

@@ -179,6 +179,7 @@ pub(crate) mod tests {
             sockets: None,
             capture: None,
             notes: Vec::new(),
+            listen_queue: None,
         })
     }
 }
