@@ -196,7 +196,7 @@ fn request_count(
     if raw.dials.is_none() {
         warnings.push(Warning::Note {
             message: match counted.source {
-                Some(Source::Capture) => "requests counted by the capture (no client source): request heads sent, ok = answered".to_string(),
+                Some(Source::Capture) => "requests counted by the capture (no client source): HTTP/1 request heads and HTTP/2 streams opened, ok = answered".to_string(),
                 Some(source) => format!("requests counted by the {source} (no client source): those it served"),
                 None => "requests not counted: no client, capture or server source".to_string(),
             },
