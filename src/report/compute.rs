@@ -102,7 +102,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
     }
     let time_wait_reconciled = time_wait_reconciled(raw.capture.as_ref(), sockets.as_ref());
     if let Some(reconciled) = &time_wait_reconciled {
-        warnings.extend(reconciliation_warnings(reconciled));
+        warnings.extend(reconciliation_warnings(reconciled, raw.target_is_loopback));
     }
     let port_forecast = port_forecast(
         &closes,
@@ -325,10 +325,19 @@ fn unused_connections_warning(unused: &PerSource, opened: &PerSource) -> Option<
 }
 
 /// One sentence per side whose TIME_WAIT sockets at the end differ from its closes for a
-/// reason other than resets (which have their own warning).
-fn reconciliation_warnings(reconciled: &TimeWaitReconciliation) -> Vec<Warning> {
+/// reason other than resets (which have their own warning). A server that is not on this
+/// machine's loopback keeps its sockets in another socket table: its side is not reconciled,
+/// and a note says so.
+fn reconciliation_warnings(reconciled: &TimeWaitReconciliation, local: bool) -> Vec<Warning> {
+    let remote_closes = reconciled.server.closes;
+    let remote = (!local && remote_closes > 0).then(|| Warning::Note {
+        message: format!(
+            "server side: {remote_closes} close(s) (capture) not reconciled with TIME_WAIT: the server is not on this machine's loopback, so its sockets are in another socket table"
+        ),
+    });
     [Side::Client, Side::Server]
         .into_iter()
+        .filter(|&side| local || side == Side::Client)
         .map(|side| (side, *reconciled.side(side)))
         .filter(|(_, terms)| {
             terms.recycled + terms.expired + terms.simultaneous > 0 || !terms.adds_up()
@@ -338,6 +347,7 @@ fn reconciliation_warnings(reconciled: &TimeWaitReconciliation) -> Vec<Warning> 
             terms,
             time_wait_secs: reconciled.time_wait_secs,
         })
+        .chain(remote)
         .collect()
 }
 
