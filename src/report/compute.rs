@@ -706,6 +706,110 @@ mod tests {
             .any(|w| w.to_string().starts_with("requests counted by the server")));
     }
 
+    fn capture_of(connections: Vec<crate::model::ConnectionRecord>) -> CaptureOutcome {
+        let counts = crate::capture::PacketCounts::default();
+        CaptureOutcome {
+            interface: "lo".into(),
+            filter: String::new(),
+            link_type: None,
+            summary: crate::capture::summarize(&connections, &counts),
+            connections,
+            kernel: Default::default(),
+            packets_captured: 0,
+            packets_skipped: 0,
+            skipped: Default::default(),
+            saved_file: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn answered(port: u16, requests: u64, tls: bool) -> crate::model::ConnectionRecord {
+        let tuple = crate::model::FourTuple::new(
+            ([127, 0, 0, 1], port).into(),
+            ([127, 0, 0, 1], 8443).into(),
+        );
+        let mut r = crate::model::ConnectionRecord::new(tuple, 1);
+        r.partial = false;
+        r.syn_at_us = Some(1);
+        r.syn_ack_at_us = Some(2);
+        r.packets_to_client = 4;
+        r.request_times_us = vec![3; requests as usize];
+        r.requests = requests;
+        r.responses = requests;
+        r.tls = tls.then_some(crate::model::TlsHandshake {
+            kind: crate::model::HandshakeKind::Full,
+            version: None,
+            alpn: Some("h2".into()),
+        });
+        r
+    }
+
+    fn served(requests: u64) -> ServerConnection {
+        ServerConnection {
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 40000)),
+            accepted_at_us: 1,
+            ended_at_us: None,
+            requests,
+            end: crate::model::EndState::OpenAtEnd,
+            error: None,
+            protocol: "h2".into(),
+            tls: None,
+        }
+    }
+
+    #[test]
+    fn where_the_wire_cannot_read_the_requests_the_server_counts_them() {
+        let servers = [served(5)];
+        let encrypted = capture_of(vec![answered(40000, 0, true)]);
+        let counted = RequestCount::without_client(Some(&encrypted), Some(&servers));
+        assert_eq!((counted.sent, counted.source), (5, Some(Source::Server)));
+        // Without the embedded server, the wire's count is all there is.
+        let counted = RequestCount::without_client(Some(&encrypted), None);
+        assert_eq!((counted.sent, counted.source), (0, Some(Source::Capture)));
+        let clear = capture_of(vec![answered(40000, 5, false)]);
+        let counted = RequestCount::without_client(Some(&clear), Some(&servers));
+        assert_eq!((counted.sent, counted.source), (5, Some(Source::Capture)));
+    }
+
+    #[test]
+    fn unanswered_syns_are_reported_with_the_listen_queue_as_their_cause() {
+        let mut attempt = answered(40001, 0, false);
+        attempt.syn_ack_at_us = None;
+        attempt.packets_to_client = 0;
+        let capture = capture_of(vec![answered(40000, 1, false), attempt]);
+        let sources = Sources {
+            dials: None,
+            requests: &[],
+            servers: None,
+            sockets: None,
+            capture: Some(&capture),
+        };
+        assert_eq!(connections_opened(&sources).capture, Some(1));
+        let unanswered = connections_unanswered(&sources);
+        assert_eq!(unanswered.capture, Some(1));
+        let overflowed = ListenCounters {
+            listen_overflows: 3,
+            listen_drops: 3,
+        };
+        let warning = unanswered_warning(&unanswered, Some(&overflowed)).unwrap();
+        assert!(
+            warning.to_string().contains("3 listen-queue overflow(s)"),
+            "{warning}"
+        );
+        let none = PerSource {
+            capture: Some(0),
+            ..PerSource::default()
+        };
+        assert!(matches!(
+            unanswered_warning(&none, Some(&overflowed)),
+            Some(Warning::ListenQueueOverflowed { overflows: 3, .. })
+        ));
+        assert_eq!(
+            unanswered_warning(&none, Some(&ListenCounters::default())),
+            None
+        );
+    }
+
     #[test]
     fn disagreements_name_both_numbers() {
         let values = PerSource {
