@@ -44,6 +44,22 @@ fn raise_file_limit(needed: u64) {
 /// Client, server and (when captured) the wire agree on the connections opened; every request
 /// succeeded; no SYN went unanswered; the listen queues never overflowed.
 fn assert_exact(report: &RunReport, requests: u64) {
+    assert_same_everywhere(report, requests);
+    if capture_expected() {
+        assert_eq!(
+            report.connections_unanswered.capture,
+            Some(0),
+            "{}",
+            summary(report)
+        );
+    }
+    let queue = report.listen_queue.expect("/proc/net/netstat read");
+    assert_eq!(queue.listen_overflows, 0, "{}", summary(report));
+}
+
+/// Client, server and (when captured) the wire agree on the connections opened, and every
+/// request succeeded; SYNs nobody answered, if any, are reported apart, with their cause.
+fn assert_same_everywhere(report: &RunReport, requests: u64) {
     assert_eq!(
         (report.requests_ok, report.requests_failed),
         (requests, 0),
@@ -54,17 +70,20 @@ fn assert_exact(report: &RunReport, requests: u64) {
     assert_source(report, Source::Server, opened);
     if capture_expected() {
         assert_source(report, Source::Capture, opened);
-        assert_eq!(
-            report.connections_unanswered.capture,
-            Some(0),
-            "{}",
-            summary(report)
-        );
         let kernel = &report.capture.as_ref().unwrap().kernel;
         assert_eq!(kernel.dropped, 0, "the capture lost packets: {kernel:?}");
     }
-    let queue = report.listen_queue.expect("/proc/net/netstat read");
-    assert_eq!(queue.listen_overflows, 0, "{}", summary(report));
+    if let Some((count, source)) = report.connections_unanswered.best().filter(|&(n, _)| n > 0) {
+        assert!(
+            report.warnings.iter().any(|w| matches!(
+                w,
+                Warning::ConnectionsUnanswered { count: c, source: s, listen_overflows: Some(_) }
+                    if *c == count && *s == source
+            )),
+            "{count} unanswered ({source}) without their finding: {}",
+            summary(report)
+        );
+    }
 }
 
 #[test]
@@ -102,8 +121,15 @@ pause_ms = 0
 "#;
     for run in 1..=9 {
         let report = run_scenario(text);
-        eprintln!("run {run}/9: {}", summary(&report));
-        assert_exact(&report, 8_000);
+        eprintln!(
+            "run {run}/9: {}, unanswered {:?}, listen queue {:?}",
+            summary(&report),
+            report.connections_unanswered,
+            report.listen_queue
+        );
+        // Equal on every source even if the listen queue overflowed (a machine whose
+        // somaxconn is below 200): the SYNs nobody answered are attempts, reported apart.
+        assert_same_everywhere(&report, 8_000);
         // The socket table samples: what it saw is a lower bound of the exact count.
         let opened = report.connections_opened.client.unwrap();
         let seen = report.connections_seen_lower_bound.unwrap_or(0);
