@@ -89,7 +89,7 @@ fn assert_same_everywhere(report: &RunReport, requests: u64) {
 #[test]
 fn a_thousand_workers_are_counted_exactly_and_never_overflow_the_listen_queue() {
     let _turn = counters_to_myself();
-    raise_file_limit(8192);
+    raise_file_limit(4096);
     let report = run_scenario(
         r#"
 name = "thousand-workers"

@@ -267,6 +267,9 @@ fn a_lossy_duplicating_link_still_counts_every_connection_once() {
         .arg("run")
         .arg(&scenario)
         .args(["--capture", "required", "--interface", &link.host_side])
+        // Long enough for a FIN dropped three times in a row to be retransmitted (200 ms,
+        // then 400, 800, 1600) before the capture stops.
+        .args(["--settle-ms", "3500"])
         .arg("--save-capture")
         .arg(&captures)
         .arg("--export-json")
