@@ -291,8 +291,14 @@ fn a_lossy_duplicating_link_still_counts_every_connection_once() {
     assert_eq!(
         (report.requests_ok, report.requests_failed),
         (CONNECTIONS, 0),
-        "{:?}",
-        report.errors
+        "{:?}: {}; failures: {:?}",
+        report.errors,
+        summary(&report),
+        report
+            .requests
+            .iter()
+            .filter_map(|r| r.error.as_ref())
+            .collect::<Vec<_>>()
     );
     for source in [Source::Client, Source::Capture] {
         assert_eq!(

@@ -354,6 +354,35 @@ fn late_retransmission_after_hand_out_is_not_a_partial_connection() {
 }
 
 #[test]
+fn a_fin_retransmitted_again_and_again_stays_late() {
+    let mut a = FlowAssembler::new(8080);
+    let mut c = Conn::new(40000, 1, 0);
+    c.handshake()
+        .exchange()
+        .send(false, FIN, b"")
+        .send(true, FIN, b"")
+        .send(false, ACK, b"");
+    c.feed(&mut a);
+    // The client's FIN is acknowledged on the wire, but the ACK is lost after the capture: the
+    // client retransmits with a doubling timeout, well past TOMBSTONE_US in all.
+    let fin_seq = c.client_seq.wrapping_sub(1);
+    let mut at_us = 0;
+    for gap_us in [200_000, 400_000, 800_000, 1_600_000, 1_900_000] {
+        at_us += gap_us;
+        let mut late = Conn::new(40000, 1, at_us);
+        late.client_seq = fin_seq;
+        late.server_seq = c.server_seq;
+        late.send(true, FIN, b"");
+        late.feed(&mut a);
+    }
+    assert!(at_us > 2 * TOMBSTONE_US);
+    assert!(a.counts().late >= 4, "{:?}", a.counts());
+    let all = a.finish();
+    assert_eq!(all.len(), 1, "no partial connection: {all:?}");
+    assert!(!all[0].partial);
+}
+
+#[test]
 fn other_ports_are_counted_not_assembled() {
     let mut a = FlowAssembler::new(9999);
     let mut c = Conn::new(40000, 1, 0);
