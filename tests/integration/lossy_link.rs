@@ -359,9 +359,20 @@ fn a_lossy_duplicating_link_still_counts_every_connection_once() {
     let analysis: serde_json::Value = serde_json::from_slice(&analyzed.stdout).unwrap();
     let records = analysis["connections"].as_array().unwrap().len() as u64;
     let conversations = tshark_count(&tshark, &file, None);
+    if records != conversations {
+        let kept = std::env::temp_dir().join("kalab-lossy-mismatch.pcap");
+        let _ = std::fs::copy(&file, kept);
+    }
+    let partial: Vec<_> = analysis["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["partial"] == true)
+        .map(|c| c["tuple"]["client"].to_string())
+        .collect();
     assert_eq!(
         records, conversations,
-        "kalab analyze vs tshark -z conv,tcp"
+        "kalab analyze vs tshark -z conv,tcp (partial connections: {partial:?}; the capture is kept as kalab-lossy-mismatch.pcap in the temp directory)"
     );
     assert_eq!(
         analysis["summary"]["connections_opened"].as_u64(),

@@ -5,9 +5,9 @@
 //! ISN on the same 4-tuple starts a new connection. The server side is recognised by its port.
 //! Memory grows with the connections still open: a finished connection (RST, or FINs from both
 //! sides) is handed out once it has been quiet for [`LINGER_US`] of capture time, so its final
-//! ACK is still attributed to it. For [`TOMBSTONE_US`] after that (or after its latest late
-//! segment), its 4-tuple is remembered in a small set so that a late retransmission is counted as
-//! late instead of opening a spurious partial connection. (Keeping finished flows short-lived keeps the flow table in cache: a
+//! ACK is still attributed to it. For [`TOMBSTONE_US`] after that (for [`LATE_TOMBSTONE_US`]
+//! after its latest late segment), its 4-tuple is remembered in a small set so that a late
+//! retransmission is counted as late instead of opening a spurious partial connection. (Keeping finished flows short-lived keeps the flow table in cache: a
 //! one-second linger made the 1.2-million-packet benchmark 50% slower.)
 
 mod summary;
@@ -28,6 +28,9 @@ pub const LINGER_US: u64 = 100_000;
 /// How long (capture time) the 4-tuple of a handed-out connection is remembered, so late
 /// retransmissions are counted in [`PacketCounts::late`] instead of opening a partial connection.
 pub const TOMBSTONE_US: u64 = 2_000_000;
+/// How long (capture time) a handed-out connection's 4-tuple is remembered after each late
+/// segment: a retransmitted FIN comes again until the other end's TIME_WAIT (60 s) is over.
+pub const LATE_TOMBSTONE_US: u64 = 60_000_000;
 
 struct Flow {
     record: ConnectionRecord,
@@ -332,11 +335,13 @@ impl FlowAssembler {
         }
         let table = K::table(&mut self.tables);
         if !opening_syn {
-            if let Some(seen_at_us) = table.tombstones.get_mut(&key) {
-                // A late segment renews the tombstone: a FIN whose ACK was lost is retransmitted
-                // with a doubling timeout (0.2, 0.4, 0.8, 1.6 s...), each gap shorter than
-                // TOMBSTONE_US for a while.
-                *seen_at_us = (*seen_at_us).max(seg.ts_us);
+            if let Some(kept_at_us) = table.tombstones.get_mut(&key) {
+                // A late segment keeps the tuple remembered for LATE_TOMBSTONE_US more: a FIN
+                // whose ACK was lost is retransmitted with a doubling timeout, for as long as
+                // the other end holds TIME_WAIT. (Pruning keeps entries for TOMBSTONE_US after
+                // their time, hence the offset.) Few tuples ever get here.
+                let until_us = seg.ts_us.saturating_add(LATE_TOMBSTONE_US - TOMBSTONE_US);
+                *kept_at_us = (*kept_at_us).max(until_us);
                 return None;
             }
         }
