@@ -45,6 +45,9 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
 /// The namespace, its veth pair and the nginx inside; all removed on drop.
 struct LossyLink {
     namespace: String,
+    /// The lossy server port: a fresh one per run, so that a FIN an earlier run's client socket
+    /// still retransmits to the same address is not on this run's wire.
+    port: u16,
     host_side: String,
     nginx: Option<Child>,
     dir: tempfile::TempDir,
@@ -56,11 +59,12 @@ impl LossyLink {
         let id = std::process::id();
         let link = LossyLink {
             namespace: format!("kalab-lossy-{id}"),
+            port: 20_000 + (id % 20_000) as u16,
             host_side: format!("kl{id}h"),
             nginx: None,
             dir: tempfile::tempdir().unwrap(),
         };
-        let (ns, host) = (link.namespace.as_str(), link.host_side.as_str());
+        let (ns, host, port) = (link.namespace.as_str(), link.host_side.as_str(), link.port);
         let inner = format!("kl{id}n");
         run("ip", &["netns", "add", ns])?;
         let client_cidr = format!("{CLIENT_ADDR}/30");
@@ -78,24 +82,24 @@ impl LossyLink {
         for step in steps {
             run("ip", step)?;
         }
-        // The first connection to port 80 is kalab's reachability probe, made before the run's
+        // The first connection to the server port is kalab's reachability probe, made before the run's
         // collectors start: it is spared, so the probe's 2 s limit never fails on this link.
-        // Every later packet to or from port 80 is dropped with 20% chance; 10% of the server's
+        // Every later packet to or from the server port is dropped with 20% chance; 10% of the server's
         // packets that pass are sent twice.
         let rules = format!(
             "table ip kalab_lossy {{
   set spared {{ type inet_service; size 1; flags dynamic; }}
   chain in {{
     type filter hook input priority 0; policy accept;
-    iifname \"{inner}\" tcp dport 80 tcp flags syn add @spared {{ tcp sport }}
-    iifname \"{inner}\" tcp dport 80 tcp sport @spared accept
-    iifname \"{inner}\" tcp dport 80 numgen random mod 100 < 20 drop
+    iifname \"{inner}\" tcp dport {port} tcp flags syn add @spared {{ tcp sport }}
+    iifname \"{inner}\" tcp dport {port} tcp sport @spared accept
+    iifname \"{inner}\" tcp dport {port} numgen random mod 100 < 20 drop
   }}
   chain out {{
     type filter hook output priority 0; policy accept;
-    oifname \"{inner}\" tcp sport 80 tcp dport @spared accept
-    oifname \"{inner}\" tcp sport 80 numgen random mod 100 < 20 drop
-    oifname \"{inner}\" tcp sport 80 numgen random mod 100 < 10 dup to {CLIENT_ADDR} device \"{inner}\"
+    oifname \"{inner}\" tcp sport {port} tcp dport @spared accept
+    oifname \"{inner}\" tcp sport {port} numgen random mod 100 < 20 drop
+    oifname \"{inner}\" tcp sport {port} numgen random mod 100 < 10 dup to {CLIENT_ADDR} device \"{inner}\"
   }}
 }}
 "
@@ -116,16 +120,17 @@ impl LossyLink {
         Ok(link)
     }
 
-    /// Starts nginx in the namespace: port 80 (lossy) answers every request, port 8080 (spared by
+    /// Starts nginx in the namespace: the server port (lossy) answers every request, 8080 (spared by
     /// the rules, not captured) serves `stub_status`.
     fn start_nginx(&mut self, nginx: &Path) {
         let prefix = self.dir.path().display().to_string();
+        let port = self.port;
         let config = format!(
             "worker_processes 1;\nerror_log {prefix}/error.log;\npid {prefix}/nginx.pid;\n\
              events {{ worker_connections 256; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {prefix}/body;\n  proxy_temp_path {prefix}/proxy;\n  \
              fastcgi_temp_path {prefix}/fastcgi;\n  uwsgi_temp_path {prefix}/uwsgi;\n  scgi_temp_path {prefix}/scgi;\n  \
-             server {{ listen {SERVER_ADDR}:80; location / {{ return 200 \"hello from nginx\\n\"; }} }}\n  \
+             server {{ listen {SERVER_ADDR}:{port}; location / {{ return 200 \"hello from nginx\\n\"; }} }}\n  \
              server {{ listen {SERVER_ADDR}:8080; location /status {{ stub_status; }} }}\n}}\n"
         );
         let conf = self.dir.path().join("nginx.conf");
@@ -248,12 +253,13 @@ fn a_lossy_duplicating_link_still_counts_every_connection_once() {
     };
     link.start_nginx(&nginx);
 
+    let port = link.port;
     let work = tempfile::tempdir().unwrap();
     let scenario = work.path().join("lossy.toml");
     std::fs::write(
         &scenario,
         format!(
-            "name = \"lossy-link\"\n[server]\nurl = \"http://{SERVER_ADDR}:80/\"\n\
+            "name = \"lossy-link\"\n[server]\nurl = \"http://{SERVER_ADDR}:{port}/\"\n\
              [client]\nkeep_alive = false\nrequest_timeout_ms = 60000\n\
              [pattern]\nkind = \"concurrent\"\nworkers = 4\nrequests_per_worker = 5\npause_ms = 0\n"
         ),

@@ -6,7 +6,7 @@
 //! Memory grows with the connections still open: a finished connection (RST, or FINs from both
 //! sides) is handed out once it has been quiet for [`LINGER_US`] of capture time, so its final
 //! ACK is still attributed to it. For [`TOMBSTONE_US`] after that (for [`LATE_TOMBSTONE_US`]
-//! after its latest late segment), its 4-tuple is remembered in a small set so that a late
+//! when it saw retransmissions, or after its latest late segment), its 4-tuple is remembered in a small set so that a late
 //! retransmission is counted as late instead of opening a spurious partial connection. (Keeping finished flows short-lived keeps the flow table in cache: a
 //! one-second linger made the 1.2-million-packet benchmark 50% slower.)
 
@@ -29,7 +29,8 @@ pub const LINGER_US: u64 = 100_000;
 /// retransmissions are counted in [`PacketCounts::late`] instead of opening a partial connection.
 pub const TOMBSTONE_US: u64 = 2_000_000;
 /// How long (capture time) a handed-out connection's 4-tuple is remembered after each late
-/// segment: a retransmitted FIN comes again until the other end's TIME_WAIT (60 s) is over.
+/// segment, and after the hand-out of a connection that saw retransmissions: a retransmitted
+/// FIN comes again, with a backed-off timeout, until the other end's TIME_WAIT (60 s) is over.
 pub const LATE_TOMBSTONE_US: u64 = 60_000_000;
 
 struct Flow {
@@ -41,6 +42,11 @@ struct Flow {
     fin_end: [Option<u32>; 2],
     /// Both FINs were sent before either was acknowledged.
     simultaneous_close: bool,
+    /// Just past the highest sequence number each side (client, server) has sent.
+    seq_end: [Option<u32>; 2],
+    /// A SYN, FIN or data was seen again (retransmitted or duplicated): the link loses packets,
+    /// so late segments may come long after the close.
+    retransmitted: bool,
 }
 
 impl Flow {
@@ -57,6 +63,8 @@ impl Flow {
                 responses: MessageCounter::new(MessageKind::Response),
                 fin_end: [None; 2],
                 simultaneous_close: false,
+                seq_end: [None; 2],
+                retransmitted: false,
             }
         } else {
             Flow {
@@ -65,6 +73,8 @@ impl Flow {
                 responses: MessageCounter::new_mid_stream(MessageKind::Response),
                 fin_end: [None; 2],
                 simultaneous_close: false,
+                seq_end: [None; 2],
+                retransmitted: false,
             }
         }
     }
@@ -141,6 +151,23 @@ impl Flow {
         }
         if flags.fin() {
             self.note_fin(side, data_seq, seg);
+        }
+        self.note_sequence(side, seg);
+    }
+
+    /// Notes a segment that carries nothing new (its SYN, data or FIN seen before).
+    #[inline]
+    fn note_sequence(&mut self, side: Side, seg: &TcpSegment<'_>) {
+        let flags = seg.flags;
+        let consumed = seg.payload_len + u32::from(flags.syn()) + u32::from(flags.fin());
+        if consumed == 0 {
+            return;
+        }
+        let end = seg.seq.wrapping_add(consumed);
+        let high = &mut self.seq_end[side as usize];
+        match *high {
+            Some(h) if end.wrapping_sub(h) as i32 <= 0 => self.retransmitted = true,
+            _ => *high = Some(end),
         }
     }
 
@@ -410,11 +437,17 @@ impl FlowAssembler {
         let table = K::table(&mut self.tables);
         let tombstones = &mut table.tombstones;
         table.flows.retain(|key, index| {
-            let keep = slab[*index]
-                .as_ref()
-                .is_some_and(|f| !f.finished() || f.record.last_packet_at_us >= cutoff);
+            let flow = slab[*index].as_ref();
+            let keep = flow.is_some_and(|f| !f.finished() || f.record.last_packet_at_us >= cutoff);
             if !keep {
-                tombstones.insert(*key, now_us);
+                // On a link that loses packets the last FIN may come again seconds later.
+                let lossy = flow.is_some_and(|f| f.retransmitted);
+                let kept_at_us = if lossy {
+                    now_us.saturating_add(LATE_TOMBSTONE_US - TOMBSTONE_US)
+                } else {
+                    now_us
+                };
+                tombstones.insert(*key, kept_at_us);
                 expired.push((0, *index));
             }
             keep

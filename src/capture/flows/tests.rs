@@ -386,6 +386,34 @@ fn a_fin_retransmitted_again_and_again_stays_late() {
 }
 
 #[test]
+fn after_retransmissions_a_fin_seconds_late_is_still_late() {
+    let mut a = FlowAssembler::new(8080);
+    let mut c = Conn::new(40000, 1, 0);
+    c.send(true, SYN, b"");
+    c.client_seq = 1; // the SYN again: a lossy link
+    c.handshake()
+        .exchange()
+        .send(false, FIN, b"")
+        .send(true, FIN, b"")
+        .send(false, ACK, b"");
+    c.feed(&mut a);
+    // The client's FIN again, with a backed-off timeout of 3.5 s: its ACK was lost after the
+    // capture point. No late segment came in between to renew the tombstone.
+    let mut late = Conn::new(40000, 1, 3_500_000);
+    late.client_seq = c.client_seq.wrapping_sub(1);
+    late.server_seq = c.server_seq;
+    late.send(true, FIN, b"");
+    let mut other = Conn::new(40001, 1, 1_000_000);
+    other.handshake();
+    other.feed(&mut a);
+    late.feed(&mut a);
+    assert_eq!(a.counts().late, 1, "{:?}", a.counts());
+    let all = a.finish();
+    assert_eq!(all.len(), 2, "no partial connection: {all:?}");
+    assert!(all.iter().all(|r| !r.partial));
+}
+
+#[test]
 fn other_ports_are_counted_not_assembled() {
     let mut a = FlowAssembler::new(9999);
     let mut c = Conn::new(40000, 1, 0);
