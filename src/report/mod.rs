@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod connections;
+pub mod endpoints;
 pub mod export;
 pub mod figures;
 pub mod grid;

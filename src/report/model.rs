@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::connections::ConnectionView;
+pub use super::endpoints::EndpointReport;
 use crate::capture::CaptureOutcome;
 pub use crate::model::{
     Closes, ObservedCommand, Source, TimeWait, TimeWaitReconciliation, Warning,
@@ -194,6 +195,17 @@ pub struct RunReport {
     /// Every captured connection, with the capture's summary and statistics (the `capture`
     /// source).
     pub capture: Option<CaptureOutcome>,
+    /// Connections already open when the run started: the capture saw them without their SYN
+    /// (partial records). Reported apart, never counted as opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_already_open: Option<u64>,
+    /// Every figure per server endpoint (address:port), in the target's order, then any other
+    /// server address the sources saw. The figures above are the total.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointReport>,
+    /// Set only on a per-endpoint view of a run (a breakdown row): the endpoint's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 /// What drove a run's traffic. In JSON it is one key of the run: `settings` or `observed`.
@@ -243,10 +255,14 @@ impl RunReport {
 
     /// The name of this run in tables and sentences: the scenario, plus the variant if any.
     pub fn label(&self) -> String {
-        if self.variant.is_empty() {
+        let label = if self.variant.is_empty() {
             self.scenario.clone()
         } else {
             format!("{} [{}]", self.scenario, self.variant)
+        };
+        match &self.endpoint {
+            Some(endpoint) => format!("{label} @ {endpoint}"),
+            None => label,
         }
     }
 }

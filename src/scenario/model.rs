@@ -63,6 +63,20 @@ pub struct ServerSettings {
     pub close_after_requests: u64,
     /// 0: never; T: close keep-alive connections that were idle for T milliseconds.
     pub idle_timeout_ms: u64,
+    /// Embedded servers to start, one per loopback address from `address` up (127.0.0.1,
+    /// 127.0.0.2, ...), all on one port: each is a distinct host (a distinct pool key) and the
+    /// pattern spreads its requests across them. IPv4 only: `::1` is a single address.
+    #[serde(skip_serializing_if = "is_one")]
+    #[schemars(with = "u32")]
+    pub hosts: NonZeroU32,
+    /// Several external servers instead of one `url`: the pattern spreads its requests across
+    /// them. They must share one port (the collectors watch one port).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+}
+
+fn is_one(n: &NonZeroU32) -> bool {
+    n.get() == 1
 }
 
 impl Default for ServerSettings {
@@ -77,6 +91,8 @@ impl Default for ServerSettings {
             keep_alive: true,
             close_after_requests: 0,
             idle_timeout_ms: 0,
+            hosts: NonZeroU32::MIN,
+            urls: Vec::new(),
         }
     }
 }
@@ -134,6 +150,33 @@ pub struct PatternSettings {
     /// Pause between two requests of one worker, in milliseconds.
     #[serde(default)]
     pub pause_ms: u64,
+    /// With several hosts: how requests are spread across them.
+    #[serde(default, skip_serializing_if = "HostSpread::is_default")]
+    pub spread: HostSpread,
+    /// With `spread = "random"`: the seed, so a run can be repeated exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// How a pattern spreads its requests across several hosts.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostSpread {
+    /// Request `i` of worker `w` goes to host `(w + i) mod N`: every host gets the same share
+    /// and workers start on different hosts.
+    #[default]
+    RoundRobin,
+    /// Each request picks a host at random from a generator seeded with `seed` (0 when
+    /// omitted) and the worker's number, so a run is repeatable.
+    Random,
+}
+
+impl HostSpread {
+    fn is_default(&self) -> bool {
+        *self == HostSpread::RoundRobin
+    }
 }
 
 fn one() -> NonZeroU32 {

@@ -168,7 +168,7 @@ pub async fn run<D: Driver>(
     let sampler =
         tokio::task::spawn_blocking(move || Sampler::start(sampler_spec, open_table())).await?;
     let mut notes = Vec::new();
-    let capture = match start_capture(plan, options, instruments, endpoint.addr, &mut notes).await {
+    let capture = match start_capture(plan, options, instruments, &endpoint, &mut notes).await {
         Ok(capture) => capture,
         Err(err) => {
             target.stop().await;
@@ -194,7 +194,7 @@ pub async fn run<D: Driver>(
     tokio::time::sleep(options.settle).await;
     let wall_time_ms = clock.elapsed().as_secs_f64() * 1000.0;
 
-    let server_connections = target.server.as_ref().map(|s| s.snapshot());
+    let server_connections = target.snapshot();
     let capture = match capture {
         Some(capture) => Some(tokio::task::spawn_blocking(move || capture.stop()).await?),
         None => None,
@@ -220,6 +220,7 @@ pub async fn run<D: Driver>(
         wall_time_ms,
         target: endpoint.url,
         target_is_loopback: endpoint.loopback,
+        endpoints: endpoint.hosts,
         driven_by: driven.driven_by,
         requests: driven.requests,
         dials: driven.dials,
@@ -241,15 +242,18 @@ async fn start_capture(
     plan: &SessionPlan,
     options: &RunOptions,
     instruments: &Instruments,
-    server: SocketAddr,
+    endpoint: &Endpoint,
     notes: &mut Vec<Warning>,
 ) -> anyhow::Result<Option<Box<dyn PacketCapture>>> {
     if options.capture == CaptureMode::Off {
         return Ok(None);
     }
     let spec = CaptureSpec {
-        server,
-        interface: options.interface.clone(),
+        server: endpoint.addr,
+        interface: options
+            .interface
+            .clone()
+            .or_else(|| endpoint.interface.clone()),
         save_to: options
             .save_capture
             .as_ref()
@@ -312,12 +316,12 @@ fn known_tuples(
 ) -> Vec<FourTuple> {
     let from_dials = dials
         .iter()
-        .filter_map(|d| d.local)
-        .map(|local| FourTuple::new(local, server));
+        .filter_map(|d| d.local.map(|local| (local, d.remote)))
+        .map(|(local, remote)| FourTuple::new(local, remote.unwrap_or(server)));
     let from_server = accepted
         .unwrap_or_default()
         .iter()
-        .map(|c| FourTuple::new(c.peer, server));
+        .map(|c| FourTuple::new(c.peer, c.local.unwrap_or(server)));
     // Only connections whose SYN this run saw: a partial one (someone else's connection closing
     // as the run starts) must not pull an older socket into this run.
     let from_capture = capture
