@@ -193,7 +193,7 @@ fn request_count(
     };
     let planned = match &raw.driven_by {
         DrivenBy::Settings(scenario) => Some(scenario.pattern.total_requests()),
-        DrivenBy::Observed(_) => None,
+        DrivenBy::Observed(_) | DrivenBy::Watched(_) => None,
     };
     if let (Some(planned), Some(_)) = (planned, &raw.dials) {
         if counted.sent < planned {

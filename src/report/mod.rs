@@ -16,4 +16,4 @@ pub mod sentences;
 pub mod summary;
 pub mod timeline;
 
-pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning};
+pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning, WatchedRun};

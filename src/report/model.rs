@@ -217,6 +217,28 @@ pub enum DrivenBy {
     Settings(Box<Scenario>),
     /// `kalab observe`: a program kalab launched and watched.
     Observed(ObservedRun),
+    /// `kalab watch`: a port of a service already running; nothing launched.
+    Watched(WatchedRun),
+}
+
+/// The port `kalab watch` watched, and for how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WatchedRun {
+    /// The watched server port.
+    pub port: u16,
+    /// The server address watched; absent: any address on the port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<std::net::IpAddr>,
+    /// The interface captured on, when one was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// How long the watch lasted, in milliseconds (the settle not included).
+    pub duration_ms: f64,
+    /// The duration asked for (`--duration`), in milliseconds; absent: until Ctrl-C.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_duration_ms: Option<u64>,
+    /// Ctrl-C ended the watch.
+    pub stopped_by_ctrl_c: bool,
 }
 
 /// The program `kalab observe` ran, how it ended, and the server it talked to.
@@ -236,7 +258,7 @@ impl RunReport {
     pub fn settings(&self) -> Option<&Scenario> {
         match &self.driven_by {
             DrivenBy::Settings(scenario) => Some(scenario),
-            DrivenBy::Observed(_) => None,
+            DrivenBy::Observed(_) | DrivenBy::Watched(_) => None,
         }
     }
 
@@ -249,7 +271,15 @@ impl RunReport {
     pub fn observed(&self) -> Option<&ObservedCommand> {
         match &self.driven_by {
             DrivenBy::Observed(run) => Some(&run.command),
-            DrivenBy::Settings(_) => None,
+            DrivenBy::Settings(_) | DrivenBy::Watched(_) => None,
+        }
+    }
+
+    /// The watched port, when `kalab watch` measured the run.
+    pub fn watched(&self) -> Option<&WatchedRun> {
+        match &self.driven_by {
+            DrivenBy::Watched(run) => Some(run),
+            DrivenBy::Settings(_) | DrivenBy::Observed(_) => None,
         }
     }
 

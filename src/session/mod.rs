@@ -31,6 +31,7 @@ use crate::sockets::{Sampler, SamplerSpec};
 
 pub use drivers::command::{observe, CommandDriver, ObserveSpec};
 pub use drivers::pattern::PatternDriver;
+pub use drivers::watch::{watch, WatchDriver, WatchSpec};
 pub use drivers::{Driven, Driver};
 pub use instruments::{Instruments, PacketCapture, RecordedCapture};
 pub use target::{Endpoint, TargetSpec};
@@ -62,6 +63,9 @@ pub struct RunOptions {
     pub max_run: Duration,
     /// How often the socket table is sampled.
     pub sample_interval: Duration,
+    /// Where the capture's running tally is shown while the driver runs (`kalab watch`'s live
+    /// line); `None`: nowhere.
+    pub live: Option<drivers::watch::LiveBoard>,
 }
 
 impl Default for RunOptions {
@@ -73,6 +77,7 @@ impl Default for RunOptions {
             settle: Duration::from_millis(300),
             max_run: Duration::from_secs(120),
             sample_interval: crate::sockets::DEFAULT_SAMPLE_INTERVAL,
+            live: None,
         }
     }
 }
@@ -176,6 +181,9 @@ pub async fn run<D: Driver>(
         }
     };
 
+    if let (Some(board), Some(capture)) = (&options.live, &capture) {
+        board.attach(capture.tally());
+    }
     let started_at_us = (instruments.clock)();
     let clock = Instant::now();
     let driven = driver.drive(&endpoint).await;
