@@ -143,6 +143,16 @@ fn watched_name(host: Option<IpAddr>, port: u16) -> String {
 
 impl Driver for WatchDriver {
     async fn drive(self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
+        // The collectors are running from here on: say so, so a person (or a script) knows
+        // when traffic starts to count.
+        eprintln!(
+            "kalab: watching {} {}",
+            endpoint.url,
+            match self.duration {
+                Some(d) => format!("for {}", humantime::format_duration(d)),
+                None => "until Ctrl-C".to_string(),
+            }
+        );
         let started = Instant::now();
         let mut line = self
             .live
