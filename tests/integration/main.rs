@@ -11,6 +11,7 @@ mod check;
 mod cli_errors;
 mod demo;
 mod external_nginx;
+mod hosts;
 mod interop_curl;
 mod interop_go;
 mod interop_python;
