@@ -79,7 +79,10 @@ fn check_run(run: &RunReport) {
     // Each host is a distinct endpoint on the wire and in the client's dials.
     for dial in &run.dials {
         let remote = dial.remote.expect("every dial names its host");
-        assert!(HOSTS.contains(&remote.ip().to_string().as_str()), "{remote}");
+        assert!(
+            HOSTS.contains(&remote.ip().to_string().as_str()),
+            "{remote}"
+        );
         assert_eq!(remote.port(), port);
     }
     if let Some(capture) = &run.capture {
@@ -128,26 +131,47 @@ fn per_host_idle_limits_are_counted_per_host_by_every_source() {
         let row = format!("hosts [max_idle_per_host=3] @ {host}");
         let sentence = markdown
             .lines()
-            .find(|l| l.contains(&row) && l.contains("connections than hosts [max_idle_per_host=1] @ ") || l.contains(&row) && l.contains("as many connections as hosts [max_idle_per_host=1] @ "))
+            .find(|l| {
+                l.contains(&row) && l.contains("connections than hosts [max_idle_per_host=1] @ ")
+                    || l.contains(&row)
+                        && l.contains("as many connections as hosts [max_idle_per_host=1] @ ")
+            })
             .unwrap_or_else(|| panic!("no sentence for {host}:\n{markdown}"));
         assert!(
             sentence.contains(&format!("than hosts [max_idle_per_host=1] @ {host}"))
                 || sentence.contains(&format!("as hosts [max_idle_per_host=1] @ {host}")),
             "{sentence}"
         );
-        let opened_1 = results.runs[0].endpoints.iter().find(|e| e.name == host).unwrap();
-        let opened_3 = results.runs[1].endpoints.iter().find(|e| e.name == host).unwrap();
+        let opened_1 = results.runs[0]
+            .endpoints
+            .iter()
+            .find(|e| e.name == host)
+            .unwrap();
+        let opened_3 = results.runs[1]
+            .endpoints
+            .iter()
+            .find(|e| e.name == host)
+            .unwrap();
         let best = |e: &kalab::report::endpoints::EndpointReport| {
             e.connections_opened.best().unwrap().0.to_string()
         };
         assert!(
-            sentence.contains(&format!("({} vs {} connections", best(opened_3), best(opened_1))),
+            sentence.contains(&format!(
+                "({} vs {} connections",
+                best(opened_3),
+                best(opened_1)
+            )),
             "{sentence}"
         );
     }
     // CSV: a total row then one row per host, for each variant.
     let mut reader = csv::Reader::from_path(&csv).unwrap();
-    let endpoint_column = reader.headers().unwrap().iter().position(|h| h == "endpoint").unwrap();
+    let endpoint_column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "endpoint")
+        .unwrap();
     let endpoints: Vec<String> = reader
         .records()
         .map(|r| r.unwrap()[endpoint_column].to_string())
@@ -166,7 +190,10 @@ fn a_host_named_in_an_expectation_is_checked_on_that_host_alone() {
         &scenario,
         SCENARIO
             .replace("[sweep]\n\"client.max_idle_per_host\" = [1, 3]\n", "")
-            .replace("\"requests_ok[127.0.0.2]\" = 30", "\"requests_ok[127.0.0.2]\" = 31"),
+            .replace(
+                "\"requests_ok[127.0.0.2]\" = 30",
+                "\"requests_ok[127.0.0.2]\" = 31",
+            ),
     )
     .unwrap();
     let output = kalab()
@@ -194,5 +221,8 @@ fn several_hosts_on_ipv6_are_refused_with_the_reason() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("v6.toml:4:1"), "{stderr}");
-    assert!(stderr.contains("server.hosts") && stderr.contains("needs IPv4"), "{stderr}");
+    assert!(
+        stderr.contains("server.hosts") && stderr.contains("needs IPv4"),
+        "{stderr}"
+    );
 }

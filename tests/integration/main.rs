@@ -16,6 +16,7 @@ mod interop_curl;
 mod interop_go;
 mod interop_python;
 mod observe;
+mod proxy_recipe;
 mod reports;
 mod runs;
 mod schema;
