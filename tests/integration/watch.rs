@@ -46,16 +46,14 @@ pub fn wait_listening(addr: SocketAddr) {
 
 /// `python3 -m http.server --protocol HTTP/1.1` on 127.0.0.1:`port`, serving a small file.
 fn python_server(python: &Path, dir: &Path, port: u16) -> Peer {
+    python_server_on(python, dir, "127.0.0.1", port)
+}
+
+/// The same on `ip`:`port`.
+fn python_server_on(python: &Path, dir: &Path, ip: &str, port: u16) -> Peer {
     std::fs::write(dir.join("hello.txt"), "hello world").unwrap();
     let child = Command::new(python)
-        .args([
-            "-m",
-            "http.server",
-            "--protocol",
-            "HTTP/1.1",
-            "--bind",
-            "127.0.0.1",
-        ])
+        .args(["-m", "http.server", "--protocol", "HTTP/1.1", "--bind", ip])
         .arg(port.to_string())
         .current_dir(dir)
         .stdout(Stdio::null())
@@ -63,7 +61,7 @@ fn python_server(python: &Path, dir: &Path, port: u16) -> Peer {
         .spawn()
         .unwrap();
     let server = Peer(child);
-    wait_listening(SocketAddr::from(([127, 0, 0, 1], port)));
+    wait_listening(SocketAddr::new(ip.parse().unwrap(), port));
     server
 }
 
@@ -304,6 +302,10 @@ fn watch_counts_a_running_servers_connections_like_tcpdump_and_ss() {
     curl_3_then_1_1(&peers.curl, port);
     let (code, stdout, stderr) = finish_watch(watch, stderr);
     assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("\x1b[2K") && !stderr.contains("watching    "),
+        "no live line on a pipe: {stderr:?}"
+    );
     stop_tcpdump(tcpdump);
     let run = parse_run(&stdout);
     let wire = read_tcpdump(&peers.tcpdump, &pcap, port);
@@ -455,4 +457,105 @@ fn watch_stopped_by_sigint_exits_130_with_valid_exports_and_capture() {
     let wire = read_tcpdump(&peers.tcpdump, &saved[0], port);
     assert_eq!(wire.syn_ports.len(), 3);
     assert_eq!(wire.first_fin.len(), 3);
+}
+
+#[test]
+fn watch_gives_every_figure_per_server_endpoint() {
+    let Some(peers) = peers() else { return };
+    if !capture_expected() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _first = python_server_on(&peers.python, dir.path(), "127.0.0.1", port);
+    let _second = python_server_on(&peers.python, dir.path(), "127.0.0.2", port);
+    let port_text = port.to_string();
+    let csv = dir.path().join("watch.csv");
+    let (watch, stderr) = start_watch(
+        &[],
+        &[
+            "--port",
+            &port_text,
+            "--duration",
+            "3s",
+            "--format",
+            "json",
+            "--export-csv",
+            csv.to_str().unwrap(),
+        ],
+    );
+    let url = |ip: &str| format!("http://{ip}:{port}/hello.txt");
+    let status = Command::new(&peers.curl)
+        .args([
+            "-sf",
+            "-o",
+            "/dev/null",
+            &url("127.0.0.1"),
+            "-o",
+            "/dev/null",
+        ])
+        .arg(url("127.0.0.1"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = Command::new(&peers.curl)
+        .args(["-sf", "-o", "/dev/null", &url("127.0.0.2")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, stdout, stderr) = finish_watch(watch, stderr);
+    assert_eq!(code, Some(0), "{stderr}");
+    let run = parse_run(&stdout);
+    assert_eq!(run.connections_opened.capture, Some(2));
+    let names: Vec<&str> = run.endpoints.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["127.0.0.1", "127.0.0.2"]);
+    let figures: Vec<(Option<u64>, u64, Option<f64>, u64)> = run
+        .endpoints
+        .iter()
+        .map(|e| {
+            (
+                e.connections_opened.capture,
+                e.requests_ok,
+                e.reuse_ratio,
+                e.time_wait.unwrap().time_wait_client_end,
+            )
+        })
+        .collect();
+    assert_eq!(
+        figures,
+        [(Some(1), 2, Some(2.0), 1), (Some(1), 1, Some(1.0), 1)]
+    );
+    let csv_text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(
+        csv_text.lines().count(),
+        4,
+        "total and two endpoints: {csv_text}"
+    );
+    assert!(
+        csv_text.lines().nth(3).unwrap().ends_with(",127.0.0.2"),
+        "{csv_text}"
+    );
+}
+
+#[test]
+fn watch_rewrites_a_live_line_on_a_terminal() {
+    let Some(script) = peer("script") else { return };
+    let port = free_port();
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let command = format!(
+        "{} watch --port {port} --duration 2500ms --format json > /dev/null",
+        env!("CARGO_BIN_EXE_kalab")
+    );
+    // `script` gives kalab a terminal for stderr and copies what it writes to ours.
+    let output = Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    drop(listener);
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("\r\x1b[2Kwatching    1 s"), "{shown:?}");
+    assert!(shown.contains("watching    2 s"), "{shown:?}");
+    assert!(shown.contains("TIME_WAIT client 0 / server 0"), "{shown:?}");
 }
