@@ -363,7 +363,7 @@ mod tests {
         let endpoint = |ip: &str, opened: u64| {
             let mut view = crate::report::export::tests::sample_run("s", "", opened);
             view.connections_opened.capture = Some(opened);
-            crate::report::endpoints::EndpointReport {
+            crate::report::model::EndpointReport {
                 endpoint: format!("{ip}:9000").parse().unwrap(),
                 name: ip.to_string(),
                 requests_sent: view.requests_sent,

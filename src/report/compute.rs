@@ -63,15 +63,10 @@ pub struct RawRun {
 }
 
 /// Computes every figure of a run.
-pub fn compute(raw: RawRun) -> RunReport {
-    let endpoints = super::endpoints::per_endpoint(&raw);
-    let mut report = compute_figures(raw);
-    report.endpoints = endpoints;
-    report
-}
-
-/// Every figure of a run, or of one endpoint's share of it, without the per-endpoint breakdown.
-pub(crate) fn compute_figures(mut raw: RawRun) -> RunReport {
+///
+/// The per-endpoint breakdown (`endpoints`) is left empty: [`super::endpoints::compute_run`]
+/// computes it, by computing each endpoint's share of `raw` with this function.
+pub fn compute(mut raw: RawRun) -> RunReport {
     let mut warnings = std::mem::take(&mut raw.notes);
     if let Some(already) = raw
         .capture

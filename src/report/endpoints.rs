@@ -13,78 +13,20 @@
 //! `RUN @ ENDPOINT`), which is how the grid, the CSV rows, the comparison sentences and
 //! host-qualified expectations (`connections_opened[127.0.0.2] <= 3`) read them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use serde::{Deserialize, Serialize};
-
-use super::compute::{compute_figures, RawRun};
-use super::model::{PerSource, RunReport, Spread};
+use super::compute::{compute, RawRun};
+use super::model::{EndpointReport, RunReport};
 use crate::capture::{summarize, CaptureOutcome};
-use crate::model::{Closes, ResetCauses, Source, TimeWait, TimeWaitReconciliation};
 use crate::sockets::SocketsOutcome;
 
-/// Every figure of one server endpoint. Field names and meanings are those of [`RunReport`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct EndpointReport {
-    /// The server address and port.
-    pub endpoint: SocketAddr,
-    /// How reports name it: the IP alone when every endpoint of the run shares one port (the
-    /// hosts of a scenario), else `IP:PORT`. Expectations name an endpoint by this, by its IP
-    /// or by `IP:PORT`.
-    pub name: String,
-    /// Requests sent to it.
-    pub requests_sent: u64,
-    /// Requests to it that got a 2xx response and completed their body policy.
-    pub requests_ok: u64,
-    /// Requests to it that failed.
-    pub requests_failed: u64,
-    /// Failed requests by kind.
-    pub errors: BTreeMap<String, u64>,
-    /// Connections opened to it, per exact source.
-    pub connections_opened: PerSource,
-    /// Its connections the socket table saw (a lower bound).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connections_seen_lower_bound: Option<u64>,
-    /// Connection attempts it refused (capture).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connections_refused: Option<u64>,
-    /// Its connections already open when the run started (capture: no SYN seen).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connections_already_open: Option<u64>,
-    /// Resets by cause (capture).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reset_causes: Option<ResetCauses>,
-    /// Its connections that carried no request, per source.
-    pub connections_without_requests: PerSource,
-    /// Requests ok per connection opened.
-    pub reuse_ratio: Option<f64>,
-    /// Requests per connection: min, median, max.
-    pub requests_per_connection: Option<Spread>,
-    /// The source of `requests_per_connection`.
-    pub requests_per_connection_source: Option<Source>,
-    /// Median request latency, in milliseconds.
-    pub latency_p50_ms: Option<f64>,
-    /// 99th percentile request latency, in milliseconds.
-    pub latency_p99_ms: Option<f64>,
-    /// How its connections ended.
-    pub closes: Closes,
-    /// Its TIME_WAIT and CLOSE_WAIT sockets (sockets source).
-    pub time_wait: Option<TimeWait>,
-    /// Its closes reconciled with its TIME_WAIT sockets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_wait_reconciled: Option<TimeWaitReconciliation>,
-}
-
-impl EndpointReport {
-    /// Whether `text` names this endpoint: its report name, its IP, or its `IP:PORT`.
-    pub fn is_named(&self, text: &str) -> bool {
-        let text = text.trim().trim_start_matches('[').trim_end_matches(']');
-        text == self.name
-            || text == self.endpoint.to_string()
-            || text == self.endpoint.ip().to_string()
-            || text.parse::<SocketAddr>().ok() == Some(self.endpoint)
-    }
+/// Every figure of `raw`, and of each of its server endpoints: what a session reports.
+pub fn compute_run(raw: RawRun) -> RunReport {
+    let endpoints = per_endpoint(&raw);
+    let mut report = compute(raw);
+    report.endpoints = endpoints;
+    report
 }
 
 /// The endpoints of a run: the target's own (in order), then any other server address a source
@@ -128,7 +70,7 @@ pub(crate) fn per_endpoint(raw: &RawRun) -> Vec<EndpointReport> {
             } else {
                 endpoint.to_string()
             };
-            let report = compute_figures(share(raw, endpoint));
+            let report = compute(share(raw, endpoint));
             EndpointReport {
                 endpoint,
                 name,
@@ -288,7 +230,10 @@ pub fn find<'r>(run: &'r RunReport, name: &str) -> Option<&'r EndpointReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Closes;
     use crate::report::export::tests::sample_run;
+    use crate::report::model::PerSource;
+    use std::collections::BTreeMap;
 
     #[test]
     fn endpoints_are_named_by_name_ip_or_address() {

@@ -147,7 +147,7 @@ fn validate_hosts(scenario: &Scenario) -> Result<(), (&'static str, String)> {
             "`hosts` starts embedded servers, but `url` names an external one; list external servers in `urls` instead".into(),
         ));
     }
-    crate::session::target::check_hosts(server.address, hosts).map_err(|why| ("hosts", why))
+    server.check_hosts().map_err(|why| ("hosts", why))
 }
 
 /// An external target must be a plain `http://HOST:PORT/PATH` URL.

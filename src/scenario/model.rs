@@ -79,6 +79,43 @@ fn is_one(n: &NonZeroU32) -> bool {
     n.get() == 1
 }
 
+impl ServerSettings {
+    /// The address of embedded host `index` (0-based): `address` plus `index`, IPv4 only.
+    pub fn host_address(&self, index: u32) -> Option<std::net::IpAddr> {
+        use std::net::{IpAddr, Ipv4Addr};
+        match self.address {
+            IpAddr::V4(v4) if index == 0 => Some(IpAddr::V4(v4)),
+            IpAddr::V4(v4) => u32::from(v4)
+                .checked_add(index)
+                .map(|n| IpAddr::V4(Ipv4Addr::from(n))),
+            IpAddr::V6(_) => (index == 0).then_some(self.address),
+        }
+    }
+
+    /// Why `hosts` embedded servers cannot start from `address`, if they cannot: several hosts
+    /// need consecutive IPv4 loopback addresses (`::1` is one address; 127.0.0.0/8 is all
+    /// loopback on Linux).
+    pub fn check_hosts(&self) -> Result<(), String> {
+        let (base, hosts) = (self.address, self.hosts.get());
+        if hosts <= 1 {
+            return Ok(());
+        }
+        match (base, self.host_address(hosts - 1)) {
+            (std::net::IpAddr::V6(_), _) => Err(format!(
+                "hosts = {hosts} needs IPv4: `{base}` is one address, and IPv6 has no loopback range; use address = \"127.0.0.1\" (hosts take 127.0.0.1, 127.0.0.2, ...)"
+            )),
+            (std::net::IpAddr::V4(first), Some(std::net::IpAddr::V4(last)))
+                if first.is_loopback() && last.is_loopback() =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "hosts = {hosts} from `{base}` needs {hosts} consecutive loopback addresses (127.x.y.z); use address = \"127.0.0.1\""
+            )),
+        }
+    }
+}
+
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
@@ -277,6 +314,29 @@ impl<'de> Deserialize<'de> for BodyPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_take_consecutive_loopback_addresses() {
+        let settings = |address: &str, hosts: u32| ServerSettings {
+            address: address.parse().unwrap(),
+            hosts: NonZeroU32::new(hosts).unwrap(),
+            ..ServerSettings::default()
+        };
+        assert_eq!(
+            settings("127.0.0.1", 3).host_address(2),
+            Some("127.0.0.3".parse().unwrap())
+        );
+        assert!(settings("127.0.0.1", 3).check_hosts().is_ok());
+        let err = settings("::1", 2).check_hosts().unwrap_err();
+        assert!(
+            err.contains("needs IPv4") && err.contains("127.0.0.1"),
+            "{err}"
+        );
+        assert!(settings("::1", 1).check_hosts().is_ok());
+        let err = settings("10.0.0.5", 2).check_hosts().unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        assert!(settings("127.255.255.255", 2).check_hosts().is_err());
+    }
 
     #[test]
     fn body_policies_round_trip_through_text() {

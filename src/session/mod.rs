@@ -24,7 +24,8 @@ use crate::capture::{CaptureOutcome, CaptureSpec};
 use crate::model::{
     Dial, EnvironmentError, FourTuple, InputError, ServerConnection, Source, Warning,
 };
-use crate::report::compute::{compute, RawRun};
+use crate::report::compute::RawRun;
+use crate::report::endpoints::compute_run;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::sockets::{Sampler, SamplerSpec};
@@ -218,7 +219,7 @@ pub async fn run<D: Driver>(
     target.stop().await;
 
     notes.extend(driven.notes);
-    let report = compute(RawRun {
+    let report = compute_run(RawRun {
         name: plan.name.clone(),
         origin: plan.origin.clone(),
         about: plan.about.clone(),

@@ -215,44 +215,11 @@ impl Target {
 /// may hold the port on one of the other addresses).
 const HOST_PORT_ATTEMPTS: usize = 8;
 
-/// The address of host `index` (0-based): `base` plus `index`, IPv4 only.
-pub fn host_address(base: IpAddr, index: u32) -> Option<IpAddr> {
-    match base {
-        IpAddr::V4(v4) if index == 0 => Some(IpAddr::V4(v4)),
-        IpAddr::V4(v4) => u32::from(v4)
-            .checked_add(index)
-            .map(|n| IpAddr::V4(Ipv4Addr::from(n))),
-        IpAddr::V6(_) => (index == 0).then_some(base),
-    }
-}
-
-/// Why `hosts` servers cannot start from `base`, if they cannot: several hosts need an IPv4
-/// loopback address (`::1` is one address; 127.0.0.0/8 is all loopback on Linux).
-pub fn check_hosts(base: IpAddr, hosts: u32) -> Result<(), String> {
-    if hosts <= 1 {
-        return Ok(());
-    }
-    match base {
-        IpAddr::V6(_) => Err(format!(
-            "hosts = {hosts} needs IPv4: `{base}` is one address, and IPv6 has no loopback range; use address = \"127.0.0.1\" (hosts take 127.0.0.1, 127.0.0.2, ...)"
-        )),
-        IpAddr::V4(v4) => {
-            let last = host_address(base, hosts - 1);
-            match last {
-                Some(IpAddr::V4(last)) if v4.is_loopback() && last.is_loopback() => Ok(()),
-                _ => Err(format!(
-                    "hosts = {hosts} from `{base}` needs {hosts} consecutive loopback addresses (127.x.y.z); use address = \"127.0.0.1\""
-                )),
-            }
-        }
-    }
-}
-
 /// Starts `settings.hosts` embedded servers on consecutive addresses, all on one port: the
 /// first picks it (or `settings.port`), the others bind it on their address.
 async fn start_hosts(settings: &ServerSettings) -> anyhow::Result<Vec<EmbeddedServer>> {
     let hosts = settings.hosts.get();
-    check_hosts(settings.address, hosts).map_err(InputError::new)?;
+    settings.check_hosts().map_err(InputError::new)?;
     let mut last_error = String::new();
     for _ in 0..HOST_PORT_ATTEMPTS {
         let first = EmbeddedServer::start(settings).await.map_err(|err| {
@@ -265,7 +232,7 @@ async fn start_hosts(settings: &ServerSettings) -> anyhow::Result<Vec<EmbeddedSe
         let mut servers = vec![first];
         for index in 1..hosts {
             let mut host = settings.clone();
-            host.address = host_address(settings.address, index).unwrap_or(settings.address);
+            host.address = settings.host_address(index).unwrap_or(settings.address);
             host.port = port;
             match EmbeddedServer::start(&host).await {
                 Ok(server) => servers.push(server),
@@ -351,22 +318,6 @@ mod tests {
         assert!(!is_loopback(any, Some("eth0")));
         assert!(is_loopback("[::1]:80".parse().unwrap(), None));
         assert!(!is_loopback("10.0.0.5:80".parse().unwrap(), None));
-    }
-
-    #[test]
-    fn hosts_take_consecutive_loopback_addresses() {
-        let base: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(host_address(base, 2), Some("127.0.0.3".parse().unwrap()));
-        assert!(check_hosts(base, 3).is_ok());
-        let err = check_hosts("::1".parse().unwrap(), 2).unwrap_err();
-        assert!(
-            err.contains("needs IPv4") && err.contains("127.0.0.1"),
-            "{err}"
-        );
-        assert!(check_hosts("::1".parse().unwrap(), 1).is_ok());
-        let err = check_hosts("10.0.0.5".parse().unwrap(), 2).unwrap_err();
-        assert!(err.contains("loopback"), "{err}");
-        assert!(check_hosts("127.255.255.255".parse().unwrap(), 2).is_err());
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn per_host_idle_limits_are_counted_per_host_by_every_source() {
             .iter()
             .find(|e| e.name == host)
             .unwrap();
-        let best = |e: &kalab::report::endpoints::EndpointReport| {
+        let best = |e: &kalab::report::model::EndpointReport| {
             e.connections_opened.best().unwrap().0.to_string()
         };
         assert!(
