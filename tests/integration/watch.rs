@@ -559,3 +559,64 @@ fn watch_rewrites_a_live_line_on_a_terminal() {
     assert!(shown.contains("watching    2 s"), "{shown:?}");
     assert!(shown.contains("TIME_WAIT client 0 / server 0"), "{shown:?}");
 }
+
+/// Sends one GET on `stream` and reads the response (the file is `hello world`).
+fn get_on(stream: &mut TcpStream) {
+    use std::io::Write as _;
+    stream
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !response.ends_with(b"hello world") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "the server closed the connection");
+        response.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn a_connection_open_before_the_watch_is_reported_as_already_open_never_as_opened() {
+    let Some(peers) = peers() else { return };
+    if !capture_expected() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = python_server(&peers.python, dir.path(), port);
+    let mut held = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    get_on(&mut held);
+    let port_text = port.to_string();
+    let (watch, stderr) = start_watch(
+        &[],
+        &["--port", &port_text, "--duration", "3s", "--format", "json"],
+    );
+    get_on(&mut held);
+    drop(held);
+    let status = Command::new(&peers.curl)
+        .args(["-sf", "-o", "/dev/null"])
+        .arg(format!("http://127.0.0.1:{port}/hello.txt"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, stdout, stderr) = finish_watch(watch, stderr);
+    assert_eq!(code, Some(0), "{stderr}");
+    let run = parse_run(&stdout);
+    assert_eq!(run.connections_opened.capture, Some(1), "curl's only");
+    assert_eq!(run.connections_already_open, Some(1));
+    assert_eq!(run.requests_ok, 1, "requests on full connections only");
+    let capture = run.capture.as_ref().unwrap();
+    let partial: Vec<_> = capture.connections.iter().filter(|c| c.partial).collect();
+    assert_eq!(partial.len(), 1);
+    assert_eq!(partial[0].requests, 1, "the request sent during the watch");
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.to_string().contains("already open when the run started")),
+        "{:?}",
+        run.warnings
+    );
+}
