@@ -4,13 +4,15 @@
 //! `keepalive` in the upstream block nginx opens one upstream connection per request; with
 //! `keepalive 16; proxy_http_version 1.1; proxy_set_header Connection "";` it reuses them.
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use kalab::report::ResultSet;
 
 use crate::helpers::{capture_expected, peer};
-use crate::watch::{finish_watch, free_port, start_watch, wait_listening, Peer};
+use crate::watch::{finish_watch, free_port, start_watch, Peer};
 
 /// Requests curl sends through nginx (on one client connection).
 const REQUESTS: u64 = 20;
@@ -57,28 +59,67 @@ fn start_nginx(nginx: &Path, dir: &Path, upstream: u16, keepalive: bool) -> (Pee
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let nginx = Peer(child);
-    wait_listening(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    let mut nginx = Peer(child);
+    // nginx writes its pid file once its listening socket is bound; no probe connection, which
+    // could reach another test's server should the port have been taken in between.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dir.join("nginx.pid").exists() {
+        if let Some(status) = nginx.0.try_wait().unwrap() {
+            panic!(
+                "nginx exited ({status}): {}",
+                std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     (nginx, port)
 }
 
-/// kalab's embedded server on `port` as the upstream: `kalab observe --serve` around a
-/// program that only waits, stopped with SIGINT (so the program is stopped too).
+/// kalab's embedded server as the upstream: `kalab observe --serve` on a port of its own
+/// choosing, around a program that says the port (`$KALAB_PORT`) and waits; stopped with SIGINT
+/// (so the program is stopped too).
 struct Upstream(Peer);
 
 impl Upstream {
-    fn start(port: u16) -> Upstream {
-        let child = Command::new(env!("CARGO_BIN_EXE_kalab"))
-            .args(["observe", "--serve", "--port", &port.to_string()])
-            .args(["--capture", "off", "--format", "json", "--", "sleep", "60"])
+    fn start() -> (Upstream, u16) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kalab"))
+            .args([
+                "observe",
+                "--serve",
+                "--capture",
+                "off",
+                "--format",
+                "json",
+                "--",
+            ])
+            .args([
+                "sh",
+                "-c",
+                "echo \"upstream port $KALAB_PORT\" >&2; exec sleep 60",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let upstream = Upstream(Peer(child));
-        wait_listening(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
-        upstream
+        let mut seen = String::new();
+        let port = loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "no upstream: {seen}"
+            );
+            if let Some(port) = line.trim().strip_prefix("upstream port ") {
+                break port.parse().unwrap();
+            }
+            seen.push_str(&line);
+        };
+        // The embedded server listens before the program starts; the rest of its stderr is a
+        // few lines at exit, well within the pipe's buffer.
+        (upstream, port)
     }
 }
 
@@ -103,8 +144,7 @@ fn upstream_figures(keepalive: bool) -> Option<(u64, u64, f64)> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let upstream_port = free_port();
-    let _upstream = Upstream::start(upstream_port);
+    let (_upstream, upstream_port) = Upstream::start();
     let (_nginx, port) = start_nginx(&nginx, dir.path(), upstream_port, keepalive);
     let upstream_text = upstream_port.to_string();
     let (watch, stderr) = start_watch(

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +16,8 @@ use kalab::report::{ResultSet, RunReport};
 
 use crate::helpers::{capture_expected, peer};
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now (for a peer such as nginx that cannot choose
+/// its own; prefer letting a server bind port 0 and say which port it got).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -35,34 +36,44 @@ impl Drop for Peer {
     }
 }
 
-/// Waits (bounded) until something accepts connections on `addr`.
-pub fn wait_listening(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// `python3 -m http.server --protocol HTTP/1.1` on 127.0.0.1 and a port of its own choosing
+/// (no port is picked and released first, which another test could take in between), serving
+/// a small file. Returns once it listens, with its port.
+fn python_server(python: &Path, dir: &Path) -> (Peer, u16) {
+    python_server_on(python, dir, "127.0.0.1", 0)
 }
 
-/// `python3 -m http.server --protocol HTTP/1.1` on 127.0.0.1:`port`, serving a small file.
-fn python_server(python: &Path, dir: &Path, port: u16) -> Peer {
-    python_server_on(python, dir, "127.0.0.1", port)
-}
-
-/// The same on `ip`:`port`.
-fn python_server_on(python: &Path, dir: &Path, ip: &str, port: u16) -> Peer {
+/// The same on `ip`:`port` (`0`: a port of its own choosing).
+fn python_server_on(python: &Path, dir: &Path, ip: &str, port: u16) -> (Peer, u16) {
     std::fs::write(dir.join("hello.txt"), "hello world").unwrap();
-    let child = Command::new(python)
-        .args(["-m", "http.server", "--protocol", "HTTP/1.1", "--bind", ip])
+    let mut child = Command::new(python)
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            "--protocol",
+            "HTTP/1.1",
+            "--bind",
+            ip,
+        ])
         .arg(port.to_string())
         .current_dir(dir)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // It says `Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ...` once bound.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let server = Peer(child);
-    wait_listening(SocketAddr::new(ip.parse().unwrap(), port));
-    server
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let bound: u16 = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("python http.server did not start on {ip}:{port}: {line:?}"));
+    (server, bound)
 }
 
 /// Starts `kalab watch` (through `wrapper` if given) and waits for its "watching" line on
@@ -290,8 +301,7 @@ fn watch_counts_a_running_servers_connections_like_tcpdump_and_ss() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = python_server(&peers.python, dir.path(), port);
+    let (_server, port) = python_server(&peers.python, dir.path());
     let pcap = dir.path().join("tcpdump.pcap");
     let tcpdump = start_tcpdump(&peers.tcpdump, port, &pcap);
     let port_text = port.to_string();
@@ -362,8 +372,7 @@ fn watch_without_the_capture_capability_uses_the_socket_table_and_says_how_to_gr
     let Some(peers) = peers() else { return };
     let Some(capsh) = peer("capsh") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = python_server(&peers.python, dir.path(), port);
+    let (_server, port) = python_server(&peers.python, dir.path());
     let capsh = capsh.to_string_lossy().to_string();
     let wrapper = [
         capsh.as_str(),
@@ -411,8 +420,7 @@ fn watch_stopped_by_sigint_exits_130_with_valid_exports_and_capture() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = python_server(&peers.python, dir.path(), port);
+    let (_server, port) = python_server(&peers.python, dir.path());
     let json = dir.path().join("watch.json");
     let csv = dir.path().join("watch.csv");
     let captures = dir.path().join("captures");
@@ -466,9 +474,8 @@ fn watch_gives_every_figure_per_server_endpoint() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _first = python_server_on(&peers.python, dir.path(), "127.0.0.1", port);
-    let _second = python_server_on(&peers.python, dir.path(), "127.0.0.2", port);
+    let (_first, port) = python_server(&peers.python, dir.path());
+    let (_second, _) = python_server_on(&peers.python, dir.path(), "127.0.0.2", port);
     let port_text = port.to_string();
     let csv = dir.path().join("watch.csv");
     let (watch, stderr) = start_watch(
@@ -540,8 +547,8 @@ fn watch_gives_every_figure_per_server_endpoint() {
 #[test]
 fn watch_rewrites_a_live_line_on_a_terminal() {
     let Some(script) = peer("script") else { return };
-    let port = free_port();
-    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
     let command = format!(
         "{} watch --port {port} --duration 2500ms --format json > /dev/null",
         env!("CARGO_BIN_EXE_kalab")
@@ -591,8 +598,7 @@ fn a_connection_open_before_the_watch_is_reported_as_already_open_never_as_opene
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = python_server(&peers.python, dir.path(), port);
+    let (_server, port) = python_server(&peers.python, dir.path());
     let mut held = TcpStream::connect(("127.0.0.1", port)).unwrap();
     get_on(&mut held);
     let port_text = port.to_string();
