@@ -61,11 +61,29 @@ pub struct RawRun {
     pub notes: Vec<Warning>,
     /// How much the kernel's listen-queue counters rose during the run (`None`: unreadable).
     pub listen_queue: Option<ListenCounters>,
+    /// The target's server endpoints, in order (several hosts: one each); any other server
+    /// address the sources saw is added after them in the breakdown.
+    pub endpoints: Vec<std::net::SocketAddr>,
 }
 
 /// Computes every figure of a run.
+///
+/// The per-endpoint breakdown (`endpoints`) is left empty: [`super::endpoints::compute_run`]
+/// computes it, by computing each endpoint's share of `raw` with this function.
 pub fn compute(mut raw: RawRun) -> RunReport {
     let mut warnings = std::mem::take(&mut raw.notes);
+    if let Some(already) = raw
+        .capture
+        .as_ref()
+        .map(|c| c.summary.partial_connections)
+        .filter(|&n| n > 0)
+    {
+        warnings.push(Warning::Note {
+            message: format!(
+                "{already} connection(s) were already open when the run started (the capture saw no SYN): reported as already open, never counted as opened"
+            ),
+        });
+    }
     let server_connections = raw.server_connections.take();
     let embedded = server_connections.is_some();
     let servers = server_connections.unwrap_or_default();
@@ -166,7 +184,10 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         dials: raw.dials.unwrap_or_default(),
         server_connections: servers,
         sockets,
+        connections_already_open: raw.capture.as_ref().map(|c| c.summary.partial_connections),
         capture: raw.capture,
+        endpoints: Vec::new(),
+        endpoint: None,
     }
 }
 
@@ -183,7 +204,7 @@ fn request_count(
     };
     let planned = match &raw.driven_by {
         DrivenBy::Settings(scenario) => Some(scenario.pattern.total_requests()),
-        DrivenBy::Observed(_) => None,
+        DrivenBy::Observed(_) | DrivenBy::Watched(_) => None,
     };
     if let (Some(planned), Some(_)) = (planned, &raw.dials) {
         if counted.sent < planned {
@@ -656,6 +677,7 @@ mod tests {
             error: None,
             protocol: "http1".into(),
             tls: None,
+            local: None,
         };
         let report = compute(RawRun {
             name: scenario.name.clone(),
@@ -686,6 +708,7 @@ mod tests {
             port_sysctls: PortSysctls::default(),
             notes: Vec::new(),
             listen_queue: None,
+            endpoints: Vec::new(),
         });
         assert_eq!(report.connections_opened.client, None);
         assert_eq!(report.connections_opened.server, Some(2));
@@ -754,6 +777,7 @@ mod tests {
             error: None,
             protocol: "h2".into(),
             tls: None,
+            local: None,
         }
     }
 

@@ -115,6 +115,7 @@ impl Tracked {
                 "http1".into()
             },
             tls: None,
+            local: None,
         }
     }
 }

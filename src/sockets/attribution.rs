@@ -90,6 +90,45 @@ pub struct SocketsSummary {
     pub unanswered_attempts: u64,
     /// Every sample, in order; the last one is the final snapshot.
     pub samples: Vec<TimeWaitSample>,
+    /// The same figures per server endpoint (the server address each socket talks to), in
+    /// address order: what a run with several hosts, or a watched port with several servers,
+    /// left on each.
+    pub by_endpoint: Vec<EndpointSockets>,
+}
+
+/// One server endpoint's share of the run's sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EndpointSockets {
+    /// The server address.
+    pub server: SocketAddr,
+    /// TIME_WAIT peaks and ends per side, and the CLOSE_WAIT peak, of this endpoint's sockets.
+    #[serde(flatten)]
+    pub time_wait: TimeWait,
+    /// Distinct 4-tuples of this run to this endpoint seen in any state but LISTEN.
+    pub distinct_connections: u64,
+    /// Client sockets to this endpoint only ever seen in SYN_SENT (see
+    /// `SocketsSummary::unanswered_attempts`).
+    #[serde(default)]
+    pub unanswered_attempts: u64,
+}
+
+/// A sample's TIME_WAIT (client side, server side) and CLOSE_WAIT counts for one endpoint.
+#[derive(Debug, Clone, Copy, Default)]
+struct EndpointCounts {
+    time_wait_client: u64,
+    time_wait_server: u64,
+    close_wait: u64,
+}
+
+impl EndpointCounts {
+    fn add(&mut self, side: Side, state: TcpState) {
+        match (state, side) {
+            (TcpState::TimeWait, Side::Client) => self.time_wait_client += 1,
+            (TcpState::TimeWait, Side::Server) => self.time_wait_server += 1,
+            (TcpState::CloseWait, _) => self.close_wait += 1,
+            _ => {}
+        }
+    }
 }
 
 /// Which side `entry` is for a run talking to `server`, and its 4-tuple written client first.
@@ -138,6 +177,8 @@ struct PendingSample {
     client: StateCounts,
     server: StateCounts,
     changed_baseline: Vec<BaselineSocket>,
+    /// Fresh sockets' TIME_WAIT and CLOSE_WAIT per server endpoint (bounded by endpoints).
+    by_server: HashMap<SocketAddr, EndpointCounts>,
 }
 
 /// Accumulates samples of one run; memory grows with the run's connections, not with its samples.
@@ -183,6 +224,7 @@ impl Attributor {
             client: StateCounts::new(),
             server: StateCounts::new(),
             changed_baseline: Vec::new(),
+            by_server: HashMap::new(),
         };
         let mut present = HashSet::new();
         for entry in snapshot {
@@ -199,6 +241,11 @@ impl Attributor {
                 None => {
                     let answered = side == Side::Server || entry.state != TcpState::SynSent;
                     *self.fresh_tuples.entry(tuple).or_default() |= answered;
+                    sample
+                        .by_server
+                        .entry(tuple.server)
+                        .or_default()
+                        .add(side, entry.state);
                     match side {
                         Side::Client => sample.client.add(entry.state, 1),
                         Side::Server => sample.server.add(entry.state, 1),
@@ -266,7 +313,52 @@ impl Attributor {
             .map(|t| FourTuple::new(canonical_addr(t.client), canonical_addr(t.server)))
             .collect();
         let mut summary = SocketsSummary::default();
+        // A client socket only ever seen in SYN_SENT, on a tuple no other source knows, is an
+        // attempt whose SYN was never answered: not a connection.
+        let unanswered = |tuple: &FourTuple, answered: bool| !answered && !known.contains(tuple);
+        let mut by_endpoint: BTreeMap<SocketAddr, EndpointSockets> = BTreeMap::new();
+        for (tuple, &answered) in &self.fresh_tuples {
+            let entry = endpoint_entry(&mut by_endpoint, tuple.server);
+            if unanswered(tuple, answered) {
+                entry.unanswered_attempts += 1;
+            } else {
+                entry.distinct_connections += 1;
+            }
+        }
+        let unanswered_attempts = self
+            .fresh_tuples
+            .iter()
+            .filter(|(tuple, &answered)| unanswered(tuple, answered))
+            .count();
+        for tuple in self
+            .changed_tuples_seen
+            .iter()
+            .filter(|tuple| known.contains(tuple))
+        {
+            endpoint_entry(&mut by_endpoint, tuple.server).distinct_connections += 1;
+        }
         for pending in self.samples {
+            let mut per_server = pending.by_server;
+            for socket in pending
+                .changed_baseline
+                .iter()
+                .filter(|s| known.contains(&s.tuple))
+            {
+                per_server
+                    .entry(socket.tuple.server)
+                    .or_default()
+                    .add(socket.side, socket.state);
+            }
+            for endpoint in by_endpoint.values_mut() {
+                let counts = per_server.remove(&endpoint.server).unwrap_or_default();
+                absorb(&mut endpoint.time_wait, counts);
+            }
+            for (server, counts) in per_server {
+                absorb(
+                    &mut endpoint_entry(&mut by_endpoint, server).time_wait,
+                    counts,
+                );
+            }
             let mut sample = TimeWaitSample {
                 at_us: pending.at_us,
                 client: pending.client,
@@ -301,22 +393,39 @@ impl Attributor {
             .iter()
             .filter(|tuple| known.contains(tuple))
             .count();
-        // A client socket only ever seen in SYN_SENT, on a tuple no other source knows, is an
-        // attempt whose SYN was never answered: not a connection.
-        let unanswered = self
-            .fresh_tuples
-            .iter()
-            .filter(|(tuple, answered)| !**answered && !known.contains(tuple))
-            .count();
-        summary.unanswered_attempts = unanswered as u64;
-        summary.distinct_connections = (self.fresh_tuples.len() - unanswered + reused) as u64;
+        summary.unanswered_attempts = unanswered_attempts as u64;
+        summary.distinct_connections =
+            (self.fresh_tuples.len() - unanswered_attempts + reused) as u64;
         let baseline_tuples: HashSet<FourTuple> = self.baseline.keys().map(|(t, _)| *t).collect();
         summary.baseline_excluded = baseline_tuples
             .iter()
             .filter(|t| !known.contains(t))
             .count() as u64;
+        summary.by_endpoint = by_endpoint.into_values().collect();
         summary
     }
+}
+
+/// The entry of `server`, created empty.
+fn endpoint_entry(
+    by_endpoint: &mut BTreeMap<SocketAddr, EndpointSockets>,
+    server: SocketAddr,
+) -> &mut EndpointSockets {
+    by_endpoint.entry(server).or_insert(EndpointSockets {
+        server,
+        time_wait: TimeWait::default(),
+        distinct_connections: 0,
+        unanswered_attempts: 0,
+    })
+}
+
+/// Folds one sample's counts into an endpoint's peaks and ends (samples come in order).
+fn absorb(figures: &mut TimeWait, counts: EndpointCounts) {
+    figures.time_wait_client_peak = figures.time_wait_client_peak.max(counts.time_wait_client);
+    figures.time_wait_server_peak = figures.time_wait_server_peak.max(counts.time_wait_server);
+    figures.close_wait_peak = figures.close_wait_peak.max(counts.close_wait);
+    figures.time_wait_client_end = counts.time_wait_client;
+    figures.time_wait_server_end = counts.time_wait_server;
 }
 
 #[cfg(test)]
