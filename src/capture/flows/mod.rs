@@ -144,6 +144,11 @@ impl Flow {
     fn into_record(mut self) -> ConnectionRecord {
         let r = &mut self.record;
         (r.tls_seen, r.tls) = self.tls.finish();
+        if r.tls_seen {
+            // Encrypted bytes that happened to look like a message start are not messages.
+            r.request_times_us.clear();
+            r.responses = 0;
+        }
         r.requests = r.request_times_us.len() as u64;
         r.end = if r.rst_at_us.is_some() {
             EndState::Reset

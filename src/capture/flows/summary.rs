@@ -117,8 +117,8 @@ impl SummaryBuilder {
             EndState::Reset => s.closes_by_reset += 1,
             EndState::OpenAtEnd => s.open_at_end += 1,
         }
-        s.requests += r.requests;
         if !r.tls_seen {
+            s.requests += r.requests;
             self.plain_connections += 1;
             *self.requests_histogram.entry(r.requests).or_default() += 1;
         }

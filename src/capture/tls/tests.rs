@@ -147,6 +147,24 @@ fn cases() -> Vec<Case> {
             expected: handshake(HandshakeKind::Resumed, TlsVersion::Tls12, Some("http/1.1")),
         },
         Case {
+            name: "tls 1.2 resumed by session id, client hello across two records",
+            client: {
+                let ch = client_hello(&SID, &[]);
+                [
+                    record(CONTENT_HANDSHAKE, &ch[..20]),
+                    record(CONTENT_HANDSHAKE, &ch[20..]),
+                ]
+                .concat()
+            },
+            server: [
+                record(CONTENT_HANDSHAKE, &server_hello(RANDOM, &SID, &[])),
+                ccs.clone(),
+                encrypted_finished.clone(),
+            ]
+            .concat(),
+            expected: handshake(HandshakeKind::Resumed, TlsVersion::Tls12, None),
+        },
+        Case {
             name: "tls 1.2 resumed by ticket, new ticket issued",
             client: record(CONTENT_HANDSHAKE, &client_hello(&[], &[ticket()])),
             server: [
@@ -653,4 +671,57 @@ fn random_mutations_never_panic() {
             assert_ne!(classify(&mutated.client, &mutated.server), Verdict::Pending);
         }
     }
+}
+
+/// Through flow assembly: the record of a TLS connection carries its handshake, and encrypted
+/// bytes that look like a request line are not counted; a plain connection beside it is not
+/// TLS and keeps its counts.
+#[test]
+fn flow_records_carry_the_handshake() {
+    use crate::capture::flows::FlowAssembler;
+    let cases = cases();
+    let tls = cases
+        .iter()
+        .find(|c| c.name == "tls 1.3 resumed by pre-shared key")
+        .unwrap();
+    let http = cases.iter().find(|c| c.name == "plain http").unwrap();
+    let mut assembler = FlowAssembler::new(443);
+    for (client_port, case) in [(40000u16, tls), (40001, http)] {
+        let mut segs = segments(case, &[30], &[40]);
+        let client_end = 1001 + case.client.len() as u32;
+        // Encrypted application data that starts like a request line.
+        segs.push(Seg::new(
+            true,
+            TcpFlags::ACK | TcpFlags::PSH,
+            client_end,
+            0,
+            b"GET / HTTP/1.1\r\n\r\n",
+        ));
+        let client: std::net::SocketAddr = ([127, 0, 0, 1], client_port).into();
+        let server: std::net::SocketAddr = ([127, 0, 0, 1], 443).into();
+        for (i, seg) in segs.iter().enumerate() {
+            let (src, dst) = if seg.from_client {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            assembler.push(&TcpSegment {
+                ts_us: 1_000 + i as u64,
+                src,
+                dst,
+                seq: seg.seq,
+                ack: seg.ack,
+                flags: TcpFlags(seg.flags),
+                payload_len: seg.payload.len() as u32,
+                payload: &seg.payload,
+            });
+        }
+    }
+    let mut records = assembler.finish();
+    records.sort_by_key(|r| r.tuple.client.port());
+    let expected = expected_wire(&tls.expected);
+    assert_eq!((records[0].tls_seen, records[0].tls.clone()), expected);
+    assert_eq!((records[0].requests, records[0].responses), (0, 0));
+    assert!(!records[1].tls_seen && records[1].tls.is_none());
+    assert_eq!(records[1].requests, 2);
 }
