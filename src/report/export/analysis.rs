@@ -225,7 +225,7 @@ fn write_summary(out: &mut dyn Write, a: &Analysis, markdown: bool) -> std::io::
     };
     let links: Vec<&str> = a.link_types.iter().map(|l| l.name()).collect();
     let dash = |v: Option<u64>| opt(v).chars().next().map_or("-".to_string(), |_| opt(v));
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("file", a.file.display().to_string()),
         (
             "format / link type",
@@ -277,7 +277,6 @@ fn write_summary(out: &mut dyn Write, a: &Analysis, markdown: bool) -> std::io::
             ),
         ),
     ];
-    let mut rows = rows;
     if s.tls_connections > 0 {
         rows.push((
             "TLS connections (source: hellos)",
