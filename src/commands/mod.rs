@@ -8,6 +8,7 @@ pub mod demo;
 pub mod observe;
 pub mod output;
 pub mod run;
+pub mod watch;
 
 use std::io::Write;
 
@@ -23,6 +24,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::check(args.into()),
         Command::Analyze(args) => analyze::analyze(args),
         Command::Observe(args) => observe::observe(args.into()),
+        Command::Watch(args) => watch::watch(args.into()),
     }
 }
 

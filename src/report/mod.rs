@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod connections;
+pub mod endpoints;
 pub mod export;
 pub mod figures;
 pub mod grid;
@@ -15,4 +16,4 @@ pub mod sentences;
 pub mod summary;
 pub mod timeline;
 
-pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning};
+pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning, WatchedRun};

@@ -111,12 +111,14 @@ where
                 Ok(conn) => {
                     let mut extensions = http::Extensions::new();
                     conn.connected().get_extras(&mut extensions);
+                    let info = extensions.get::<HttpInfo>();
                     Dial {
                         at_us,
                         connect_us,
-                        local: extensions.get::<HttpInfo>().map(|info| info.local_addr()),
+                        local: info.map(|info| info.local_addr()),
                         error: None,
                         tls: None,
+                        remote: info.map(|info| info.remote_addr()),
                     }
                 }
                 Err(err) => Dial {
@@ -125,6 +127,7 @@ where
                     local: None,
                     error: Some(err.to_string()),
                     tls: None,
+                    remote: None,
                 },
             };
             log.push(dial);

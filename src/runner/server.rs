@@ -114,6 +114,7 @@ impl Tracked {
                 "http1".into()
             },
             tls: None,
+            local: None,
         }
     }
 }

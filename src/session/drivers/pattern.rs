@@ -27,9 +27,15 @@ impl Driver for PatternDriver {
         let log = DialLog::default();
         let client = client::build(&self.scenario.client, log.clone())
             .context("cannot build the HTTP client from [client]")?;
+        let single = [endpoint.url.clone()];
+        let urls = if endpoint.urls.is_empty() {
+            &single[..]
+        } else {
+            &endpoint.urls[..]
+        };
         let requests = pattern::run(
             &client,
-            &endpoint.url,
+            urls,
             &self.scenario.pattern,
             self.scenario.body.policy,
             Instant::now() + self.max_run,
