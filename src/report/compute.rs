@@ -537,8 +537,11 @@ impl RequestCount {
         capture: Option<&CaptureOutcome>,
         servers: Option<&[ServerConnection]>,
     ) -> RequestCount {
-        let encrypted =
-            capture.is_some_and(|c| c.connections.iter().any(|c| c.opened() && c.tls.is_some()));
+        let encrypted = capture.is_some_and(|c| {
+            c.connections
+                .iter()
+                .any(|c| c.opened() && (c.tls_seen || c.tls.is_some()))
+        });
         let capture = capture.filter(|_| !(encrypted && servers.is_some()));
         if let Some(capture) = capture {
             let full = || capture.connections.iter().filter(|c| c.opened());
@@ -759,6 +762,7 @@ mod tests {
         r.request_times_us = vec![3; requests as usize];
         r.requests = requests;
         r.responses = requests;
+        r.tls_seen = tls;
         r.tls = tls.then_some(crate::model::TlsHandshake {
             kind: crate::model::HandshakeKind::Full,
             version: None,

@@ -27,4 +27,5 @@ mod session;
 mod simultaneous_close;
 mod sockets_procfs;
 mod time_wait;
+mod tls_wire;
 mod watch;
