@@ -183,8 +183,13 @@ policy = "drain"
         .iter()
         .filter(|c| !c.partial && c.active_closer.is_some())
         .count() as u64;
+    // A simultaneous close (the FINs crossed) is a close of both sides.
     assert_eq!(
-        reconciled.client.closes + reconciled.server.closes,
+        reconciled.client.simultaneous,
+        reconciled.server.simultaneous
+    );
+    assert_eq!(
+        reconciled.client.closes + reconciled.server.closes - reconciled.server.simultaneous,
         closed_on_the_wire
     );
     assert!(
