@@ -115,17 +115,53 @@ fn validate(origin: &str, text: &str, scenario: &Scenario) -> Result<(), Scenari
             return Err(fail("server", "url", why));
         }
     }
+    if let Err((section, key, why)) = check_tls(scenario) {
+        return Err(fail(section, key, why));
+    }
     Ok(())
 }
 
-/// An external target must be a plain `http://HOST:PORT/PATH` URL.
+/// TLS settings that contradict the target: HTTP/2 by ALPN needs HTTPS, h2c needs cleartext,
+/// and at least one TLS version must be offered.
+fn check_tls(scenario: &Scenario) -> Result<(), (&'static str, &'static str, String)> {
+    use super::model::Protocol;
+    let https = match &scenario.server.url {
+        Some(url) => url.starts_with("https://"),
+        None => scenario.server.tls,
+    };
+    match scenario.client.protocol {
+        Protocol::H2 if !https => Err((
+            "client",
+            "protocol",
+            "`h2` is HTTP/2 over TLS: set [server] tls = true or an https:// url; for HTTP/2 over cleartext use `h2c`".into(),
+        )),
+        Protocol::H2c if https => Err((
+            "client",
+            "protocol",
+            "`h2c` is HTTP/2 over cleartext, but the target speaks HTTPS; use `h2` (HTTP/2 agreed by ALPN)".into(),
+        )),
+        _ if scenario.client.tls_versions.is_empty() => Err((
+            "client",
+            "tls_versions",
+            "offer at least one TLS version: [\"1.2\"], [\"1.3\"] or [\"1.2\", \"1.3\"]".into(),
+        )),
+        _ if scenario.server.url.is_some() && scenario.server.tls => Err((
+            "server",
+            "tls",
+            "`tls` configures the embedded server; for an external HTTPS server write its url as https://...".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An external target must be a plain `http://` or `https://HOST:PORT/PATH` URL.
 fn check_url(url: &str) -> Result<(), String> {
     let parsed: http::Uri = url.parse().map_err(|err| {
         format!("`{url}` is not a URL ({err}); write it as http://HOST:PORT/PATH")
     })?;
-    if parsed.scheme_str() != Some("http") {
+    if !matches!(parsed.scheme_str(), Some("http" | "https")) {
         return Err(format!(
-            "`{url}`: only http:// targets are supported (kalab studies cleartext connection reuse)"
+            "`{url}`: only http:// and https:// targets are supported"
         ));
     }
     if parsed.host().is_none() {

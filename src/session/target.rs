@@ -47,6 +47,9 @@ pub struct Endpoint {
     pub addr: SocketAddr,
     /// Whether the server is on this machine's loopback (for the port-exhaustion forecast).
     pub loopback: bool,
+    /// The embedded HTTPS server's CA certificate (PEM), for clients to trust; `None` for
+    /// cleartext and external targets.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// A started target; [`Target::stop`] shuts the embedded server down, if there is one.
@@ -67,11 +70,13 @@ impl Target {
                     ))
                 })?;
                 let addr = server.addr();
+                let scheme = if settings.tls { "https" } else { "http" };
                 Ok(Target {
                     endpoint: Endpoint {
-                        url: format!("http://{addr}/"),
+                        url: format!("{scheme}://{addr}/"),
                         addr,
                         loopback: is_loopback(addr, None),
+                        ca_file: server.ca_file().map(std::path::Path::to_path_buf),
                     },
                     server: Some(server),
                 })
@@ -83,6 +88,7 @@ impl Target {
                         url: url.clone(),
                         addr,
                         loopback: is_loopback(addr, None),
+                        ca_file: None,
                     },
                     server: None,
                 })
@@ -92,6 +98,7 @@ impl Target {
                     url: watched_text(*addr, interface.as_deref()),
                     addr: *addr,
                     loopback: is_loopback(*addr, interface.as_deref()),
+                    ca_file: None,
                 },
                 server: None,
             }),
@@ -127,7 +134,12 @@ fn watched_text(addr: SocketAddr, interface: Option<&str>) -> String {
 async fn resolve(url: &str) -> anyhow::Result<SocketAddr> {
     let uri: http::Uri = url.parse().context("invalid target URL")?;
     let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-    let port = uri.port_u16().unwrap_or(80);
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let port = uri.port_u16().unwrap_or(default_port);
     let addr = tokio::net::lookup_host((host, port))
         .await
         .ok()

@@ -21,3 +21,4 @@ mod schema;
 mod session;
 mod sockets_procfs;
 mod time_wait;
+mod tls_runs;

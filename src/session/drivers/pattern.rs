@@ -25,7 +25,11 @@ pub struct PatternDriver {
 impl Driver for PatternDriver {
     async fn drive(self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
         let log = DialLog::default();
-        let client = client::build(&self.scenario.client, log.clone())
+        let trust = client::TargetTrust {
+            https: endpoint.url.starts_with("https://"),
+            embedded_ca: endpoint.ca_file.as_deref(),
+        };
+        let client = client::build(&self.scenario.client, trust, log.clone())
             .context("cannot build the HTTP client from [client]")?;
         let requests = pattern::run(
             &client,
