@@ -354,10 +354,39 @@ requests_per_worker = 10
     }
 
     #[test]
-    fn external_urls_must_be_http() {
-        let err = error(&format!(
-            "{GOOD}[server]\nurl = \"https://example.test/\"\n"
-        ));
+    fn external_urls_must_be_http_or_https() {
+        let err = error(&format!("{GOOD}[server]\nurl = \"ftp://example.test/\"\n"));
         assert_eq!(err.field.as_deref(), Some("server.url"));
+        assert!(err.message.contains("http:// and https://"), "{err}");
+        parse_str(
+            "t.toml",
+            &format!("{GOOD}[server]\nurl = \"https://example.test/\"\n"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn tls_settings_must_fit_the_target() {
+        let err = error(&format!("{GOOD}[client]\nprotocol = \"h2\"\n"));
+        assert_eq!(err.field.as_deref(), Some("client.protocol"));
+        assert!(err.message.contains("tls = true"), "{err}");
+        assert!(err.position.is_some());
+        let err = error(&format!(
+            "{GOOD}[server]\ntls = true\n[client]\nprotocol = \"h2c\"\n"
+        ));
+        assert!(err.message.contains("use `h2`"), "{err}");
+        let err = error(&format!(
+            "{GOOD}[server]\ntls = true\n[client]\ntls_versions = []\n"
+        ));
+        assert_eq!(err.field.as_deref(), Some("client.tls_versions"));
+        let err = error(&format!(
+            "{GOOD}[server]\ntls = true\n[client]\ntls_versions = [\"1.1\"]\n"
+        ));
+        assert_eq!(err.field.as_deref(), Some("client.tls_versions"), "{err}");
+        parse_str(
+            "t.toml",
+            &format!("{GOOD}[server]\ntls = true\n[client]\nprotocol = \"h2\"\n"),
+        )
+        .unwrap();
     }
 }
