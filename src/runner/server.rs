@@ -208,7 +208,8 @@ async fn serve_connection(
     behaviour: Arc<Behaviour>,
     stop: watch::Receiver<bool>,
 ) {
-    let watched = WatchedStream::new(stream);
+    let mut watched = WatchedStream::new(stream);
+    watched.linger = behaviour.tls.is_some();
     let events = Arc::clone(&watched.events);
     let result = match &behaviour.tls {
         None => serve_io(TokioIo::new(watched), &tracked, &behaviour, stop).await,
@@ -353,16 +354,43 @@ struct StreamEvents {
 
 /// A TCP stream that records [`StreamEvents`].
 struct WatchedStream {
-    inner: tokio::net::TcpStream,
+    /// The socket; taken only when the stream is dropped.
+    inner: Option<tokio::net::TcpStream>,
     events: Arc<Mutex<StreamEvents>>,
+    /// Closing after the server shut down first, keep reading until the client's EOF (bounded):
+    /// over TLS the client answers the server's close_notify with its own, which a socket
+    /// closed at once would answer with a RST.
+    linger: bool,
+}
+
+impl Drop for WatchedStream {
+    fn drop(&mut self) {
+        let events = *self.events.lock().expect("stream events lock");
+        if self.linger && events.shutdown_first && !events.eof_first && !events.reset {
+            if let (Some(stream), Ok(runtime)) =
+                (self.inner.take(), tokio::runtime::Handle::try_current())
+            {
+                runtime.spawn(tls::linger(stream));
+            }
+        }
+    }
 }
 
 impl WatchedStream {
     fn new(inner: tokio::net::TcpStream) -> Self {
         WatchedStream {
-            inner,
+            inner: Some(inner),
             events: Arc::default(),
+            linger: false,
         }
+    }
+
+    fn tcp(&mut self) -> Pin<&mut tokio::net::TcpStream> {
+        Pin::new(
+            self.inner
+                .as_mut()
+                .expect("the socket is there until the stream is dropped"),
+        )
     }
 
     fn note<T>(&self, result: &Poll<std::io::Result<T>>) {
@@ -384,7 +412,7 @@ impl tokio::io::AsyncRead for WatchedStream {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let result = self.tcp().poll_read(cx, buf);
         self.note(&result);
         if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() == before {
             let mut events = self.events.lock().expect("stream events lock");
@@ -402,7 +430,7 @@ impl tokio::io::AsyncWrite for WatchedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        let result = self.tcp().poll_write(cx, buf);
         self.note(&result);
         result
     }
@@ -412,17 +440,19 @@ impl tokio::io::AsyncWrite for WatchedStream {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        let result = self.tcp().poll_write_vectored(cx, bufs);
         self.note(&result);
         result
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.inner
+            .as_ref()
+            .is_some_and(tokio::net::TcpStream::is_write_vectored)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        let result = self.tcp().poll_flush(cx);
         self.note(&result);
         result
     }
@@ -434,7 +464,7 @@ impl tokio::io::AsyncWrite for WatchedStream {
                 events.shutdown_first = true;
             }
         }
-        let result = Pin::new(&mut self.inner).poll_shutdown(cx);
+        let result = self.tcp().poll_shutdown(cx);
         self.note(&result);
         result
     }

@@ -282,6 +282,25 @@ where
     Ok((stream, handshake))
 }
 
+/// How long a closed TLS connection waits for the client's last bytes and its FIN.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// After the server's close_notify and FIN: reads (and discards) what the client still sends,
+/// its own close_notify, until its FIN, for at most [`LINGER`], then closes the socket. What
+/// nginx calls a lingering close: the client's last bytes find an open socket, not a RST.
+pub(crate) async fn linger(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt as _;
+    let mut sink = [0u8; 1024];
+    let drain = async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The client: configuration and per-dial probes
 

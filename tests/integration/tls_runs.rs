@@ -4,7 +4,7 @@
 //! TLS 1.3.
 
 use kalab::model::{HandshakeKind, TlsHandshake, TlsVersion};
-use kalab::report::RunReport;
+use kalab::report::{RunReport, Source};
 
 use crate::helpers::{assert_opened, capture_of, run_scenario, summary};
 
@@ -74,6 +74,16 @@ fn assert_handshakes(report: &RunReport, version: TlsVersion, full: usize, resum
         (full, resumed),
         "client: (full, resumed); {}",
         summary(report)
+    );
+    // The report's figures say the same, per source.
+    let figures = report.tls.expect("an HTTPS run has TLS figures");
+    for source in [Source::Client, Source::Server] {
+        assert_eq!(figures.handshakes_full.get(source), Some(full as u64));
+        assert_eq!(figures.handshakes_resumed.get(source), Some(resumed as u64));
+    }
+    assert_eq!(
+        figures.handshakes_per_request,
+        Some((full + resumed) as f64 / report.requests_sent as f64)
     );
     // Until the capture classifies hellos, the wire is not compared.
     if let Some(capture) =
