@@ -21,4 +21,5 @@ mod schema;
 mod session;
 mod sockets_procfs;
 mod time_wait;
+mod tls_peers;
 mod tls_runs;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::{Driven, Driver};
+use crate::model::Warning;
 use crate::report::DrivenBy;
 use crate::runner::client::{self, DialLog};
 use crate::runner::pattern;
@@ -40,11 +41,17 @@ impl Driver for PatternDriver {
             self.on_request,
         )
         .await;
+        let mut notes = Vec::new();
+        if trust.https && self.scenario.client.insecure {
+            notes.push(Warning::Note {
+                message: "INSECURE: [client] insecure = true, so the server's certificate was not checked; anyone on the path could have impersonated it".to_string(),
+            });
+        }
         Ok(Driven {
             driven_by: DrivenBy::Settings(Box::new(self.scenario)),
             requests,
             dials: Some(log.dials()),
-            notes: Vec::new(),
+            notes,
             interrupted: false,
             keep_until_stopped: Some(Box::new(client)),
         })
