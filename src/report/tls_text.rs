@@ -40,13 +40,14 @@ pub fn cost(run: &RunReport) -> Option<String> {
     ))
 }
 
-/// One sentence per HTTPS variant: what its requests cost in handshakes, and, beside the
-/// variant it is compared with, what that one paid.
+/// One sentence per HTTPS variant: what its requests cost in handshakes beside what the
+/// variant it is compared with paid, or alone for a variant nothing is compared with.
 pub fn sentences(
     variants: &[VariantSummary<'_>],
     chosen: Option<&VariantSummary<'_>>,
 ) -> Vec<String> {
-    let mut sentences = Vec::new();
+    let mut compared = Vec::new();
+    let mut baselines = Vec::new();
     for (index, variant) in variants.iter().enumerate() {
         let Some(cost_here) = cost(variant.first()) else {
             continue;
@@ -54,15 +55,29 @@ pub fn sentences(
         let base = baseline_for(variants, index, chosen)
             .filter(|base| base.label != variant.label)
             .and_then(|base| Some((base.label.clone(), cost(base.first())?)));
-        sentences.push(match base {
+        match base {
             Some((label, cost_there)) => {
-                format!(
+                compared.push(format!(
                     "with {}, {cost_here}; with {label}, {cost_there}",
                     variant.label
-                )
+                ));
+                baselines.push(label);
             }
-            None => format!("with {}, {cost_here}", variant.label),
-        });
+            None => compared.push(String::new()),
+        }
+    }
+    // A variant only others are compared with is named in their sentences already.
+    let mut sentences = Vec::new();
+    let mut costs = variants.iter().filter_map(|v| Some((v, cost(v.first())?)));
+    for sentence in compared {
+        let Some((variant, cost_here)) = costs.next() else {
+            break;
+        };
+        if !sentence.is_empty() {
+            sentences.push(sentence);
+        } else if !baselines.contains(&variant.label) {
+            sentences.push(format!("with {}, {cost_here}", variant.label));
+        }
     }
     sentences
 }
