@@ -187,3 +187,52 @@ fn the_server_knobs_still_work_over_tls() {
     assert!(report.requests.iter().all(|r| r.bytes_read == 100000));
     assert_handshakes(&report, TlsVersion::Tls13, 1, 3);
 }
+
+#[test]
+fn expectations_and_baselines_read_the_handshake_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |resumption: bool| {
+        format!(
+            "name = \"https-guarded\"\n[server]\ntls = true\nkeep_alive = false\ntls_resumption = {resumption}\n\
+             [pattern]\nkind = \"sequential\"\nrequests_per_worker = 5\n\
+             [expect]\n\"tls_handshakes_full.server\" = \"== {}\"\n\"tls_handshakes_resumed.client\" = \"== {}\"\n",
+            if resumption { 1 } else { 5 },
+            if resumption { 4 } else { 0 },
+        )
+    };
+    let on = dir.path().join("on.toml");
+    let off = dir.path().join("off.toml");
+    std::fs::write(&on, scenario(true)).unwrap();
+    std::fs::write(&off, scenario(false)).unwrap();
+    let baseline = dir.path().join("baseline.json");
+    let saved = crate::helpers::kalab()
+        .args(["check", "--capture", "off", "--save-baseline"])
+        .arg(&baseline)
+        .arg(&on)
+        .output()
+        .unwrap();
+    assert_eq!(
+        saved.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    // Resumption turned off: its own expectations hold, but the baseline sees 5 full
+    // handshakes where there was 1.
+    let checked = crate::helpers::kalab()
+        .args(["check", "--capture", "off", "--baseline"])
+        .arg(&baseline)
+        .arg(&off)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert_eq!(checked.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("tls_handshakes_full got worse: 5 now, 1 in the baseline"),
+        "{text}"
+    );
+}
