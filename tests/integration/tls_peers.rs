@@ -420,3 +420,42 @@ fn tshark_counts_the_same_client_hellos_and_decrypts_the_requests_with_the_key_l
         "decrypted requests"
     );
 }
+
+#[test]
+fn a_hello_retry_request_is_counted_as_such_by_the_client() {
+    // nginx accepts only P-384, rustls offers an X25519 key share first: the server asks again.
+    let Some(nginx) = HttpsNginx::start(
+        "keepalive_timeout 0;\n  ssl_ecdh_curve secp384r1;\n  ssl_session_cache shared:SSL:1m;",
+    ) else {
+        return;
+    };
+    let report = run_scenario(&nginx.scenario("1.3"));
+    assert_eq!(report.requests_ok, 10, "{:?}", report.errors);
+    let kinds: Vec<Option<HandshakeKind>> = report
+        .dials
+        .iter()
+        .map(|d| d.tls.as_ref().map(|t| t.kind))
+        .collect();
+    // The first handshake retried; the client then remembers the group, and resumes.
+    assert_eq!(kinds[0], Some(HandshakeKind::FullHrr), "{kinds:?}");
+    assert!(
+        kinds[1..]
+            .iter()
+            .all(|k| *k == Some(HandshakeKind::Resumed)),
+        "{kinds:?}"
+    );
+    let tls = report.tls.expect("TLS figures");
+    assert_eq!(tls.handshakes_full_hrr.client, Some(1));
+    if let Some(capture) = capture_of(&report).filter(|_| wire_counts(&report).is_some()) {
+        let first = capture
+            .connections
+            .iter()
+            .filter(|c| c.opened())
+            .min_by_key(|c| c.started_at_us())
+            .unwrap();
+        assert_eq!(
+            first.tls.as_ref().map(|t| t.kind),
+            Some(HandshakeKind::FullHrr)
+        );
+    }
+}
