@@ -145,6 +145,21 @@ fn check_tls(scenario: &Scenario) -> Result<(), (&'static str, &'static str, Str
             "tls_versions",
             "offer at least one TLS version: [\"1.2\"], [\"1.3\"] or [\"1.2\", \"1.3\"]".into(),
         )),
+        _ if scenario
+            .client
+            .ca_file
+            .as_ref()
+            .is_some_and(|ca| !ca.is_file()) =>
+        {
+            Err((
+                "client",
+                "ca_file",
+                format!(
+                    "no such file: {} (a PEM file of CA certificates; a relative path is read from the current directory)",
+                    scenario.client.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                ),
+            ))
+        }
         _ if scenario.server.url.is_some() && scenario.server.tls => Err((
             "server",
             "tls",
@@ -388,5 +403,11 @@ requests_per_worker = 10
             &format!("{GOOD}[server]\ntls = true\n[client]\nprotocol = \"h2\"\n"),
         )
         .unwrap();
+        let err = error(&format!(
+            "{GOOD}[server]\nurl = \"https://x.test/\"\n[client]\nca_file = \"/nonexistent/ca.pem\"\n"
+        ));
+        assert_eq!(err.field.as_deref(), Some("client.ca_file"));
+        assert!(err.position.is_some());
+        assert!(err.message.contains("no such file"), "{err}");
     }
 }
