@@ -123,7 +123,7 @@ fn validate(origin: &str, text: &str, scenario: &Scenario) -> Result<(), Scenari
 
 /// TLS settings that contradict the target: HTTP/2 by ALPN needs HTTPS, h2c needs cleartext,
 /// and at least one TLS version must be offered.
-fn check_tls(scenario: &Scenario) -> Result<(), (&'static str, &'static str, String)> {
+pub(crate) fn check_tls(scenario: &Scenario) -> Result<(), (&'static str, &'static str, String)> {
     use super::model::Protocol;
     let https = match &scenario.server.url {
         Some(url) => url.starts_with("https://"),
