@@ -459,3 +459,38 @@ fn a_hello_retry_request_is_counted_as_such_by_the_client() {
         );
     }
 }
+
+#[test]
+fn curl_http2_over_tls_agrees_on_h2_by_alpn() {
+    let Some(_) = peer("curl") else { return };
+    let url = "https://127.0.0.1:{port}/";
+    let observed = observe(
+        &["--serve", "--tls"],
+        &[
+            "curl",
+            "-s",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-o",
+            "/dev/null",
+            "--cacert",
+            "{ca}",
+            url,
+            url,
+        ],
+    );
+    let report = &observed.report;
+    assert_eq!(
+        report.connections_opened.server,
+        Some(1),
+        "{}",
+        summary(report)
+    );
+    let served = &report.server_connections[0];
+    assert_eq!(served.protocol, "h2");
+    assert_eq!(served.requests, 2);
+    let tls = served.tls.as_ref().expect("a TLS handshake");
+    assert_eq!(tls.alpn.as_deref(), Some("h2"));
+    assert_eq!(tls.kind, HandshakeKind::Full);
+}
