@@ -35,6 +35,59 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Run any program and report its connections to a port (its own client, curl, Go, ...).
     Observe(ObserveArgs),
+    /// Watch a port of a service already running (nothing launched), for a duration or until
+    /// Ctrl-C, and report its connections like a run.
+    Watch(WatchArgs),
+}
+
+/// Options of `kalab watch`.
+///
+/// Nothing is launched and no request is sent: the capture and the socket table watch the port
+/// while other programs use it. Connections already open when watching starts are reported as
+/// such (no SYN seen), never counted as opened. On a terminal, a live line is rewritten every
+/// second on stderr (not when stderr is a pipe or a file).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab watch --port 8080 --duration 30s\n  \
+    kalab watch --port 5432 --host 10.0.0.7 --interface eth0 --format json > db.json\n\n\
+    Exit codes: 0 watched, 1 an --expect failed, 2 bad usage, 3 unmeasurable \
+    (e.g. --capture required without permission), 130 Ctrl-C (still reported, exports and \
+    capture file complete).")]
+pub struct WatchArgs {
+    /// The server port to watch (the service's own port, local or remote).
+    #[arg(long, value_name = "N")]
+    pub port: u16,
+    /// The server's IP address; default: any address on the port, captured on `lo` unless
+    /// --interface says otherwise.
+    #[arg(long, value_name = "IP")]
+    pub host: Option<std::net::IpAddr>,
+    /// Stop after this long (`30s`, `2m`, `1h 30m`); default: until Ctrl-C.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// An expectation on the run, `METRIC[.SOURCE][[HOST]] OP VALUE` (repeatable), e.g.
+    /// `connections_opened.capture <= 10`; exit 1 when one fails, 3 when it cannot be measured.
+    #[arg(long, value_name = "EXPR")]
+    pub expect: Vec<String>,
+    /// Wait this long after the watch ends before the collectors stop, in milliseconds.
+    #[arg(long, default_value_t = 300, value_name = "MS")]
+    pub settle_ms: u64,
+    /// Sample the socket table (TIME_WAIT, CLOSE_WAIT, ...) this often, in milliseconds.
+    #[arg(long, default_value_t = 50, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub sample_ms: u64,
+    /// Packet capture (the `capture` source): `auto` captures when permitted, `required` exits
+    /// with code 3 when it cannot, `off` never captures.
+    #[arg(long, value_enum, default_value_t = CaptureArg::Auto)]
+    pub capture: CaptureArg,
+    /// Save the packets as a pcap file (Wireshark, tshark, `kalab analyze`) in DIR.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "captures")]
+    pub save_capture: Option<PathBuf>,
+    /// Capture on this interface (default: `lo`, or the one that carries --host).
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// Where and how results are written.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Options of `kalab observe`.

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use pcap::{Active, Capture, Savefile};
 use serde::{Deserialize, Serialize};
 
 use super::decode::LinkType;
-use super::flows::{summarize, CaptureSummary};
+use super::flows::{summarize, CaptureSummary, LiveTally};
 use super::route;
 use super::source::{Ingest, PacketSource, RawPacket, SkipCounts, SourceError};
 use crate::model::ConnectionRecord;
@@ -223,7 +223,11 @@ pub struct LiveCapture {
     breaker: pcap::BreakLoop,
     stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<ThreadResult>>,
+    tally: Arc<Mutex<LiveTally>>,
 }
+
+/// How often the capture thread refreshes its [`LiveTally`] (only as packets arrive).
+const TALLY_INTERVAL: Duration = Duration::from_millis(250);
 
 struct LiveSource {
     capture: Option<Capture<Active>>,
@@ -381,13 +385,22 @@ impl LiveCapture {
             stopping: Arc::clone(&stopping),
         };
         let server_port = spec.server.port();
+        let tally = Arc::new(Mutex::new(LiveTally::default()));
+        let published = Arc::clone(&tally);
         let thread = std::thread::Builder::new()
             .name("kalab-capture".into())
             .spawn(move || {
                 let mut ingest = Ingest::new(server_port);
                 let mut warnings = Vec::new();
+                let mut last_tally = Instant::now();
                 if let Err(e) = source.for_each_packet(&mut |p| {
                     ingest.packet(p);
+                    if last_tally.elapsed() >= TALLY_INTERVAL {
+                        last_tally = Instant::now();
+                        if let Ok(mut shown) = published.lock() {
+                            *shown = ingest.assembler.tally();
+                        }
+                    }
                     ControlFlow::Continue(())
                 }) {
                     warnings.push(format!("capture stopped early: {e}"));
@@ -421,7 +434,14 @@ impl LiveCapture {
             breaker,
             stopping,
             thread: Some(thread),
+            tally,
         })
+    }
+
+    /// What the capture has seen so far, refreshed every [`TALLY_INTERVAL`] while packets
+    /// arrive (for a live display; the outcome of [`LiveCapture::stop`] is the exact count).
+    pub fn tally(&self) -> Arc<Mutex<LiveTally>> {
+        Arc::clone(&self.tally)
     }
 
     /// The interface being captured on.

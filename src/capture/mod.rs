@@ -18,7 +18,9 @@ pub mod source;
 pub use analyze::{analyze_file, analyze_file_with, Analysis, AnalyzeError};
 pub use decode::{decode, LinkType, SkipReason, TcpFlags, TcpSegment};
 pub use file::{FileFormat, FileSource};
-pub use flows::{summarize, CaptureSummary, FlowAssembler, PacketCounts, SummaryBuilder};
+pub use flows::{
+    summarize, CaptureSummary, FlowAssembler, LiveTally, PacketCounts, SummaryBuilder,
+};
 pub use live::{
     permission_remedy, CaptureError, CaptureOutcome, CaptureSpec, KernelStats, LiveCapture,
 };

@@ -1,4 +1,9 @@
-//! Expectations: `METRIC[.SOURCE] OP VALUE`, parsed and evaluated against a run's report.
+//! Expectations: `METRIC[.SOURCE][[HOST]] OP VALUE`, parsed and evaluated against a run's report.
+//!
+//! A host in brackets, after the source if there is one, restricts the figure to one server
+//! endpoint of the run (its name in the report, its IP, or its `IP:PORT`):
+//! `connections_opened[127.0.0.2] <= 3`, `connections_opened.capture[127.0.0.3] == 10`. In an
+//! `[expect]` table the key is quoted: `"connections_opened[127.0.0.2]" = "<= 3"`.
 //!
 //! Pure: parsing names every error and lists the valid metrics; evaluation says pass, fail, or
 //! "not measured" (an expectation on a source that did not measure never passes silently).
@@ -67,6 +72,9 @@ pub struct Expectation {
     pub op: Op,
     /// The value compared with.
     pub value: f64,
+    /// The server endpoint the figure is restricted to (`connections_opened[127.0.0.2]`), if
+    /// any: its report name, IP or `IP:PORT`.
+    pub host: Option<String>,
 }
 
 impl fmt::Debug for Expectation {
@@ -90,9 +98,13 @@ impl fmt::Display for Expectation {
 impl Expectation {
     /// The metric as written: `connections_opened.capture`.
     pub fn metric(&self) -> String {
-        match self.source {
+        let metric = match self.source {
             Some(source) => format!("{}.{source}", self.figure.name),
             None => self.figure.name.to_string(),
+        };
+        match &self.host {
+            Some(host) => format!("{metric}[{host}]"),
+            None => metric,
         }
     }
 }
@@ -142,6 +154,7 @@ fn build(metric: &str, op: Op, value: &str) -> Result<Expectation, String> {
             names()
         ));
     }
+    let (metric, host) = split_host(metric)?;
     let (name, source) = match metric.split_once('.') {
         Some((name, source)) => (name, Some(source)),
         None => (metric, None),
@@ -192,7 +205,28 @@ fn build(metric: &str, op: Op, value: &str) -> Result<Expectation, String> {
         source,
         op,
         value,
+        host,
     })
+}
+
+/// `METRIC[.SOURCE][HOST]` into the metric and the host.
+fn split_host(metric: &str) -> Result<(&str, Option<String>), String> {
+    let Some((name, rest)) = metric.split_once('[') else {
+        if metric.contains(']') {
+            return Err(format!("`{metric}`: a `]` without its `[`; name a host as METRIC[HOST], e.g. connections_opened[127.0.0.2]"));
+        }
+        return Ok((metric, None));
+    };
+    let host = rest
+        .strip_suffix(']')
+        .map(str::trim)
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(host) => Ok((name.trim(), Some(host.to_string()))),
+        None => Err(format!(
+            "`{metric}`: name a host as METRIC[HOST] with the host's IP or IP:PORT inside the brackets, e.g. connections_opened[127.0.0.2]"
+        )),
+    }
 }
 
 /// What an expectation found in one run.
@@ -221,6 +255,30 @@ pub enum Verdict {
 
 /// Evaluates an expectation against a run.
 pub fn evaluate(expectation: &Expectation, run: &RunReport) -> Verdict {
+    let Some(host) = &expectation.host else {
+        return evaluate_on(expectation, run);
+    };
+    match crate::report::endpoints::find(run, host) {
+        Some(endpoint) => evaluate_on(expectation, &crate::report::endpoints::view(run, endpoint)),
+        None => Verdict::NotMeasured {
+            reason: if run.endpoints.is_empty() {
+                format!("the run has no server endpoint `{host}`: no source saw a server")
+            } else {
+                format!(
+                    "the run has no server endpoint `{host}`; its endpoints: {}",
+                    run.endpoints
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+        },
+    }
+}
+
+/// Evaluates an expectation on a run (or an endpoint's view of it).
+fn evaluate_on(expectation: &Expectation, run: &RunReport) -> Verdict {
     let source = match expectation.source {
         Some(source) => Some(source),
         None if expectation.figure.per_source() => run.connections_opened.best().map(|(_, s)| s),
@@ -279,6 +337,71 @@ mod tests {
         assert!(err.contains("unknown source `wire`"), "{err}");
         let err = parse("reuse_ratio.capture >= 2").err().unwrap();
         assert!(err.contains("one source only"), "{err}");
+    }
+
+    #[test]
+    fn hosts_are_parsed_after_the_source() {
+        let e = parse("connections_opened.capture[127.0.0.2] <= 3").unwrap();
+        assert_eq!(e.source, Some(Source::Capture));
+        assert_eq!(e.host.as_deref(), Some("127.0.0.2"));
+        assert_eq!(e.to_string(), "connections_opened.capture[127.0.0.2] <= 3");
+        let e = parse_entry(
+            "connections_opened[127.0.0.2]",
+            &toml::Value::String("<= 3".into()),
+        )
+        .unwrap();
+        assert_eq!((e.host.as_deref(), e.op), (Some("127.0.0.2"), Op::Le));
+        assert!(parse("connections_opened[] <= 3")
+            .unwrap_err()
+            .contains("METRIC[HOST]"));
+        assert!(parse("connections_opened] <= 3").is_err());
+    }
+
+    #[test]
+    fn a_host_restricts_the_figure_to_its_endpoint() {
+        let mut run = sample_run("s", "", 10);
+        let endpoint = |ip: &str, opened: u64| {
+            let mut view = crate::report::export::tests::sample_run("s", "", opened);
+            view.connections_opened.capture = Some(opened);
+            crate::report::model::EndpointReport {
+                endpoint: format!("{ip}:9000").parse().unwrap(),
+                name: ip.to_string(),
+                requests_sent: view.requests_sent,
+                requests_ok: view.requests_ok,
+                requests_failed: 0,
+                errors: Default::default(),
+                connections_opened: view.connections_opened,
+                connections_seen_lower_bound: None,
+                connections_refused: None,
+                connections_already_open: None,
+                reset_causes: None,
+                connections_without_requests: Default::default(),
+                reuse_ratio: view.reuse_ratio,
+                requests_per_connection: None,
+                requests_per_connection_source: None,
+                latency_p50_ms: None,
+                latency_p99_ms: None,
+                closes: Default::default(),
+                time_wait: None,
+                time_wait_reconciled: None,
+            }
+        };
+        run.endpoints = vec![endpoint("127.0.0.1", 7), endpoint("127.0.0.2", 3)];
+        let pass = evaluate(&parse("connections_opened[127.0.0.2] <= 3").unwrap(), &run);
+        assert!(
+            matches!(pass, Verdict::Pass { actual, .. } if actual == 3.0),
+            "{pass:?}"
+        );
+        let by_addr = evaluate(
+            &parse("connections_opened[127.0.0.1:9000] == 7").unwrap(),
+            &run,
+        );
+        assert!(matches!(by_addr, Verdict::Pass { .. }), "{by_addr:?}");
+        let missing = evaluate(&parse("connections_opened[127.0.0.9] <= 3").unwrap(), &run);
+        assert!(
+            matches!(&missing, Verdict::NotMeasured { reason } if reason.contains("127.0.0.1, 127.0.0.2")),
+            "{missing:?}"
+        );
     }
 
     #[test]

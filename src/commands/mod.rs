@@ -8,6 +8,7 @@ pub mod demo;
 pub mod observe;
 pub mod output;
 pub mod run;
+pub mod watch;
 
 use std::io::Write;
 
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tls::configure_key_log(args.tls_keylog.as_deref())?;
             observe::observe(args.into())
         }
+        Command::Watch(args) => watch::watch(args.into()),
     }
 }
 

@@ -54,6 +54,7 @@ impl From<MeasureArgs> for RunOptions {
             settle: Duration::from_millis(args.settle_ms),
             max_run: Duration::from_secs(args.max_run_secs),
             sample_interval: Duration::from_millis(args.sample_ms),
+            live: None,
         }
     }
 }

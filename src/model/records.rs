@@ -27,6 +27,9 @@ pub struct Dial {
     /// targets only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsHandshake>,
+    /// The server address it connected to (its endpoint), if the dial succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<SocketAddr>,
 }
 
 /// What one request did.
@@ -57,6 +60,9 @@ pub struct RequestOutcome {
     /// Whether that connection had carried an earlier request (set with `connection`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused: Option<bool>,
+    /// The server address of the connection that carried it (its endpoint), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<SocketAddr>,
 }
 
 impl RequestOutcome {
@@ -106,4 +112,8 @@ pub struct ServerConnection {
     /// The TLS handshake on this connection, from the server's side (TLS servers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsHandshake>,
+    /// The server address that accepted it (its endpoint; set by the session, which knows
+    /// which of its servers this is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<SocketAddr>,
 }

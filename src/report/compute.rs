@@ -57,11 +57,29 @@ pub struct RawRun {
     pub port_sysctls: PortSysctls,
     /// Warnings the collectors and the driver raised.
     pub notes: Vec<Warning>,
+    /// The target's server endpoints, in order (several hosts: one each); any other server
+    /// address the sources saw is added after them in the breakdown.
+    pub endpoints: Vec<std::net::SocketAddr>,
 }
 
 /// Computes every figure of a run.
+///
+/// The per-endpoint breakdown (`endpoints`) is left empty: [`super::endpoints::compute_run`]
+/// computes it, by computing each endpoint's share of `raw` with this function.
 pub fn compute(mut raw: RawRun) -> RunReport {
     let mut warnings = std::mem::take(&mut raw.notes);
+    if let Some(already) = raw
+        .capture
+        .as_ref()
+        .map(|c| c.summary.partial_connections)
+        .filter(|&n| n > 0)
+    {
+        warnings.push(Warning::Note {
+            message: format!(
+                "{already} connection(s) were already open when the run started (the capture saw no SYN): reported as already open, never counted as opened"
+            ),
+        });
+    }
     let server_connections = raw.server_connections.take();
     let embedded = server_connections.is_some();
     let servers = server_connections.unwrap_or_default();
@@ -163,7 +181,10 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         dials: raw.dials.unwrap_or_default(),
         server_connections: servers,
         sockets,
+        connections_already_open: raw.capture.as_ref().map(|c| c.summary.partial_connections),
         capture: raw.capture,
+        endpoints: Vec::new(),
+        endpoint: None,
         tls,
     }
 }
@@ -181,7 +202,7 @@ fn request_count(
     };
     let planned = match &raw.driven_by {
         DrivenBy::Settings(scenario) => Some(scenario.pattern.total_requests()),
-        DrivenBy::Observed(_) => None,
+        DrivenBy::Observed(_) | DrivenBy::Watched(_) => None,
     };
     if let (Some(planned), Some(_)) = (planned, &raw.dials) {
         if counted.sent < planned {
@@ -606,6 +627,7 @@ mod tests {
             error: None,
             protocol: "http1".into(),
             tls: None,
+            local: None,
         };
         let report = compute(RawRun {
             name: scenario.name.clone(),
@@ -635,6 +657,7 @@ mod tests {
             capture: None,
             port_sysctls: PortSysctls::default(),
             notes: Vec::new(),
+            endpoints: Vec::new(),
         });
         assert_eq!(report.connections_opened.client, None);
         assert_eq!(report.connections_opened.server, Some(2));

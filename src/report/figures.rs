@@ -439,10 +439,21 @@ pub const FIGURES: &[&Figure] = &[
     &LATENCY_P99_MS,
     &COMMAND_EXIT_CODE,
     &WALL_TIME_MS,
+    &CONNECTIONS_ALREADY_OPEN,
     &TLS_HANDSHAKES_FULL,
     &TLS_HANDSHAKES_RESUMED,
     &TLS_HANDSHAKES_PER_REQUEST,
 ];
+
+/// `connections_already_open`: connections open before the run started (capture: no SYN seen)
+pub const CONNECTIONS_ALREADY_OPEN: Figure = Figure {
+    name: "connections_already_open",
+    about: "connections already open when the run started: the capture saw them without their SYN (never counted as opened)",
+    sources: &[],
+    worse: Worse::Neither,
+    needs: Some(Source::Capture),
+    value: |r, _| r.connections_already_open.map(|v| v as f64),
+};
 
 /// The figure with this name.
 pub fn lookup(name: &str) -> Option<&'static Figure> {

@@ -26,6 +26,9 @@ pub struct Grid {
 /// Builds the side-by-side grid. `baseline` picks the variant others are compared with (by
 /// label or variant text); without it, each group of like patterns compares with its first.
 pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
+    // A run with several server endpoints is followed by one row per endpoint.
+    let with_endpoints = super::endpoints::views(runs);
+    let runs = with_endpoints.as_slice();
     let variants = group(runs);
     let sources: Vec<Source> = [
         Source::Client,

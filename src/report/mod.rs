@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod connections;
+pub mod endpoints;
 pub mod export;
 pub mod figures;
 pub mod grid;
@@ -17,4 +18,4 @@ pub mod timeline;
 pub mod tls;
 pub mod tls_text;
 
-pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning};
+pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning, WatchedRun};

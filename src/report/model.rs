@@ -3,6 +3,7 @@
 //! names; every count says which source measured it.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -194,6 +195,17 @@ pub struct RunReport {
     /// Every captured connection, with the capture's summary and statistics (the `capture`
     /// source).
     pub capture: Option<CaptureOutcome>,
+    /// Connections already open when the run started: the capture saw them without their SYN
+    /// (partial records). Reported apart, never counted as opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_already_open: Option<u64>,
+    /// Every figure per server endpoint (address:port), in the target's order, then any other
+    /// server address the sources saw. The figures above are the total.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointReport>,
+    /// Set only on a per-endpoint view of a run (a breakdown row): the endpoint's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// TLS handshakes, full and resumed, per source (HTTPS runs only; see `report::tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFigures>,
@@ -214,6 +226,70 @@ pub struct TlsFigures {
     pub handshakes_per_request: Option<f64>,
 }
 
+/// Every figure of one server endpoint (see `report::endpoints`). Field names and meanings are
+/// those of [`RunReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EndpointReport {
+    /// The server address and port.
+    pub endpoint: SocketAddr,
+    /// How reports name it: the IP alone when every endpoint of the run shares one port (the
+    /// hosts of a scenario), else `IP:PORT`. Expectations name an endpoint by this, by its IP
+    /// or by `IP:PORT`.
+    pub name: String,
+    /// Requests sent to it.
+    pub requests_sent: u64,
+    /// Requests to it that got a 2xx response and completed their body policy.
+    pub requests_ok: u64,
+    /// Requests to it that failed.
+    pub requests_failed: u64,
+    /// Failed requests by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Connections opened to it, per exact source.
+    pub connections_opened: PerSource,
+    /// Its connections the socket table saw (a lower bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_seen_lower_bound: Option<u64>,
+    /// Connection attempts it refused (capture).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_refused: Option<u64>,
+    /// Its connections already open when the run started (capture: no SYN seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_already_open: Option<u64>,
+    /// Resets by cause (capture).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_causes: Option<ResetCauses>,
+    /// Its connections that carried no request, per source.
+    pub connections_without_requests: PerSource,
+    /// Requests ok per connection opened.
+    pub reuse_ratio: Option<f64>,
+    /// Requests per connection: min, median, max.
+    pub requests_per_connection: Option<Spread>,
+    /// The source of `requests_per_connection`.
+    pub requests_per_connection_source: Option<Source>,
+    /// Median request latency, in milliseconds.
+    pub latency_p50_ms: Option<f64>,
+    /// 99th percentile request latency, in milliseconds.
+    pub latency_p99_ms: Option<f64>,
+    /// How its connections ended.
+    pub closes: Closes,
+    /// Its TIME_WAIT and CLOSE_WAIT sockets (sockets source).
+    pub time_wait: Option<TimeWait>,
+    /// Its closes reconciled with its TIME_WAIT sockets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_wait_reconciled: Option<TimeWaitReconciliation>,
+}
+
+impl EndpointReport {
+    /// Whether `text` names this endpoint: its report name, its IP, or its `IP:PORT`.
+    pub fn is_named(&self, text: &str) -> bool {
+        let text = text.trim().trim_start_matches('[').trim_end_matches(']');
+        text == self.name
+            || text == self.endpoint.to_string()
+            || text == self.endpoint.ip().to_string()
+            || text.parse::<SocketAddr>().ok() == Some(self.endpoint)
+    }
+}
+
 /// What drove a run's traffic. In JSON it is one key of the run: `settings` or `observed`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -223,6 +299,28 @@ pub enum DrivenBy {
     Settings(Box<Scenario>),
     /// `kalab observe`: a program kalab launched and watched.
     Observed(ObservedRun),
+    /// `kalab watch`: a port of a service already running; nothing launched.
+    Watched(WatchedRun),
+}
+
+/// The port `kalab watch` watched, and for how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WatchedRun {
+    /// The watched server port.
+    pub port: u16,
+    /// The server address watched; absent: any address on the port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<std::net::IpAddr>,
+    /// The interface captured on, when one was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// How long the watch lasted, in milliseconds (the settle not included).
+    pub duration_ms: f64,
+    /// The duration asked for (`--duration`), in milliseconds; absent: until Ctrl-C.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_duration_ms: Option<u64>,
+    /// Ctrl-C ended the watch.
+    pub stopped_by_ctrl_c: bool,
 }
 
 /// The program `kalab observe` ran, how it ended, and the server it talked to.
@@ -242,7 +340,7 @@ impl RunReport {
     pub fn settings(&self) -> Option<&Scenario> {
         match &self.driven_by {
             DrivenBy::Settings(scenario) => Some(scenario),
-            DrivenBy::Observed(_) => None,
+            DrivenBy::Observed(_) | DrivenBy::Watched(_) => None,
         }
     }
 
@@ -255,16 +353,28 @@ impl RunReport {
     pub fn observed(&self) -> Option<&ObservedCommand> {
         match &self.driven_by {
             DrivenBy::Observed(run) => Some(&run.command),
-            DrivenBy::Settings(_) => None,
+            DrivenBy::Settings(_) | DrivenBy::Watched(_) => None,
+        }
+    }
+
+    /// The watched port, when `kalab watch` measured the run.
+    pub fn watched(&self) -> Option<&WatchedRun> {
+        match &self.driven_by {
+            DrivenBy::Watched(run) => Some(run),
+            DrivenBy::Settings(_) | DrivenBy::Observed(_) => None,
         }
     }
 
     /// The name of this run in tables and sentences: the scenario, plus the variant if any.
     pub fn label(&self) -> String {
-        if self.variant.is_empty() {
+        let label = if self.variant.is_empty() {
             self.scenario.clone()
         } else {
             format!("{} [{}]", self.scenario, self.variant)
+        };
+        match &self.endpoint {
+            Some(endpoint) => format!("{label} @ {endpoint}"),
+            None => label,
         }
     }
 }

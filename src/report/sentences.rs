@@ -17,6 +17,12 @@ pub fn baseline_for<'v, 'a>(
 ) -> Option<&'v VariantSummary<'a>> {
     let variant = &variants[index];
     match chosen {
+        // An endpoint's row compares with the same endpoint of the chosen variant.
+        Some(base) if variant.first().endpoint.is_some() => variants.iter().find(|v| {
+            v.first().endpoint == variant.first().endpoint
+                && v.first().scenario == base.first().scenario
+                && v.first().variant == base.first().variant
+        }),
         Some(base) => Some(base),
         None => variants[..=index]
             .iter()
@@ -44,6 +50,10 @@ pub fn comparisons(
 /// Runs of the same request pattern compare; so do two observed programs (kalab sent no
 /// pattern); a pattern and a program do not.
 fn same_group(a: &VariantSummary<'_>, b: &VariantSummary<'_>) -> bool {
+    // A host's figures compare with the same host's, totals with totals.
+    if a.first().endpoint != b.first().endpoint {
+        return false;
+    }
     match (a.first().pattern(), b.first().pattern()) {
         (Some(pa), Some(pb)) => {
             pa.kind == pb.kind

@@ -114,6 +114,7 @@ mod tests {
             local: Some(format!("127.0.0.1:{port}").parse().unwrap()),
             error: None,
             tls: handshake(kind),
+            remote: None,
         }
     }
 

@@ -24,8 +24,8 @@ use crate::scenario::{ClientSettings, Protocol};
 pub struct TargetTrust<'a> {
     /// The target speaks HTTPS.
     pub https: bool,
-    /// The CA of kalab's embedded server, when that is the target.
-    pub embedded_ca: Option<&'a std::path::Path>,
+    /// The CAs of kalab's embedded servers, when they are the target.
+    pub embedded_cas: &'a [std::path::PathBuf],
 }
 
 /// The dials of one run, shared between the connector layer and the runner.
@@ -79,7 +79,7 @@ pub fn build(
         Protocol::H2c | Protocol::H2 => builder.http2_prior_knowledge(),
     };
     if target.https {
-        let mut config = tls::client_config(settings, target.embedded_ca)?;
+        let mut config = tls::client_config(settings, target.embedded_cas)?;
         config.alpn_protocols = match settings.protocol {
             Protocol::Http1 => vec![b"http/1.1".to_vec()],
             Protocol::H2c | Protocol::H2 => vec![b"h2".to_vec()],
@@ -140,12 +140,14 @@ where
                 Ok(conn) => {
                     let mut extensions = http::Extensions::new();
                     conn.connected().get_extras(&mut extensions);
+                    let info = extensions.get::<HttpInfo>();
                     Dial {
                         at_us,
                         connect_us,
-                        local: extensions.get::<HttpInfo>().map(|info| info.local_addr()),
+                        local: info.map(|info| info.local_addr()),
                         error: None,
                         tls: probe.handshake(conn.connected().is_negotiated_h2()),
+                        remote: info.map(|info| info.remote_addr()),
                     }
                 }
                 Err(err) => Dial {
@@ -154,6 +156,7 @@ where
                     local: None,
                     error: Some(err.to_string()),
                     tls: None,
+                    remote: None,
                 },
             };
             log.push(dial);

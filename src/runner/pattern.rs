@@ -1,7 +1,9 @@
 //! Request patterns: one loop, parameterised by workers, requests per worker and pause.
 //!
 //! `sequential` is the loop with one worker; `concurrent` runs several at once. Every loop is
-//! bounded by its request count and by a deadline, so a run always stops by itself.
+//! bounded by its request count and by a deadline, so a run always stops by itself. With
+//! several hosts, each request goes to one of them as the pattern's `spread` says: round-robin
+//! (request `i` of worker `w` to host `(w + i) mod N`) or random from a seeded generator.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,13 +12,48 @@ use hyper_util::client::legacy::connect::HttpInfo;
 
 use super::body;
 use crate::model::{now_us, RequestError, RequestOutcome};
-use crate::scenario::{BodyPolicy, PatternSettings};
+use crate::scenario::{BodyPolicy, HostSpread, PatternSettings};
 
-/// Runs the pattern against `url` and returns every request's outcome, ordered by start time.
-/// `on_done` is called after each request (for progress bars).
+/// Which host each request of one worker goes to.
+enum HostChoice {
+    /// `(worker + index) mod hosts`.
+    RoundRobin { worker: u32, hosts: usize },
+    /// A generator seeded with the pattern's seed and the worker's number.
+    Random(fastrand::Rng, usize),
+}
+
+impl HostChoice {
+    fn new(pattern: &PatternSettings, worker: u32, hosts: usize) -> HostChoice {
+        match pattern.spread {
+            HostSpread::RoundRobin => HostChoice::RoundRobin { worker, hosts },
+            HostSpread::Random => {
+                // Distinct, repeatable streams per worker (splitmix64's increment).
+                let seed = pattern
+                    .seed
+                    .unwrap_or(0)
+                    .wrapping_add(u64::from(worker).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                HostChoice::Random(fastrand::Rng::with_seed(seed), hosts)
+            }
+        }
+    }
+
+    /// The host of request `index`.
+    fn host(&mut self, index: u32) -> usize {
+        match self {
+            HostChoice::RoundRobin { worker, hosts } => {
+                (*worker as usize + index as usize) % (*hosts).max(1)
+            }
+            HostChoice::Random(rng, hosts) => rng.usize(..(*hosts).max(1)),
+        }
+    }
+}
+
+/// Runs the pattern against `urls` (one per host, spread as the pattern says) and returns every
+/// request's outcome, ordered by start time. `on_done` is called after each request (for
+/// progress bars).
 pub async fn run(
     client: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     pattern: &PatternSettings,
     policy: BodyPolicy,
     deadline: Instant,
@@ -29,7 +66,8 @@ pub async fn run(
     for worker in 0..pattern.workers.get() {
         let start = Arc::clone(&start);
         let client = client.clone();
-        let url = url.to_string();
+        let urls = urls.to_vec();
+        let mut choice = HostChoice::new(pattern, worker, urls.len());
         let requests = pattern.requests_per_worker.get();
         let pause = Duration::from_millis(pattern.pause_ms);
         let on_done = Arc::clone(&on_done);
@@ -40,7 +78,8 @@ pub async fn run(
                 if Instant::now() >= deadline {
                     break;
                 }
-                outcomes.push(one_request(&client, &url, policy, worker, index).await);
+                let url = &urls[choice.host(index)];
+                outcomes.push(one_request(&client, url, policy, worker, index).await);
                 on_done();
                 if index + 1 < requests && !pause.is_zero() {
                     tokio::time::sleep(pause).await;
@@ -80,14 +119,14 @@ async fn one_request(
         error: None,
         connection: None,
         reused: None,
+        remote: None,
     };
     match client.get(url).send().await {
         Ok(response) => {
             outcome.status = Some(response.status().as_u16());
-            outcome.local = response
-                .extensions()
-                .get::<HttpInfo>()
-                .map(|info| info.local_addr());
+            let info = response.extensions().get::<HttpInfo>();
+            outcome.local = info.map(|info| info.local_addr());
+            outcome.remote = info.map(|info| info.remote_addr());
             let success = response.status().is_success();
             match body::apply(policy, response).await {
                 Ok(result) => {
@@ -130,5 +169,51 @@ fn classify(err: &reqwest::Error) -> RequestError {
     RequestError {
         kind: kind.into(),
         detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(spread: HostSpread, seed: Option<u64>) -> PatternSettings {
+        PatternSettings {
+            kind: crate::scenario::PatternKind::Concurrent,
+            workers: std::num::NonZeroU32::new(3).unwrap(),
+            requests_per_worker: std::num::NonZeroU32::new(6).unwrap(),
+            pause_ms: 0,
+            spread,
+            seed,
+        }
+    }
+
+    #[test]
+    fn round_robin_gives_every_host_the_same_share() {
+        let p = pattern(HostSpread::RoundRobin, None);
+        let mut per_host = [0; 3];
+        for worker in 0..3 {
+            let mut choice = HostChoice::new(&p, worker, 3);
+            let hosts: Vec<usize> = (0..6).map(|i| choice.host(i)).collect();
+            assert_eq!(
+                hosts[0], worker as usize,
+                "workers start on different hosts"
+            );
+            for host in hosts {
+                per_host[host] += 1;
+            }
+        }
+        assert_eq!(per_host, [6, 6, 6]);
+    }
+
+    #[test]
+    fn random_spread_repeats_with_its_seed() {
+        let picks = |seed| {
+            let p = pattern(HostSpread::Random, Some(seed));
+            let mut choice = HostChoice::new(&p, 1, 3);
+            (0..20).map(|i| choice.host(i)).collect::<Vec<_>>()
+        };
+        assert_eq!(picks(7), picks(7));
+        assert_ne!(picks(7), picks(8));
+        assert!(picks(7).iter().all(|&h| h < 3));
     }
 }

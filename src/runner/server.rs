@@ -139,6 +139,7 @@ impl Tracked {
                 "http1".into()
             },
             tls: self.tls.lock().expect("tls record lock").clone(),
+            local: None,
         }
     }
 }

@@ -556,12 +556,12 @@ impl rustls::KeyLog for ClientKeyLog {
     }
 }
 
-/// The rustls client configuration a scenario's `[client]` table describes. `embedded_ca`: the
-/// CA of kalab's embedded server, always trusted when the target is that server. ALPN is set
+/// The rustls client configuration a scenario's `[client]` table describes. `embedded_cas`:
+/// the CAs of kalab's embedded servers, always trusted when the target is those servers. ALPN is set
 /// by the caller (it follows `protocol`).
 pub(crate) fn client_config(
     settings: &ClientSettings,
-    embedded_ca: Option<&Path>,
+    embedded_cas: &[PathBuf],
 ) -> anyhow::Result<rustls::ClientConfig> {
     let provider = provider();
     let mut versions = Vec::new();
@@ -577,7 +577,11 @@ pub(crate) fn client_config(
         })
     } else {
         let mut roots = rustls::RootCertStore::empty();
-        for file in embedded_ca.into_iter().chain(settings.ca_file.as_deref()) {
+        for file in embedded_cas
+            .iter()
+            .map(PathBuf::as_path)
+            .chain(settings.ca_file.as_deref())
+        {
             for cert in read_certificates(file)? {
                 roots.add(cert).with_context(|| {
                     format!("{}: a certificate rustls cannot use", file.display())

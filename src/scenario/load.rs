@@ -118,7 +118,39 @@ fn validate(origin: &str, text: &str, scenario: &Scenario) -> Result<(), Scenari
     if let Err((section, key, why)) = check_tls(scenario) {
         return Err(fail(section, key, why));
     }
-    Ok(())
+    validate_hosts(scenario).map_err(|(key, why)| fail("server", key, why))
+}
+
+/// Several hosts: `hosts = N` for embedded servers on consecutive loopback addresses, or a list
+/// of external `urls`; not both, and not with `url`.
+fn validate_hosts(scenario: &Scenario) -> Result<(), (&'static str, String)> {
+    let server = &scenario.server;
+    let hosts = server.hosts.get();
+    if !server.urls.is_empty() {
+        if server.url.is_some() {
+            return Err((
+                "urls",
+                "give either `url` (one server) or `urls` (several), not both".into(),
+            ));
+        }
+        if hosts > 1 {
+            return Err((
+                "hosts",
+                "`hosts` starts embedded servers; with external `urls` the hosts are the URLs: remove `hosts`".into(),
+            ));
+        }
+        for url in &server.urls {
+            check_url(url).map_err(|why| ("urls", why))?;
+        }
+        return Ok(());
+    }
+    if hosts > 1 && server.url.is_some() {
+        return Err((
+            "hosts",
+            "`hosts` starts embedded servers, but `url` names an external one; list external servers in `urls` instead".into(),
+        ));
+    }
+    server.check_hosts().map_err(|why| ("hosts", why))
 }
 
 /// TLS settings that contradict the target: HTTP/2 by ALPN needs HTTPS, h2c needs cleartext,
@@ -366,6 +398,28 @@ requests_per_worker = 10
     fn missing_files_say_so() {
         let err = load_file(Path::new("/nonexistent/x.toml")).unwrap_err();
         assert!(err.to_string().contains("no such file"), "{err}");
+    }
+
+    #[test]
+    fn several_hosts_need_ipv4_loopback_and_no_url() {
+        let err = parse_str(
+            "t.toml",
+            &format!("{GOOD}[server]\naddress = \"::1\"\nhosts = 3\n"),
+        )
+        .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("server.hosts"));
+        assert!(err.to_string().contains("needs IPv4"), "{err}");
+        assert_eq!(err.position, Some((7, 1)), "{err}");
+        let err = parse_str(
+            "t.toml",
+            &format!("{GOOD}[server]\nurl = \"http://127.0.0.1:1/\"\nhosts = 2\n"),
+        )
+        .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("server.hosts"));
+        let ok = parse_str("t.toml", &format!("{GOOD}[server]\nhosts = 3\n")).unwrap();
+        assert_eq!(ok.scenario.server.hosts.get(), 3);
+        let err = parse_str("t.toml", &format!("{GOOD}[server]\nhosts = 0\n")).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("server.hosts"));
     }
 
     #[test]

@@ -7,6 +7,6 @@ pub mod sweep;
 
 pub use load::{collect_files, load_all, load_file, parse_str, LoadedScenario, ScenarioError};
 pub use model::{
-    BodyPolicy, BodySettings, ClientSettings, PatternKind, PatternSettings, Protocol, Scenario,
-    ServerSettings,
+    BodyPolicy, BodySettings, ClientSettings, HostSpread, PatternKind, PatternSettings, Protocol,
+    Scenario, ServerSettings,
 };

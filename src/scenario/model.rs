@@ -63,11 +63,62 @@ pub struct ServerSettings {
     pub close_after_requests: u64,
     /// 0: never; T: close keep-alive connections that were idle for T milliseconds.
     pub idle_timeout_ms: u64,
+    /// Embedded servers to start, one per loopback address from `address` up (127.0.0.1,
+    /// 127.0.0.2, ...), all on one port: each is a distinct host (a distinct pool key) and the
+    /// pattern spreads its requests across them. IPv4 only: `::1` is a single address.
+    #[serde(skip_serializing_if = "is_one")]
+    #[schemars(with = "u32")]
+    pub hosts: NonZeroU32,
+    /// Several external servers instead of one `url`: the pattern spreads its requests across
+    /// them. They must share one port (the collectors watch one port).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
     /// Serve HTTPS (HTTP/1.1 and h2 by ALPN) with a certificate made for the run.
     pub tls: bool,
     /// With `tls`: let clients resume earlier sessions (a session cache and tickets); false:
     /// every TLS connection costs a full handshake.
     pub tls_resumption: bool,
+}
+
+fn is_one(n: &NonZeroU32) -> bool {
+    n.get() == 1
+}
+
+impl ServerSettings {
+    /// The address of embedded host `index` (0-based): `address` plus `index`, IPv4 only.
+    pub fn host_address(&self, index: u32) -> Option<std::net::IpAddr> {
+        use std::net::{IpAddr, Ipv4Addr};
+        match self.address {
+            IpAddr::V4(v4) if index == 0 => Some(IpAddr::V4(v4)),
+            IpAddr::V4(v4) => u32::from(v4)
+                .checked_add(index)
+                .map(|n| IpAddr::V4(Ipv4Addr::from(n))),
+            IpAddr::V6(_) => (index == 0).then_some(self.address),
+        }
+    }
+
+    /// Why `hosts` embedded servers cannot start from `address`, if they cannot: several hosts
+    /// need consecutive IPv4 loopback addresses (`::1` is one address; 127.0.0.0/8 is all
+    /// loopback on Linux).
+    pub fn check_hosts(&self) -> Result<(), String> {
+        let (base, hosts) = (self.address, self.hosts.get());
+        if hosts <= 1 {
+            return Ok(());
+        }
+        match (base, self.host_address(hosts - 1)) {
+            (std::net::IpAddr::V6(_), _) => Err(format!(
+                "hosts = {hosts} needs IPv4: `{base}` is one address, and IPv6 has no loopback range; use address = \"127.0.0.1\" (hosts take 127.0.0.1, 127.0.0.2, ...)"
+            )),
+            (std::net::IpAddr::V4(first), Some(std::net::IpAddr::V4(last)))
+                if first.is_loopback() && last.is_loopback() =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "hosts = {hosts} from `{base}` needs {hosts} consecutive loopback addresses (127.x.y.z); use address = \"127.0.0.1\""
+            )),
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -84,6 +135,8 @@ impl Default for ServerSettings {
             idle_timeout_ms: 0,
             tls: false,
             tls_resumption: true,
+            hosts: NonZeroU32::MIN,
+            urls: Vec::new(),
         }
     }
 }
@@ -164,6 +217,33 @@ pub struct PatternSettings {
     /// Pause between two requests of one worker, in milliseconds.
     #[serde(default)]
     pub pause_ms: u64,
+    /// With several hosts: how requests are spread across them.
+    #[serde(default, skip_serializing_if = "HostSpread::is_default")]
+    pub spread: HostSpread,
+    /// With `spread = "random"`: the seed, so a run can be repeated exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// How a pattern spreads its requests across several hosts.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostSpread {
+    /// Request `i` of worker `w` goes to host `(w + i) mod N`: every host gets the same share
+    /// and workers start on different hosts.
+    #[default]
+    RoundRobin,
+    /// Each request picks a host at random from a generator seeded with `seed` (0 when
+    /// omitted) and the worker's number, so a run is repeatable.
+    Random,
+}
+
+impl HostSpread {
+    fn is_default(&self) -> bool {
+        *self == HostSpread::RoundRobin
+    }
 }
 
 fn one() -> NonZeroU32 {
@@ -264,6 +344,29 @@ impl<'de> Deserialize<'de> for BodyPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_take_consecutive_loopback_addresses() {
+        let settings = |address: &str, hosts: u32| ServerSettings {
+            address: address.parse().unwrap(),
+            hosts: NonZeroU32::new(hosts).unwrap(),
+            ..ServerSettings::default()
+        };
+        assert_eq!(
+            settings("127.0.0.1", 3).host_address(2),
+            Some("127.0.0.3".parse().unwrap())
+        );
+        assert!(settings("127.0.0.1", 3).check_hosts().is_ok());
+        let err = settings("::1", 2).check_hosts().unwrap_err();
+        assert!(
+            err.contains("needs IPv4") && err.contains("127.0.0.1"),
+            "{err}"
+        );
+        assert!(settings("::1", 1).check_hosts().is_ok());
+        let err = settings("10.0.0.5", 2).check_hosts().unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        assert!(settings("127.255.255.255", 2).check_hosts().is_err());
+    }
 
     #[test]
     fn body_policies_round_trip_through_text() {

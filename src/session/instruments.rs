@@ -7,11 +7,11 @@
 //! `/proc/net/tcp` text runs with no network and no privilege.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::capture::{
     summarize, CaptureError, CaptureOutcome, CaptureSpec, FileSource, Ingest, LiveCapture,
-    PacketSource as _,
+    LiveTally, PacketSource as _,
 };
 use crate::sockets::{read_port_sysctls, PortSysctls, ProcfsTable, SocketTable};
 
@@ -19,11 +19,20 @@ use crate::sockets::{read_port_sysctls, PortSysctls, ProcfsTable, SocketTable};
 pub trait PacketCapture: Send {
     /// Stops capturing and assembles every connection seen.
     fn stop(self: Box<Self>) -> CaptureOutcome;
+
+    /// What it has seen so far, for a live display, when it can tell while capturing.
+    fn tally(&self) -> Option<Arc<Mutex<LiveTally>>> {
+        None
+    }
 }
 
 impl PacketCapture for LiveCapture {
     fn stop(self: Box<Self>) -> CaptureOutcome {
         LiveCapture::stop(*self)
+    }
+
+    fn tally(&self) -> Option<Arc<Mutex<LiveTally>>> {
+        Some(LiveCapture::tally(self))
     }
 }
 

@@ -24,13 +24,15 @@ use crate::capture::{CaptureOutcome, CaptureSpec};
 use crate::model::{
     Dial, EnvironmentError, FourTuple, InputError, ServerConnection, Source, Warning,
 };
-use crate::report::compute::{compute, RawRun};
+use crate::report::compute::RawRun;
+use crate::report::endpoints::compute_run;
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::sockets::{Sampler, SamplerSpec};
 
 pub use drivers::command::{observe, CommandDriver, ObserveSpec};
 pub use drivers::pattern::PatternDriver;
+pub use drivers::watch::{watch, WatchDriver, WatchSpec};
 pub use drivers::{Driven, Driver};
 pub use instruments::{Instruments, PacketCapture, RecordedCapture};
 pub use target::{Endpoint, TargetSpec};
@@ -62,6 +64,9 @@ pub struct RunOptions {
     pub max_run: Duration,
     /// How often the socket table is sampled.
     pub sample_interval: Duration,
+    /// Where the capture's running tally is shown while the driver runs (`kalab watch`'s live
+    /// line); `None`: nowhere.
+    pub live: Option<drivers::watch::LiveBoard>,
 }
 
 impl Default for RunOptions {
@@ -73,6 +78,7 @@ impl Default for RunOptions {
             settle: Duration::from_millis(300),
             max_run: Duration::from_secs(120),
             sample_interval: crate::sockets::DEFAULT_SAMPLE_INTERVAL,
+            live: None,
         }
     }
 }
@@ -168,7 +174,7 @@ pub async fn run<D: Driver>(
     let sampler =
         tokio::task::spawn_blocking(move || Sampler::start(sampler_spec, open_table())).await?;
     let mut notes = Vec::new();
-    let capture = match start_capture(plan, options, instruments, endpoint.addr, &mut notes).await {
+    let capture = match start_capture(plan, options, instruments, &endpoint, &mut notes).await {
         Ok(capture) => capture,
         Err(err) => {
             target.stop().await;
@@ -176,6 +182,9 @@ pub async fn run<D: Driver>(
         }
     };
 
+    if let (Some(board), Some(capture)) = (&options.live, &capture) {
+        board.attach(capture.tally());
+    }
     let started_at_us = (instruments.clock)();
     let clock = Instant::now();
     let driven = driver.drive(&endpoint).await;
@@ -194,7 +203,7 @@ pub async fn run<D: Driver>(
     tokio::time::sleep(options.settle).await;
     let wall_time_ms = clock.elapsed().as_secs_f64() * 1000.0;
 
-    let server_connections = target.server.as_ref().map(|s| s.snapshot());
+    let server_connections = target.snapshot();
     let capture = match capture {
         Some(capture) => Some(tokio::task::spawn_blocking(move || capture.stop()).await?),
         None => None,
@@ -210,7 +219,7 @@ pub async fn run<D: Driver>(
     target.stop().await;
 
     notes.extend(driven.notes);
-    let report = compute(RawRun {
+    let report = compute_run(RawRun {
         name: plan.name.clone(),
         origin: plan.origin.clone(),
         about: plan.about.clone(),
@@ -220,6 +229,7 @@ pub async fn run<D: Driver>(
         wall_time_ms,
         target: endpoint.url,
         target_is_loopback: endpoint.loopback,
+        endpoints: endpoint.hosts,
         driven_by: driven.driven_by,
         requests: driven.requests,
         dials: driven.dials,
@@ -241,15 +251,18 @@ async fn start_capture(
     plan: &SessionPlan,
     options: &RunOptions,
     instruments: &Instruments,
-    server: SocketAddr,
+    endpoint: &Endpoint,
     notes: &mut Vec<Warning>,
 ) -> anyhow::Result<Option<Box<dyn PacketCapture>>> {
     if options.capture == CaptureMode::Off {
         return Ok(None);
     }
     let spec = CaptureSpec {
-        server,
-        interface: options.interface.clone(),
+        server: endpoint.addr,
+        interface: options
+            .interface
+            .clone()
+            .or_else(|| endpoint.interface.clone()),
         save_to: options
             .save_capture
             .as_ref()
@@ -312,12 +325,12 @@ fn known_tuples(
 ) -> Vec<FourTuple> {
     let from_dials = dials
         .iter()
-        .filter_map(|d| d.local)
-        .map(|local| FourTuple::new(local, server));
+        .filter_map(|d| d.local.map(|local| (local, d.remote)))
+        .map(|(local, remote)| FourTuple::new(local, remote.unwrap_or(server)));
     let from_server = accepted
         .unwrap_or_default()
         .iter()
-        .map(|c| FourTuple::new(c.peer, server));
+        .map(|c| FourTuple::new(c.peer, c.local.unwrap_or(server)));
     // Only connections whose SYN this run saw: a partial one (someone else's connection closing
     // as the run starts) must not pull an older socket into this run.
     let from_capture = capture

@@ -87,6 +87,41 @@ pub struct SocketsSummary {
     pub baseline_excluded: u64,
     /// Every sample, in order; the last one is the final snapshot.
     pub samples: Vec<TimeWaitSample>,
+    /// The same figures per server endpoint (the server address each socket talks to), in
+    /// address order: what a run with several hosts, or a watched port with several servers,
+    /// left on each.
+    pub by_endpoint: Vec<EndpointSockets>,
+}
+
+/// One server endpoint's share of the run's sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EndpointSockets {
+    /// The server address.
+    pub server: SocketAddr,
+    /// TIME_WAIT peaks and ends per side, and the CLOSE_WAIT peak, of this endpoint's sockets.
+    #[serde(flatten)]
+    pub time_wait: TimeWait,
+    /// Distinct 4-tuples of this run to this endpoint seen in any state but LISTEN.
+    pub distinct_connections: u64,
+}
+
+/// A sample's TIME_WAIT (client side, server side) and CLOSE_WAIT counts for one endpoint.
+#[derive(Debug, Clone, Copy, Default)]
+struct EndpointCounts {
+    time_wait_client: u64,
+    time_wait_server: u64,
+    close_wait: u64,
+}
+
+impl EndpointCounts {
+    fn add(&mut self, side: Side, state: TcpState) {
+        match (state, side) {
+            (TcpState::TimeWait, Side::Client) => self.time_wait_client += 1,
+            (TcpState::TimeWait, Side::Server) => self.time_wait_server += 1,
+            (TcpState::CloseWait, _) => self.close_wait += 1,
+            _ => {}
+        }
+    }
 }
 
 /// Which side `entry` is for a run talking to `server`, and its 4-tuple written client first.
@@ -135,6 +170,8 @@ struct PendingSample {
     client: StateCounts,
     server: StateCounts,
     changed_baseline: Vec<BaselineSocket>,
+    /// Fresh sockets' TIME_WAIT and CLOSE_WAIT per server endpoint (bounded by endpoints).
+    by_server: HashMap<SocketAddr, EndpointCounts>,
 }
 
 /// Accumulates samples of one run; memory grows with the run's connections, not with its samples.
@@ -179,6 +216,7 @@ impl Attributor {
             client: StateCounts::new(),
             server: StateCounts::new(),
             changed_baseline: Vec::new(),
+            by_server: HashMap::new(),
         };
         let mut present = HashSet::new();
         for entry in snapshot {
@@ -194,6 +232,11 @@ impl Attributor {
                 }
                 None => {
                     self.fresh_tuples.insert(tuple);
+                    sample
+                        .by_server
+                        .entry(tuple.server)
+                        .or_default()
+                        .add(side, entry.state);
                     match side {
                         Side::Client => sample.client.add(entry.state, 1),
                         Side::Server => sample.server.add(entry.state, 1),
@@ -261,7 +304,39 @@ impl Attributor {
             .map(|t| FourTuple::new(canonical_addr(t.client), canonical_addr(t.server)))
             .collect();
         let mut summary = SocketsSummary::default();
+        let mut by_endpoint: BTreeMap<SocketAddr, EndpointSockets> = BTreeMap::new();
+        for tuple in &self.fresh_tuples {
+            endpoint_entry(&mut by_endpoint, tuple.server).distinct_connections += 1;
+        }
+        for tuple in self
+            .changed_tuples_seen
+            .iter()
+            .filter(|tuple| known.contains(tuple))
+        {
+            endpoint_entry(&mut by_endpoint, tuple.server).distinct_connections += 1;
+        }
         for pending in self.samples {
+            let mut per_server = pending.by_server;
+            for socket in pending
+                .changed_baseline
+                .iter()
+                .filter(|s| known.contains(&s.tuple))
+            {
+                per_server
+                    .entry(socket.tuple.server)
+                    .or_default()
+                    .add(socket.side, socket.state);
+            }
+            for endpoint in by_endpoint.values_mut() {
+                let counts = per_server.remove(&endpoint.server).unwrap_or_default();
+                absorb(&mut endpoint.time_wait, counts);
+            }
+            for (server, counts) in per_server {
+                absorb(
+                    &mut endpoint_entry(&mut by_endpoint, server).time_wait,
+                    counts,
+                );
+            }
             let mut sample = TimeWaitSample {
                 at_us: pending.at_us,
                 client: pending.client,
@@ -302,8 +377,30 @@ impl Attributor {
             .iter()
             .filter(|t| !known.contains(t))
             .count() as u64;
+        summary.by_endpoint = by_endpoint.into_values().collect();
         summary
     }
+}
+
+/// The entry of `server`, created empty.
+fn endpoint_entry(
+    by_endpoint: &mut BTreeMap<SocketAddr, EndpointSockets>,
+    server: SocketAddr,
+) -> &mut EndpointSockets {
+    by_endpoint.entry(server).or_insert(EndpointSockets {
+        server,
+        time_wait: TimeWait::default(),
+        distinct_connections: 0,
+    })
+}
+
+/// Folds one sample's counts into an endpoint's peaks and ends (samples come in order).
+fn absorb(figures: &mut TimeWait, counts: EndpointCounts) {
+    figures.time_wait_client_peak = figures.time_wait_client_peak.max(counts.time_wait_client);
+    figures.time_wait_server_peak = figures.time_wait_server_peak.max(counts.time_wait_server);
+    figures.close_wait_peak = figures.close_wait_peak.max(counts.close_wait);
+    figures.time_wait_client_end = counts.time_wait_client;
+    figures.time_wait_server_end = counts.time_wait_server;
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ pub mod forecast;
 pub mod sampler;
 pub mod table;
 
-pub use attribution::{classify, Attributor, SocketsSummary, StateCounts, TimeWaitSample};
+pub use attribution::{
+    classify, Attributor, EndpointSockets, SocketsSummary, StateCounts, TimeWaitSample,
+};
 pub use forecast::{
     forecast_ports, read_port_sysctls, ForecastCase, ForecastInput, PortForecast, PortSysctls,
     TwReuse,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::attribution::{Attributor, SocketsSummary, TimeWaitSample};
+use super::attribution::{Attributor, EndpointSockets, SocketsSummary, TimeWaitSample};
 use super::table::{SocketTable, SocketTableError};
 use crate::model::{now_us, FourTuple, TimeWait};
 
@@ -67,6 +67,9 @@ pub struct SocketsOutcome {
     pub interval_us: u64,
     /// Every sample, oldest first; the last one is the final snapshot.
     pub samples: Vec<TimeWaitSample>,
+    /// TIME_WAIT figures and distinct connections per server endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_endpoint: Vec<EndpointSockets>,
 }
 
 impl SocketsOutcome {
@@ -91,6 +94,7 @@ impl SocketsOutcome {
             malformed_lines_skipped: 0,
             interval_us: u64::try_from(interval.as_micros()).unwrap_or(u64::MAX),
             samples: summary.samples,
+            by_endpoint: summary.by_endpoint,
         }
     }
 }

@@ -169,6 +169,19 @@ pub struct PacketCounts {
     pub late: u64,
 }
 
+/// A running count of what a capture has seen so far (see [`FlowAssembler::tally`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveTally {
+    /// Connections whose SYN was seen.
+    pub opened: u64,
+    /// Connections seen without their SYN (open before the capture started).
+    pub already_open: u64,
+    /// HTTP/1.x request heads on the opened connections.
+    pub requests: u64,
+    /// Opened connections neither side has begun to close.
+    pub open: u64,
+}
+
 /// Assembles segments into connections. Feed segments in capture order with [`push`].
 ///
 /// [`push`]: FlowAssembler::push
@@ -384,6 +397,32 @@ impl FlowAssembler {
     /// Takes the connections finished so far (in the order they were handed out).
     pub fn take_finished(&mut self) -> Vec<ConnectionRecord> {
         std::mem::take(&mut self.done)
+    }
+
+    /// What the connections assembled so far add up to, for a live display while capturing:
+    /// costs one pass over the connections held, so call it now and then, not per packet.
+    pub fn tally(&self) -> LiveTally {
+        let mut tally = LiveTally::default();
+        let live = self.slab.iter().flatten().map(|flow| {
+            (
+                &flow.record,
+                flow.record.request_times_us.len() as u64,
+                flow.finished(),
+            )
+        });
+        let done = self.done.iter().map(|r| (r, r.requests, true));
+        for (record, requests, finished) in live.chain(done) {
+            if record.partial {
+                tally.already_open += 1;
+                continue;
+            }
+            tally.opened += 1;
+            tally.requests += requests;
+            if !finished && record.active_closer.is_none() {
+                tally.open += 1;
+            }
+        }
+        tally
     }
 
     /// Ends assembly: every connection, finished ones first, then the rest sorted by start time.

@@ -1,5 +1,6 @@
 //! CSV: one row per variant and repetition, one column per figure of the catalogue
-//! (`connections_opened` once per source).
+//! (`connections_opened` once per source). A run with several server endpoints is followed by
+//! one row per endpoint, named in the last column (`endpoint`, empty on the total's row).
 
 use super::Exporter;
 use crate::report::figures::FIGURES;
@@ -25,8 +26,9 @@ impl Exporter for Csv {
                 header.push(figure.name.to_string());
             }
         }
+        header.push("endpoint".into());
         writer.write_record(&header)?;
-        for run in &results.runs {
+        for run in &crate::report::endpoints::views(&results.runs) {
             let mut record = vec![
                 run.scenario.clone(),
                 run.variant.clone(),
@@ -46,6 +48,7 @@ impl Exporter for Csv {
                     );
                 }
             }
+            record.push(run.endpoint.clone().unwrap_or_default());
             writer.write_record(&record)?;
         }
         Ok(writer.into_inner()?)

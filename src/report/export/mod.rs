@@ -138,6 +138,7 @@ pub(crate) mod tests {
                 error: None,
                 connection: None,
                 reused: None,
+                remote: None,
             })
             .collect();
         let dials = (0..connections)
@@ -147,6 +148,7 @@ pub(crate) mod tests {
                 local: Some(port(i)),
                 error: None,
                 tls: None,
+                remote: None,
             })
             .collect();
         let servers = (0..connections)
@@ -159,6 +161,7 @@ pub(crate) mod tests {
                 error: None,
                 protocol: "http1".into(),
                 tls: None,
+                local: None,
             })
             .collect();
         compute(RawRun {
@@ -179,6 +182,7 @@ pub(crate) mod tests {
             sockets: None,
             capture: None,
             notes: Vec::new(),
+            endpoints: Vec::new(),
         })
     }
 }

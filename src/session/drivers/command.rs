@@ -135,7 +135,7 @@ impl Driver for CommandDriver {
         let argv = substitute_ca(&substitute_port(&self.argv, port), endpoint)?;
         let started = Instant::now();
         let mut command = tokio::process::Command::new(&argv[0]);
-        if let Some(ca) = &endpoint.ca_file {
+        if let Some(ca) = endpoint.ca_files.first() {
             command.env(CA_ENV, ca);
         }
         let mut child = command
@@ -205,7 +205,7 @@ pub fn substitute_port(argv: &[String], port: u16) -> Vec<String> {
 /// (no `--serve --tls`) a `{ca}` is a usage error.
 fn substitute_ca(argv: &[String], endpoint: &Endpoint) -> anyhow::Result<Vec<String>> {
     let uses_ca = argv.iter().any(|arg| arg.contains(CA_PLACEHOLDER));
-    match &endpoint.ca_file {
+    match endpoint.ca_files.first() {
         Some(ca) => Ok(argv
             .iter()
             .map(|arg| arg.replace(CA_PLACEHOLDER, &ca.display().to_string()))
@@ -308,7 +308,10 @@ mod tests {
             url: "https://127.0.0.1:1/".into(),
             addr: "127.0.0.1:1".parse().unwrap(),
             loopback: true,
-            ca_file: None,
+            ca_files: Vec::new(),
+            urls: Vec::new(),
+            hosts: Vec::new(),
+            interface: None,
         };
         let argv = args(&["curl", "--cacert", "{ca}", "https://127.0.0.1:1/"]);
         let err = substitute_ca(&argv, &endpoint).unwrap_err().to_string();
@@ -317,7 +320,7 @@ mod tests {
             substitute_ca(&args(&["curl"]), &endpoint).unwrap(),
             args(&["curl"])
         );
-        endpoint.ca_file = Some("/tmp/kalab-ca-x.pem".into());
+        endpoint.ca_files = vec!["/tmp/kalab-ca-x.pem".into()];
         assert_eq!(
             substitute_ca(&argv, &endpoint).unwrap()[2],
             "/tmp/kalab-ca-x.pem"

@@ -6,6 +6,7 @@
 
 pub mod command;
 pub mod pattern;
+pub mod watch;
 
 use std::any::Any;
 use std::future::Future;

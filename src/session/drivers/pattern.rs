@@ -28,13 +28,19 @@ impl Driver for PatternDriver {
         let log = DialLog::default();
         let trust = client::TargetTrust {
             https: endpoint.url.starts_with("https://"),
-            embedded_ca: endpoint.ca_file.as_deref(),
+            embedded_cas: &endpoint.ca_files,
         };
         let client = client::build(&self.scenario.client, trust, log.clone())
             .context("cannot build the HTTP client from [client]")?;
+        let single = [endpoint.url.clone()];
+        let urls = if endpoint.urls.is_empty() {
+            &single[..]
+        } else {
+            &endpoint.urls[..]
+        };
         let requests = pattern::run(
             &client,
-            &endpoint.url,
+            urls,
             &self.scenario.pattern,
             self.scenario.body.policy,
             Instant::now() + self.max_run,
