@@ -277,6 +277,9 @@ pub struct EndpointReport {
     /// Its closes reconciled with its TIME_WAIT sockets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_wait_reconciled: Option<TimeWaitReconciliation>,
+    /// Its TLS handshakes, per source (HTTPS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFigures>,
 }
 
 impl EndpointReport {
