@@ -260,6 +260,7 @@ mod tests {
             closes: Closes::default(),
             time_wait: None,
             time_wait_reconciled: None,
+            tls: None,
         };
         assert!(report.is_named("127.0.0.2"));
         assert!(report.is_named("127.0.0.2:9000"));
