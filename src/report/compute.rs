@@ -138,6 +138,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         embedded.then_some(servers.as_slice()),
         raw.capture.as_ref(),
     );
+    warnings.extend(super::tls::connection_disagreements(&connections));
 
     RunReport {
         scenario: raw.name,

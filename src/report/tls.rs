@@ -5,9 +5,10 @@
 //! Every source records one handshake per TLS connection (see `model::tls`); the counts here
 //! are plain counts of those records, so they are exact for every source that was there.
 
+use super::connections::ConnectionView;
 use super::model::TlsFigures;
 use crate::capture::CaptureOutcome;
-use crate::model::{Dial, HandshakeKind, ServerConnection, Source, TlsHandshake};
+use crate::model::{Dial, HandshakeKind, ServerConnection, Source, TlsHandshake, Warning};
 
 /// Full, full-after-HelloRetryRequest and resumed handshakes among `handshakes`.
 fn count<'a>(handshakes: impl Iterator<Item = Option<&'a TlsHandshake>>) -> (u64, u64, u64, u64) {
@@ -83,6 +84,30 @@ pub(crate) fn figures(
     Some(figures)
 }
 
+/// A warning when some connection's handshake is not the same kind for every source that saw
+/// it (the counts can agree while two connections swap kinds).
+pub(crate) fn connection_disagreements(views: &[ConnectionView]) -> Option<Warning> {
+    let odd: Vec<String> = views
+        .iter()
+        .filter(|v| v.tls_disagrees())
+        .map(|v| {
+            let each: Vec<String> = v
+                .tls
+                .iter()
+                .map(|(source, kind)| format!("{source} {kind}"))
+                .collect();
+            format!("#{} {} ({})", v.id, v.client, each.join(", "))
+        })
+        .collect();
+    (!odd.is_empty()).then(|| Warning::Note {
+        message: format!(
+            "sources disagree on the TLS handshake of {} connection(s): {}",
+            odd.len(),
+            odd.join("; ")
+        ),
+    })
+}
+
 /// Whether the run's connections were encrypted, so the capture cannot read their requests:
 /// the wire or the embedded server saw a TLS handshake.
 pub(crate) fn encrypted(
@@ -125,6 +150,32 @@ mod tests {
             ..dial(1, HandshakeKind::Full)
         }];
         assert_eq!(figures(Some(&dials), None, None, 10), None);
+    }
+
+    #[test]
+    fn a_connection_whose_sources_disagree_is_named() {
+        let servers = vec![ServerConnection {
+            peer: "127.0.0.1:40001".parse().unwrap(),
+            accepted_at_us: 10,
+            ended_at_us: None,
+            requests: 1,
+            end: crate::model::EndState::OpenAtEnd,
+            error: None,
+            protocol: "http1".into(),
+            tls: handshake(HandshakeKind::Full),
+            local: None,
+        }];
+        let dials = vec![dial(40001, HandshakeKind::Resumed)];
+        let views =
+            crate::report::connections::connection_views(&dials, &mut [], Some(&servers), None);
+        let warning = connection_disagreements(&views)
+            .expect("a warning")
+            .to_string();
+        assert!(warning.contains("server full, client resumed"), "{warning}");
+        let agreeing = vec![dial(40001, HandshakeKind::Full)];
+        let views =
+            crate::report::connections::connection_views(&agreeing, &mut [], Some(&servers), None);
+        assert_eq!(connection_disagreements(&views), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! saying what resumption saved ("with https-resumption-off, 10 requests cost 10 full
 //! handshakes; with https-resumption-on, 1 full + 9 resumed").
 
+use super::connections::ConnectionView;
 use super::figures;
 use super::model::{PerSource, RunReport, TlsFigures};
 use super::sentences::baseline_for;
@@ -80,6 +81,24 @@ pub fn sentences(
         }
     }
     sentences
+}
+
+/// One connection's handshake in the per-connection table: `resumed (capture, server, client)`
+/// when the sources agree, `DISAGREE: full (capture), resumed (client)` when they do not.
+pub fn connection_text(view: &ConnectionView) -> String {
+    let Some(&(_, first)) = view.tls.first() else {
+        return "-".to_string();
+    };
+    if view.tls_disagrees() {
+        let each: Vec<String> = view
+            .tls
+            .iter()
+            .map(|(source, kind)| format!("{kind} ({source})"))
+            .collect();
+        return format!("DISAGREE: {}", each.join(", "));
+    }
+    let sources: Vec<&str> = view.tls.iter().map(|(s, _)| s.as_str()).collect();
+    format!("{first} ({})", sources.join(", "))
 }
 
 /// Whether any run is an HTTPS run (the grid then shows the handshake column).

@@ -80,6 +80,19 @@ fn assert_handshakes(report: &RunReport, version: TlsVersion, full: usize, resum
         "client: (full, resumed); {}",
         summary(report)
     );
+    // The per-connection view holds each connection's handshake from every source, agreeing.
+    let sources_per_connection = if wire_classifies(report) { 3 } else { 2 };
+    for view in &report.connections {
+        assert_eq!(view.tls.len(), sources_per_connection, "connection {view:?}");
+        assert!(!view.tls_disagrees(), "connection {view:?}");
+    }
+    if wire_classifies(report) || capture_of(report).is_none() {
+        assert!(
+            !report.warnings.iter().any(|w| w.to_string().contains("disagree")),
+            "{}",
+            summary(report)
+        );
+    }
     // The report's figures say the same, per source.
     let figures = report.tls.expect("an HTTPS run has TLS figures");
     for source in [Source::Client, Source::Server] {
