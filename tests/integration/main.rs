@@ -25,4 +25,5 @@ mod sockets_procfs;
 mod time_wait;
 mod tls_peers;
 mod tls_runs;
+mod tls_wire;
 mod watch;
