@@ -133,12 +133,26 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             message: format!("port exhaustion: {forecast}"),
         });
     }
+    let tls = super::tls::figures(
+        raw.dials.as_deref(),
+        embedded.then_some(servers.as_slice()),
+        raw.capture.as_ref(),
+        counted.sent,
+    );
+    if let Some(tls) = &tls {
+        warnings.extend(disagreements("tls_handshakes_full", &tls.handshakes_full));
+        warnings.extend(disagreements(
+            "tls_handshakes_resumed",
+            &tls.handshakes_resumed,
+        ));
+    }
     let connections = connection_views(
         raw.dials.as_deref().unwrap_or_default(),
         &mut raw.requests,
         embedded.then_some(servers.as_slice()),
         raw.capture.as_ref(),
     );
+    warnings.extend(super::tls::connection_disagreements(&connections));
 
     RunReport {
         scenario: raw.name,
@@ -188,6 +202,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         capture: raw.capture,
         endpoints: Vec::new(),
         endpoint: None,
+        tls,
     }
 }
 
@@ -219,6 +234,7 @@ fn request_count(
             message: match counted.source {
                 Some(Source::Capture) => "requests counted by the capture (no client source): HTTP/1 request heads and HTTP/2 streams opened, ok = answered".to_string(),
                 Some(source) => format!("requests counted by the {source} (no client source): those it served"),
+                None if super::tls::encrypted(raw.capture.as_ref(), servers) => "requests not counted: the connections are encrypted (TLS), and there is no client or server source".to_string(),
                 None => "requests not counted: no client, capture or server source".to_string(),
             },
         });
@@ -537,12 +553,8 @@ impl RequestCount {
         capture: Option<&CaptureOutcome>,
         servers: Option<&[ServerConnection]>,
     ) -> RequestCount {
-        let encrypted = capture.is_some_and(|c| {
-            c.connections
-                .iter()
-                .any(|c| c.opened() && (c.tls_seen || c.tls.is_some()))
-        });
-        let capture = capture.filter(|_| !(encrypted && servers.is_some()));
+        // The capture cannot read the requests of encrypted connections.
+        let capture = capture.filter(|_| !super::tls::encrypted(capture, servers));
         if let Some(capture) = capture {
             let full = || capture.connections.iter().filter(|c| c.opened());
             let sent: u64 = full().map(|c| c.requests).sum();
@@ -791,9 +803,9 @@ mod tests {
         let encrypted = capture_of(vec![answered(40000, 0, true)]);
         let counted = RequestCount::without_client(Some(&encrypted), Some(&servers));
         assert_eq!((counted.sent, counted.source), (5, Some(Source::Server)));
-        // Without the embedded server, the wire's count is all there is.
+        // Without the embedded server nothing can count them: the wire sees only ciphertext.
         let counted = RequestCount::without_client(Some(&encrypted), None);
-        assert_eq!((counted.sent, counted.source), (0, Some(Source::Capture)));
+        assert_eq!((counted.sent, counted.source), (0, None));
         let clear = capture_of(vec![answered(40000, 5, false)]);
         let counted = RequestCount::without_client(Some(&clear), Some(&servers));
         assert_eq!((counted.sent, counted.source), (5, Some(Source::Capture)));

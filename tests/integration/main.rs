@@ -27,5 +27,7 @@ mod session;
 mod simultaneous_close;
 mod sockets_procfs;
 mod time_wait;
+mod tls_peers;
+mod tls_runs;
 mod tls_wire;
 mod watch;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use kalab::model::Side;
 
-use crate::helpers::{capture_expected, peer, summary};
-use crate::observe::{free_port, observe};
+use crate::helpers::{capture_expected, free_port, peer, summary};
+use crate::observe::observe;
 
 /// Observations tried at most, looking for FINs that cross (each one ten connections).
 const MAX_OBSERVATIONS: usize = 10;
