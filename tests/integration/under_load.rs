@@ -2,6 +2,10 @@
 //! runs of two hundred, counted alike by the client, the server and the wire, with the kernel's
 //! listen-queue counters as witnesses; and a listener whose accept queue is full, whose
 //! unanswered SYNs are attempts reported apart, with their cause.
+//!
+//! The test harness starts tests in name order: this module's name puts its two heavy tests
+//! (both cores busy for about a minute) near the end of the suite, after the timing-sensitive
+//! ones have run.
 
 use kalab::report::{RunReport, Source, Warning};
 
