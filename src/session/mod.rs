@@ -27,6 +27,7 @@ use crate::model::{
 use crate::report::compute::RawRun;
 use crate::report::endpoints::compute_run;
 use crate::report::RunReport;
+use crate::runner::client::DialLog;
 use crate::scenario::Scenario;
 use crate::sockets::{Sampler, SamplerSpec};
 
@@ -211,13 +212,14 @@ pub async fn run<D: Driver>(
         .map(|(before, after)| before.delta(&after));
 
     let server_connections = target.snapshot();
+    let dials = driven.dials.as_ref().map(DialLog::dials);
     let capture = match capture {
         Some(capture) => Some(tokio::task::spawn_blocking(move || capture.stop()).await?),
         None => None,
     };
     let known = known_tuples(
         endpoint.addr,
-        driven.dials.as_deref().unwrap_or_default(),
+        dials.as_deref().unwrap_or_default(),
         server_connections.as_deref(),
         capture.as_ref(),
     );
@@ -239,7 +241,7 @@ pub async fn run<D: Driver>(
         endpoints: endpoint.hosts,
         driven_by: driven.driven_by,
         requests: driven.requests,
-        dials: driven.dials,
+        dials,
         server_connections,
         sockets: Some(sockets),
         capture,

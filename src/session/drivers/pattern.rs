@@ -56,7 +56,7 @@ impl Driver for PatternDriver {
         Ok(Driven {
             driven_by: DrivenBy::Settings(Box::new(self.scenario)),
             requests,
-            dials: Some(log.dials()),
+            dials: Some(log),
             notes,
             interrupted: false,
             keep_until_stopped: Some(Box::new(client)),
