@@ -36,6 +36,8 @@ pub struct CheckConfig {
     pub baseline: Option<PathBuf>,
     /// Allowed worsening against the baseline, in percent.
     pub tolerance_pct: f64,
+    /// `--duration` and `--rate`, replacing the scenarios' own.
+    pub pattern: crate::scenario::PatternOverride,
     /// Measurement options.
     pub options: RunOptions,
     /// Output options.
@@ -52,6 +54,7 @@ impl From<CheckArgs> for CheckConfig {
             save_baseline: args.save_baseline,
             baseline: args.baseline,
             tolerance_pct: args.tolerance,
+            pattern: (&args.measure).into(),
             options: args.measure.into(),
             output: args.output.into(),
         }
@@ -82,7 +85,7 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         .into());
     }
     let (runs, interrupted) = execute_all(
-        &plans(&checked, config.repeat)?,
+        &plans(&checked, config.repeat, &config.pattern)?,
         &config.options,
         &config.output,
     )?;

@@ -4,7 +4,8 @@
 
 use crate::cli::{DemoArgs, Format};
 use crate::exit_code::ExitCode;
-use crate::model::Source;
+use crate::model::{verbosity, Source};
+use crate::report::model::Comparison;
 use crate::report::RunReport;
 use crate::scenario::builtin;
 use crate::session::RunOptions;
@@ -15,6 +16,8 @@ use super::run::{execute_all, finish, plans};
 /// What `kalab demo` needs.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
+    /// `--duration` and `--rate`, replacing the scenarios' own.
+    pub pattern: crate::scenario::PatternOverride,
     /// Measurement options.
     pub options: RunOptions,
     /// Output options.
@@ -24,23 +27,45 @@ pub struct DemoConfig {
 impl From<DemoArgs> for DemoConfig {
     fn from(args: DemoArgs) -> Self {
         DemoConfig {
+            pattern: (&args.measure).into(),
             options: args.measure.into(),
             output: args.output.into(),
         }
     }
 }
 
-/// Runs the built-in demo scenarios and explains them.
-pub fn demo(config: DemoConfig) -> anyhow::Result<ExitCode> {
+/// The demo's comparisons: (variant, the variant it is compared with), by scenario name.
+pub const PAIRS: &[(&str, &str)] = &[
+    ("sequential-drain", "sequential-drop"),
+    ("sequential-drop-small", "sequential-drop"),
+    ("concurrent-idle10", "concurrent-idle2"),
+];
+
+/// Runs the built-in demo scenarios and explains them (with `-q`: the table only).
+pub fn demo(mut config: DemoConfig) -> anyhow::Result<ExitCode> {
     let loaded = builtin::demo_scenarios()?;
-    if config.output.format == Format::Table {
+    // The demo's scenarios are a curated set: each pair below is one experiment, before and
+    // after, and only these pairs are compared.
+    config.output.comparisons = PAIRS
+        .iter()
+        .map(|&(variant, baseline)| Comparison {
+            variant: variant.into(),
+            baseline: baseline.into(),
+        })
+        .collect();
+    let explain_too = config.output.format == Format::Table && !verbosity::quiet();
+    if explain_too {
         super::print(
             "kalab demo: the classic Go keep-alive experiments (net/http, netstat, tcpdump) re-done with reqwest + hyper on loopback.\n\
              Each scenario runs against a fresh embedded server; connections are counted by the client (dials) and the server (accepts).\n\n",
         )?;
     }
-    let (runs, interrupted) = execute_all(&plans(&loaded, 1)?, &config.options, &config.output)?;
-    if config.output.format == Format::Table && !interrupted {
+    let (runs, interrupted) = execute_all(
+        &plans(&loaded, 1, &config.pattern)?,
+        &config.options,
+        &config.output,
+    )?;
+    if explain_too && !interrupted {
         super::print(&explain(&runs))?;
         super::print("\nSide by side:\n\n")?;
     }

@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod check;
 pub mod compare;
+pub mod completions;
 pub mod demo;
 pub mod observe;
 pub mod output;
@@ -17,6 +18,14 @@ use crate::exit_code::ExitCode;
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    use crate::model::verbosity::{self, Verbosity};
+    verbosity::set(if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    });
     match cli.command {
         Command::Demo(args) => demo::demo(args.into()),
         Command::Run(args) => run::run(args.into()),
@@ -25,6 +34,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::analyze(args),
         Command::Observe(args) => observe::observe(args.into()),
         Command::Watch(args) => watch::watch(args.into()),
+        Command::Completions(args) => completions::completions(args.shell),
+        Command::Man => completions::man(),
     }
 }
 

@@ -119,6 +119,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             message: format!("port exhaustion: {forecast}"),
         });
     }
+    let drive_ms = drive_ms(&raw);
     let connections = connection_views(
         raw.dials.as_deref().unwrap_or_default(),
         &mut raw.requests,
@@ -172,7 +173,34 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         capture: raw.capture,
         endpoints: Vec::new(),
         endpoint: None,
+        drive_ms,
+        requests_per_s: per_second(Some(counted.sent), drive_ms),
+        connections_per_s: per_second(connections_opened.best().map(|(n, _)| n), drive_ms),
+        input: None,
     }
+}
+
+/// How long the traffic was driven, in milliseconds: the span of kalab's requests, or the
+/// watch's or the observed command's duration.
+fn drive_ms(raw: &RawRun) -> Option<f64> {
+    let first = raw.requests.iter().map(|r| r.started_at_us).min();
+    let last = raw
+        .requests
+        .iter()
+        .map(|r| r.started_at_us + r.latency_us)
+        .max();
+    match (first, last, &raw.driven_by) {
+        (Some(first), Some(last), _) if last > first => Some((last - first) as f64 / 1000.0),
+        (_, _, DrivenBy::Watched(watched)) => Some(watched.duration_ms),
+        (_, _, DrivenBy::Observed(observed)) => Some(observed.command.duration_ms),
+        _ => None,
+    }
+}
+
+/// `count` per second of `drive_ms` (none without a duration).
+pub fn per_second(count: Option<u64>, drive_ms: Option<f64>) -> Option<f64> {
+    let drive_ms = drive_ms.filter(|&ms| ms > 0.0)?;
+    Some(count? as f64 * 1000.0 / drive_ms)
 }
 
 /// Counts the requests from the best source there is, and warns about what that means: a
@@ -187,7 +215,7 @@ fn request_count(
         None => RequestCount::without_client(raw.capture.as_ref(), servers),
     };
     let planned = match &raw.driven_by {
-        DrivenBy::Settings(scenario) => Some(scenario.pattern.total_requests()),
+        DrivenBy::Settings(scenario) => scenario.pattern.total_requests(),
         DrivenBy::Observed(_) | DrivenBy::Watched(_) => None,
     };
     if let (Some(planned), Some(_)) = (planned, &raw.dials) {

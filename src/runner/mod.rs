@@ -5,4 +5,5 @@
 pub(crate) mod body;
 pub mod client;
 pub mod pattern;
+pub mod rate;
 pub mod server;

@@ -1,7 +1,8 @@
 //! Request patterns: one loop, parameterised by workers, requests per worker and pause.
 //!
 //! `sequential` is the loop with one worker; `concurrent` runs several at once. Every loop is
-//! bounded by its request count and by a deadline, so a run always stops by itself. With
+//! bounded by its request count or its duration, and by a deadline, so a run always stops by
+//! itself. With a rate, arrivals are open-loop (`runner::rate`). With
 //! several hosts, each request goes to one of them as the pattern's `spread` says: round-robin
 //! (request `i` of worker `w` to host `(w + i) mod N`) or random from a seeded generator.
 
@@ -15,7 +16,7 @@ use crate::model::{now_us, RequestError, RequestOutcome};
 use crate::scenario::{BodyPolicy, HostSpread, PatternSettings};
 
 /// Which host each request of one worker goes to.
-enum HostChoice {
+pub(super) enum HostChoice {
     /// `(worker + index) mod hosts`.
     RoundRobin { worker: u32, hosts: usize },
     /// A generator seeded with the pattern's seed and the worker's number.
@@ -23,7 +24,7 @@ enum HostChoice {
 }
 
 impl HostChoice {
-    fn new(pattern: &PatternSettings, worker: u32, hosts: usize) -> HostChoice {
+    pub(super) fn new(pattern: &PatternSettings, worker: u32, hosts: usize) -> HostChoice {
         match pattern.spread {
             HostSpread::RoundRobin => HostChoice::RoundRobin { worker, hosts },
             HostSpread::Random => {
@@ -38,7 +39,7 @@ impl HostChoice {
     }
 
     /// The host of request `index`.
-    fn host(&mut self, index: u32) -> usize {
+    pub(super) fn host(&mut self, index: u32) -> usize {
         match self {
             HostChoice::RoundRobin { worker, hosts } => {
                 (*worker as usize + index as usize) % (*hosts).max(1)
@@ -50,13 +51,40 @@ impl HostChoice {
 
 /// Runs the pattern against `urls` (one per host, spread as the pattern says) and returns every
 /// request's outcome, ordered by start time. `on_done` is called after each request (for
-/// progress bars).
+/// progress bars). The pattern ends at its request count, at the end of its `duration`, or at
+/// `deadline`, whichever comes first; with a `rate`, arrivals are open-loop (see
+/// [`super::rate`]).
 pub async fn run(
     client: &reqwest::Client,
     urls: &[String],
     pattern: &PatternSettings,
     policy: BodyPolicy,
     deadline: Instant,
+    on_done: Arc<dyn Fn() + Send + Sync>,
+) -> Vec<RequestOutcome> {
+    let started = Instant::now();
+    let stop = match pattern.duration {
+        Some(duration) => deadline.min(started + duration.0),
+        None => deadline,
+    };
+    let mut all = match pattern.rate {
+        Some(rate) => {
+            super::rate::open_loop(client, urls, pattern, rate, policy, started, stop, on_done)
+                .await
+        }
+        None => closed_loop(client, urls, pattern, policy, stop, on_done).await,
+    };
+    all.sort_by_key(|o| (o.started_at_us, o.worker, o.index));
+    all
+}
+
+/// Every worker sends its next request when the previous one is done (and the pause is over).
+async fn closed_loop(
+    client: &reqwest::Client,
+    urls: &[String],
+    pattern: &PatternSettings,
+    policy: BodyPolicy,
+    stop: Instant,
     on_done: Arc<dyn Fn() + Send + Sync>,
 ) -> Vec<RequestOutcome> {
     let mut workers = tokio::task::JoinSet::new();
@@ -68,14 +96,15 @@ pub async fn run(
         let client = client.clone();
         let urls = urls.to_vec();
         let mut choice = HostChoice::new(pattern, worker, urls.len());
-        let requests = pattern.requests_per_worker.get();
+        // Without a count, the duration (or the deadline) ends the loop.
+        let requests = pattern.requests_per_worker.map_or(u32::MAX, |n| n.get());
         let pause = Duration::from_millis(pattern.pause_ms);
         let on_done = Arc::clone(&on_done);
         workers.spawn(async move {
             start.wait().await;
-            let mut outcomes = Vec::with_capacity(requests as usize);
+            let mut outcomes = Vec::with_capacity(requests.min(1024) as usize);
             for index in 0..requests {
-                if Instant::now() >= deadline {
+                if Instant::now() >= stop {
                     break;
                 }
                 let url = &urls[choice.host(index)];
@@ -94,11 +123,10 @@ pub async fn run(
             all.extend(outcomes);
         }
     }
-    all.sort_by_key(|o| (o.started_at_us, o.worker, o.index));
     all
 }
 
-async fn one_request(
+pub(super) async fn one_request(
     client: &reqwest::Client,
     url: &str,
     policy: BodyPolicy,
@@ -180,10 +208,12 @@ mod tests {
         PatternSettings {
             kind: crate::scenario::PatternKind::Concurrent,
             workers: std::num::NonZeroU32::new(3).unwrap(),
-            requests_per_worker: std::num::NonZeroU32::new(6).unwrap(),
+            requests_per_worker: std::num::NonZeroU32::new(6),
             pause_ms: 0,
             spread,
             seed,
+            duration: None,
+            rate: None,
         }
     }
 

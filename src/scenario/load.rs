@@ -110,6 +110,13 @@ fn validate(origin: &str, text: &str, scenario: &Scenario) -> Result<(), Scenari
             ),
         ));
     }
+    if pattern.requests_per_worker.is_none() && pattern.duration.is_none() {
+        return Err(fail(
+            "pattern",
+            "requests_per_worker",
+            "missing: give `requests_per_worker = N`, or `duration = \"30s\"` to send for that long (or both: whichever ends first)".into(),
+        ));
+    }
     if let Some(url) = &scenario.server.url {
         if let Err(why) = check_url(url) {
             return Err(fail("server", "url", why));
@@ -289,7 +296,7 @@ requests_per_worker = 10
     #[test]
     fn a_minimal_file_takes_the_defaults() {
         let loaded = parse_str("t.toml", GOOD).unwrap();
-        assert_eq!(loaded.scenario.pattern.total_requests(), 10);
+        assert_eq!(loaded.scenario.pattern.total_requests(), Some(10));
         assert_eq!(loaded.scenario.server.body_bytes, 11);
         assert_eq!(loaded.scenario.client.max_idle_per_host, None);
     }

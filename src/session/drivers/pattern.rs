@@ -25,7 +25,12 @@ pub struct PatternDriver {
 impl Driver for PatternDriver {
     async fn drive(self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
         let log = DialLog::default();
-        let client = client::build(&self.scenario.client, log.clone())
+        let mut settings = self.scenario.client.clone();
+        if self.scenario.pattern.rate.map(|r| r.of) == Some(crate::scenario::RateOf::Connections) {
+            // A rate of new connections: every arrival dials; nothing waits idle in the pool.
+            settings.max_idle_per_host = Some(0);
+        }
+        let client = client::build(&settings, log.clone())
             .context("cannot build the HTTP client from [client]")?;
         let single = [endpoint.url.clone()];
         let urls = if endpoint.urls.is_empty() {
