@@ -73,10 +73,10 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         .into_iter()
         .partition(|l| expectations.any_for(&l.origin));
     for scenario in &skipped {
-        eprintln!(
-            "kalab: {} has no [expect] table: not checked",
+        crate::model::verbosity::note(&format!(
+            "{} has no [expect] table: not checked",
             scenario.origin
-        );
+        ));
     }
     if checked.is_empty() {
         return Err(InputError::new(

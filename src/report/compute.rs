@@ -119,7 +119,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             message: format!("port exhaustion: {forecast}"),
         });
     }
-    let drive_ms = drive_ms(&raw);
+    let drive_ms = drive_ms(&raw, counted.sent);
     let connections = connection_views(
         raw.dials.as_deref().unwrap_or_default(),
         &mut raw.requests,
@@ -180,9 +180,10 @@ pub fn compute(mut raw: RawRun) -> RunReport {
     }
 }
 
-/// How long the traffic was driven, in milliseconds: the span of kalab's requests, or the
-/// watch's or the observed command's duration.
-fn drive_ms(raw: &RawRun) -> Option<f64> {
+/// How long the traffic was driven, in milliseconds: from the pattern's start to the end of
+/// its last request (at least the whole `duration` of a rate that sent all it planned: its
+/// arrivals spread over that window), or the watch's or the observed command's duration.
+fn drive_ms(raw: &RawRun, sent: u64) -> Option<f64> {
     let first = raw.requests.iter().map(|r| r.started_at_us).min();
     let last = raw
         .requests
@@ -190,7 +191,18 @@ fn drive_ms(raw: &RawRun) -> Option<f64> {
         .map(|r| r.started_at_us + r.latency_us)
         .max();
     match (first, last, &raw.driven_by) {
-        (Some(first), Some(last), _) if last > first => Some((last - first) as f64 / 1000.0),
+        (Some(first), Some(last), DrivenBy::Settings(scenario)) if last > first => {
+            let start = raw.started_at_us.min(first);
+            let span_ms = (last - start) as f64 / 1000.0;
+            let pattern = &scenario.pattern;
+            let window_ms = match (pattern.rate, pattern.duration) {
+                (Some(_), Some(duration)) if Some(sent) >= pattern.total_requests() => {
+                    duration.0.as_secs_f64() * 1000.0
+                }
+                _ => 0.0,
+            };
+            Some(span_ms.max(window_ms))
+        }
         (_, _, DrivenBy::Watched(watched)) => Some(watched.duration_ms),
         (_, _, DrivenBy::Observed(observed)) => Some(observed.command.duration_ms),
         _ => None,
