@@ -191,7 +191,9 @@ pub struct AnalyzeArgs {
     /// The server port; default: the port most SYNs go to.
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
-    /// Output format.
+    /// Output format: `table` (one row per connection, then the capture's summary), `json`
+    /// (every connection record), `markdown` (the table, for pasting), `csv` (one row per
+    /// connection).
     #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = format_parser())]
     pub format: Format,
 }

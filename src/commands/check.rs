@@ -92,10 +92,20 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
     config.output.write_final(&runs)?;
     let results = expectations.evaluate(&runs);
     let regressions = baseline_runs
-        .map(|before| baseline::regressions(&before, &runs, config.tolerance_pct))
+        .as_ref()
+        .map(|before| baseline::regressions(before, &runs, config.tolerance_pct))
         .unwrap_or_default();
 
     super::print(&render::terminal(&results, &regressions))?;
+    if let (Some(path), Some(before)) = (&config.baseline, &baseline_runs) {
+        super::print(&baseline_summary(
+            path,
+            before,
+            &runs,
+            regressions.len(),
+            config.tolerance_pct,
+        ))?;
+    }
     if let Some(path) = &config.junit {
         std::fs::write(path, junit::render(&results, &regressions)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -141,4 +151,42 @@ fn write_step_summary(
         })?;
     writeln!(file, "{text}\n")?;
     Ok(())
+}
+
+/// What the baseline check did, said even when all is well: how many variants it matched, what
+/// it guarded, and which variants the baseline does not have.
+fn baseline_summary(
+    path: &std::path::Path,
+    before: &[RunReport],
+    runs: &[RunReport],
+    regressions: usize,
+    tolerance_pct: f64,
+) -> String {
+    use crate::report::summary::group;
+    let known: Vec<String> = group(before).into_iter().map(|v| v.label).collect();
+    let (matched, missing): (Vec<_>, Vec<_>) = group(runs)
+        .into_iter()
+        .map(|v| v.label)
+        .partition(|label| known.contains(label));
+    let guarded: Vec<&str> = baseline::GUARDED.iter().map(|f| f.name).collect();
+    let verdict = match regressions {
+        0 => "none got worse".to_string(),
+        n => format!("{n} regression(s)"),
+    };
+    let mut text = format!(
+        "baseline {}: {} of {} variant(s) compared on {} (tolerance {}%): {verdict}\n",
+        path.display(),
+        matched.len(),
+        matched.len() + missing.len(),
+        guarded.join(", "),
+        tolerance_pct
+    );
+    if !missing.is_empty() {
+        text.push_str(&format!(
+            "baseline {}: not in it, so not compared: {}\n",
+            path.display(),
+            missing.join(", ")
+        ));
+    }
+    text
 }

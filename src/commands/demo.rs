@@ -54,11 +54,14 @@ pub fn demo(mut config: DemoConfig) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let explain_too = config.output.format == Format::Table && !verbosity::quiet();
+    // Paragraphs wider than the terminal are reflowed to fit, like the report's lines.
+    let width = super::output::terminal_layout(false).width;
     if explain_too {
-        super::print(
+        super::print(&reflow(
             "kalab demo: the classic Go keep-alive experiments (net/http, netstat, tcpdump) re-done with reqwest + hyper on loopback.\n\
              Each scenario runs against a fresh embedded server; connections are counted by the client (dials) and the server (accepts).\n\n",
-        )?;
+            width,
+        ))?;
     }
     let (runs, interrupted) = execute_all(
         &plans(&loaded, 1, &config.pattern)?,
@@ -66,7 +69,7 @@ pub fn demo(mut config: DemoConfig) -> anyhow::Result<ExitCode> {
         &config.output,
     )?;
     if explain_too && !interrupted {
-        super::print(&explain(&runs))?;
+        super::print(&reflow(&explain(&runs), width))?;
         super::print("\nSide by side:\n\n")?;
     }
     finish(&runs, &config.output, interrupted)
@@ -153,4 +156,83 @@ pub fn explain(runs: &[RunReport]) -> String {
         text.push('\n');
     }
     text
+}
+
+/// `text` with every paragraph (lines between blank lines) that has a line wider than `width`
+/// refilled to fit: words kept whole, the first line's indent kept, and the continuation lines
+/// indented like the paragraph's second line. Paragraphs that fit (the wire table) stay as they
+/// are; without a width nothing changes.
+pub fn reflow(text: &str, width: Option<u16>) -> String {
+    let Some(limit) = width.map(usize::from) else {
+        return text.to_string();
+    };
+    let mut out = String::new();
+    let mut paragraph: Vec<&str> = Vec::new();
+    let flush = |paragraph: &mut Vec<&str>, out: &mut String| {
+        if paragraph.iter().all(|l| l.chars().count() <= limit) {
+            for line in paragraph.iter() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        } else {
+            let indent = |l: &str| l.len() - l.trim_start().len();
+            let first = &paragraph[0][..indent(paragraph[0])];
+            // A one-line paragraph hangs its continuation under the text after `N. `.
+            let hanging = format!("{first}   ");
+            let rest = paragraph
+                .get(1)
+                .map_or(hanging.as_str(), |l| &l[..indent(l)]);
+            let mut line = first.to_string();
+            let mut empty = true;
+            for word in paragraph.iter().flat_map(|l| l.split_whitespace()) {
+                if !empty && line.chars().count() + 1 + word.chars().count() > limit {
+                    out.push_str(&line);
+                    out.push('\n');
+                    line = rest.to_string();
+                    empty = true;
+                }
+                if !empty {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                empty = false;
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        paragraph.clear();
+    };
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !paragraph.is_empty() {
+                flush(&mut paragraph, &mut out);
+            }
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            paragraph.push(line);
+        }
+    }
+    if !paragraph.is_empty() {
+        flush(&mut paragraph, &mut out);
+    }
+    if !text.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reflow;
+
+    #[test]
+    fn wide_paragraphs_are_refilled_and_narrow_ones_kept() {
+        let text = "  1. one two three four five six seven\n     eight nine\n\n  a  b\n";
+        let out = reflow(text, Some(20));
+        assert!(out.lines().all(|l| l.chars().count() <= 20), "{out}");
+        assert!(out.starts_with("  1. one two three\n     four"), "{out}");
+        assert!(out.ends_with("\n\n  a  b\n"), "{out}");
+        assert_eq!(reflow(text, None), text);
+    }
 }

@@ -90,6 +90,12 @@ impl OutputConfig {
             other => other.exporter().export(&results, baseline)?,
         };
         super::print(&String::from_utf8_lossy(&bytes))?;
+        if self.format.machine_readable() {
+            // The table lists saved captures below itself; other formats say it on stderr.
+            for line in saved_captures(runs) {
+                crate::model::verbosity::note(&line);
+            }
+        }
         if self.connections && !self.format.machine_readable() {
             for run in runs {
                 super::print(&connections::render(run))?;
@@ -126,4 +132,19 @@ pub fn terminal_layout(wide: bool) -> Layout {
         }
     });
     Layout { width, wide }
+}
+
+/// One line per capture file the runs saved: where the packets went.
+fn saved_captures(runs: &[RunReport]) -> Vec<String> {
+    runs.iter()
+        .filter_map(|run| {
+            let path = run.capture.as_ref()?.saved_file.as_ref()?;
+            Some(format!(
+                "{} run {}: packets saved to {}",
+                run.label(),
+                run.repetition,
+                path.display()
+            ))
+        })
+        .collect()
 }

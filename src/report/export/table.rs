@@ -75,7 +75,7 @@ pub fn render_with(grid: &Grid, layout: Layout) -> String {
 
 /// `text` as lines of at most `width` characters (continuations indented two more), words
 /// kept whole; unchanged without a width.
-fn wrap(text: &str, width: Option<u16>) -> String {
+pub fn wrap(text: &str, width: Option<u16>) -> String {
     let Some(width) = width.map(usize::from) else {
         return format!("{text}\n");
     };
