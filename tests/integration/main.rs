@@ -23,4 +23,5 @@ mod schema;
 mod session;
 mod sockets_procfs;
 mod time_wait;
+mod ux;
 mod watch;
