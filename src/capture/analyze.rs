@@ -310,3 +310,85 @@ pub fn analyze_file(path: &Path, port: Option<u16>) -> Result<Analysis, AnalyzeE
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{HandshakeKind, TlsVersion};
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/capture")
+            .join(name)
+    }
+
+    fn kinds(a: &Analysis) -> Vec<Option<HandshakeKind>> {
+        a.connections
+            .iter()
+            .map(|c| c.tls.as_ref().map(|t| t.kind))
+            .collect()
+    }
+
+    /// nginx (TLS 1.2 only, shared session cache) and curl fetching two URLs with
+    /// `Connection: close`: the second connection resumes the first's session by its id. The
+    /// capture's snaplen (256) cuts the ClientHellos.
+    #[test]
+    fn tls12_session_id_resumption_from_a_real_capture() {
+        let a = analyze_file(&fixture("tls12-nginx-curl.pcap"), None).unwrap();
+        assert_eq!(
+            kinds(&a),
+            [Some(HandshakeKind::Full), Some(HandshakeKind::Resumed)]
+        );
+        for c in &a.connections {
+            let tls = c.tls.as_ref().unwrap();
+            assert_eq!(tls.version, Some(TlsVersion::Tls12));
+            assert_eq!(tls.alpn.as_deref(), Some("http/1.1"));
+            assert!(c.tls_seen);
+        }
+        let s = &a.summary;
+        assert_eq!(
+            (
+                s.tls_connections,
+                s.tls_handshakes_full,
+                s.tls_handshakes_full_hrr,
+                s.tls_handshakes_resumed,
+                s.tls_unclassified
+            ),
+            (2, 1, 0, 1, 0)
+        );
+        // Encrypted requests are not counted, and no reuse ratio is made of them.
+        assert_eq!((s.requests, s.reuse_ratio), (0, None));
+    }
+
+    /// nginx (TLS 1.3, P-256 only) and curl offering an X25519 key share first: the server asks
+    /// again with a HelloRetryRequest on the first connection; the second resumes by PSK.
+    #[test]
+    fn tls13_hello_retry_and_psk_resumption_from_a_real_capture() {
+        let a = analyze_file(&fixture("tls13-hrr-nginx-curl.pcap"), None).unwrap();
+        assert_eq!(
+            kinds(&a),
+            [Some(HandshakeKind::FullHrr), Some(HandshakeKind::Resumed)]
+        );
+        assert!(a
+            .connections
+            .iter()
+            .all(|c| c.tls.as_ref().unwrap().version == Some(TlsVersion::Tls13)));
+        let s = &a.summary;
+        assert_eq!(
+            (
+                s.tls_connections,
+                s.tls_handshakes_full_hrr,
+                s.tls_handshakes_resumed
+            ),
+            (2, 1, 1)
+        );
+    }
+
+    #[test]
+    fn plain_http_captures_have_no_tls() {
+        let a = analyze_file(&fixture("lo-en10mb.pcap"), None).unwrap();
+        assert!(a.connections.iter().all(|c| !c.tls_seen && c.tls.is_none()));
+        assert_eq!(a.summary.tls_connections, 0);
+        assert_eq!(a.summary.reuse_ratio, Some(1.0));
+    }
+}

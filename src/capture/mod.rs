@@ -3,8 +3,8 @@
 //!
 //! Layout follows the data: a [`PacketSource`] (live pcap in `live`, capture files in `file`)
 //! pushes frames; `decode` turns each into a [`TcpSegment`] (pure); `flows` assembles segments
-//! into [`ConnectionRecord`](crate::model::ConnectionRecord)s (pure); `analyze` is the offline
-//! command.
+//! into [`ConnectionRecord`](crate::model::ConnectionRecord)s (pure); `tls` classifies each
+//! connection's TLS handshake from its hellos (pure); `analyze` is the offline command.
 
 pub mod analyze;
 pub mod decode;
@@ -15,6 +15,7 @@ pub mod http;
 pub mod live;
 pub mod route;
 pub mod source;
+pub mod tls;
 
 pub use analyze::{analyze_file, analyze_file_with, Analysis, AnalyzeError};
 pub use decode::{decode, LinkType, SkipReason, TcpFlags, TcpSegment};

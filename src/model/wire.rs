@@ -54,6 +54,11 @@ pub struct ConnectionRecord {
     /// connections only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsHandshake>,
+    /// True when the connection speaks TLS: the client's stream began with a TLS handshake
+    /// record (or the server sent a ServerHello). Its HTTP messages are then encrypted and not
+    /// counted; `tls` is None when the handshake could not be classified (no ServerHello seen).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_seen: bool,
 }
 
 impl ConnectionRecord {
@@ -81,6 +86,7 @@ impl ConnectionRecord {
             end: EndState::OpenAtEnd,
             partial: true,
             tls: None,
+            tls_seen: false,
         }
     }
 

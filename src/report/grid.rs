@@ -9,6 +9,7 @@ use super::figures::{self, Figure};
 use super::model::{Comparison, ResultSet, RunReport, Source};
 use super::sentences::{self, Baselines};
 use super::summary::{cell, group, VariantSummary};
+use super::tls_text as tls;
 use crate::model::Warning;
 
 /// The side-by-side comparison of a set of runs, as text cells.
@@ -93,7 +94,7 @@ pub fn build_with(runs: &[RunReport], baseline: Option<&str>, explicit: &[Compar
         .zip(&ratios)
         .map(|(variant, ratio)| row(variant, ratio, &sources, repeated))
         .collect();
-    Grid {
+    let mut grid = Grid {
         headers: headers(&sources, repeated),
         rows,
         compact: compact(&variants, &ratios, repeated),
@@ -104,7 +105,22 @@ pub fn build_with(runs: &[RunReport], baseline: Option<&str>, explicit: &[Compar
         sentences: sentences::comparisons(&variants, baselines),
         notes: notes(&variants),
         files: saved_files(runs),
+    };
+    if tls::any(runs) {
+        grid.headers.push(tls::COLUMN_HEADER.to_string());
+        for (row, variant) in grid.rows.iter_mut().zip(&variants) {
+            row.push(tls::cell_text(variant));
+        }
+        // The compact table shows the handshakes too, after the rates (dropped before them).
+        grid.compact.headers.push("TLS\nfull/resumed".into());
+        for (row, variant) in grid.compact.rows.iter_mut().zip(&variants) {
+            row.push(tls::cell_text(variant));
+        }
+        let tls_column = grid.compact.headers.len() - 1;
+        grid.compact.droppable.insert(1, tls_column);
+        grid.sentences.extend(tls::sentences(&variants, baselines));
     }
+    grid
 }
 
 /// The `vs baseline` cell: connections opened over the baseline's (`1.00x` on a baseline,

@@ -23,5 +23,8 @@ mod schema;
 mod session;
 mod sockets_procfs;
 mod time_wait;
+mod tls_peers;
+mod tls_runs;
+mod tls_wire;
 mod ux;
 mod watch;

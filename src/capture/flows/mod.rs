@@ -21,6 +21,7 @@ pub use self::summary::{summarize, CaptureSummary, SummaryBuilder};
 use self::table::{TableKey, Tables, V4Key, V6Key};
 use super::decode::TcpSegment;
 use super::http::{MessageCounter, MessageKind};
+use super::tls::TlsWire;
 use crate::model::{ConnectionRecord, EndState, FourTuple, Side};
 
 /// How long (capture time) a finished connection is kept to collect its final ACK.
@@ -33,6 +34,7 @@ struct Flow {
     record: ConnectionRecord,
     requests: MessageCounter,
     responses: MessageCounter,
+    tls: TlsWire,
 }
 
 impl Flow {
@@ -47,18 +49,20 @@ impl Flow {
                 record,
                 requests,
                 responses: MessageCounter::new(MessageKind::Response),
+                tls: TlsWire::default(),
             }
         } else {
             Flow {
                 record,
                 requests: MessageCounter::new_mid_stream(MessageKind::Request),
                 responses: MessageCounter::new_mid_stream(MessageKind::Response),
+                tls: TlsWire::default(),
             }
         }
     }
 
     /// Adds one segment of this connection, sent by `side`: handshake times, payload and HTTP
-    /// messages, FINs and RSTs.
+    /// messages, TLS hellos, FINs and RSTs.
     #[inline]
     fn record_segment(&mut self, side: Side, seg: &TcpSegment<'_>, counts: &mut PacketCounts) {
         let r = &mut self.record;
@@ -107,6 +111,9 @@ impl Flow {
                 );
             }
         }
+        if self.tls.wants_segments() {
+            self.tls.segment(side == Side::Client, seg);
+        }
         if flags.fin() {
             match side {
                 Side::Client => {
@@ -136,6 +143,12 @@ impl Flow {
 
     fn into_record(mut self) -> ConnectionRecord {
         let r = &mut self.record;
+        (r.tls_seen, r.tls) = self.tls.finish();
+        if r.tls_seen {
+            // Encrypted bytes that happened to look like a message start are not messages.
+            r.request_times_us.clear();
+            r.responses = 0;
+        }
         r.requests = r.request_times_us.len() as u64;
         r.end = if r.rst_at_us.is_some() {
             EndState::Reset

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::PacketCounts;
-use crate::model::{ConnectionRecord, EndState};
+use crate::model::{ConnectionRecord, EndState, HandshakeKind};
 
 /// Counts over a capture's connections. Connection-level counts cover full connections (SYN
 /// captured); partial connections are counted apart. Times are not part of the summary.
@@ -34,15 +34,16 @@ pub struct CaptureSummary {
     pub closes_by_reset: u64,
     /// Full connections still open at the end of the capture.
     pub open_at_end: u64,
-    /// HTTP/1.x requests started on full connections.
+    /// HTTP/1.x requests started on full connections (TLS connections' requests are encrypted
+    /// and not counted: see `tls_connections`).
     pub requests: u64,
     /// Requests seen on partial connections.
     pub partial_requests: u64,
-    /// `requests / connections_opened`; None without connections.
+    /// `requests / connections_opened`, over plain (not TLS) connections; None without any.
     pub reuse_ratio: Option<f64>,
     /// Fewest requests on one full connection.
     pub requests_per_connection_min: Option<u64>,
-    /// Median requests per full connection.
+    /// Median requests per full connection (plain connections only, as min and max).
     pub requests_per_connection_median: Option<f64>,
     /// Most requests on one full connection.
     pub requests_per_connection_max: Option<u64>,
@@ -52,6 +53,24 @@ pub struct CaptureSummary {
     pub fin_packets_from_server: u64,
     /// RST segments, either side.
     pub rst_packets: u64,
+    /// Connections that speak TLS (a TLS handshake record opened the client's stream), partial
+    /// connections included. Their HTTP requests are encrypted: not in `requests`.
+    #[serde(default)]
+    pub tls_connections: u64,
+    /// Of `tls_connections`, full handshakes (without a HelloRetryRequest).
+    #[serde(default)]
+    pub tls_handshakes_full: u64,
+    /// Of `tls_connections`, full handshakes after a HelloRetryRequest (TLS 1.3).
+    #[serde(default)]
+    pub tls_handshakes_full_hrr: u64,
+    /// Of `tls_connections`, resumed handshakes (TLS 1.3 pre-shared key, TLS 1.2 session id or
+    /// ticket).
+    #[serde(default)]
+    pub tls_handshakes_resumed: u64,
+    /// Of `tls_connections`, handshakes that could not be classified (no ServerHello captured,
+    /// or the server answered with an alert).
+    #[serde(default)]
+    pub tls_unclassified: u64,
 }
 
 /// Builds a [`CaptureSummary`] from records one at a time, in constant memory per distinct
@@ -59,6 +78,8 @@ pub struct CaptureSummary {
 #[derive(Debug, Default, Clone)]
 pub struct SummaryBuilder {
     summary: CaptureSummary,
+    /// Full connections that are not TLS: the ones whose requests are counted.
+    plain_connections: u64,
     requests_histogram: BTreeMap<u64, u64>,
 }
 
@@ -71,6 +92,15 @@ impl SummaryBuilder {
     /// Adds one connection.
     pub fn add(&mut self, r: &ConnectionRecord) {
         let s = &mut self.summary;
+        if r.tls_seen {
+            s.tls_connections += 1;
+            match r.tls.as_ref().map(|t| t.kind) {
+                Some(HandshakeKind::Full) => s.tls_handshakes_full += 1,
+                Some(HandshakeKind::FullHrr) => s.tls_handshakes_full_hrr += 1,
+                Some(HandshakeKind::Resumed) => s.tls_handshakes_resumed += 1,
+                None => s.tls_unclassified += 1,
+            }
+        }
         if r.partial {
             s.partial_connections += 1;
             s.partial_requests += r.requests;
@@ -87,8 +117,11 @@ impl SummaryBuilder {
             EndState::Reset => s.closes_by_reset += 1,
             EndState::OpenAtEnd => s.open_at_end += 1,
         }
-        s.requests += r.requests;
-        *self.requests_histogram.entry(r.requests).or_default() += 1;
+        if !r.tls_seen {
+            s.requests += r.requests;
+            self.plain_connections += 1;
+            *self.requests_histogram.entry(r.requests).or_default() += 1;
+        }
     }
 
     /// The summary, with the packet-level counts copied in.
@@ -97,12 +130,12 @@ impl SummaryBuilder {
         s.fin_packets_from_client = counts.fin_packets_from_client;
         s.fin_packets_from_server = counts.fin_packets_from_server;
         s.rst_packets = counts.rst_packets;
-        if s.connections_opened > 0 {
-            s.reuse_ratio = Some(s.requests as f64 / s.connections_opened as f64);
+        if self.plain_connections > 0 {
+            s.reuse_ratio = Some(s.requests as f64 / self.plain_connections as f64);
         }
         s.requests_per_connection_min = self.requests_histogram.keys().next().copied();
         s.requests_per_connection_max = self.requests_histogram.keys().next_back().copied();
-        s.requests_per_connection_median = median(&self.requests_histogram, s.connections_opened);
+        s.requests_per_connection_median = median(&self.requests_histogram, self.plain_connections);
         s
     }
 }

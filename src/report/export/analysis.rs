@@ -9,14 +9,20 @@ use anyhow::Context as _;
 use comfy_table::{presets, Table};
 
 use super::Format;
-use crate::capture::{analyze_file_with, Analysis, AnalyzeError};
-use crate::model::{ConnectionRecord, Side};
+use crate::capture::{analyze_file_with, Analysis, AnalyzeError, CaptureSummary};
+use crate::model::{ConnectionRecord, Side, TlsVersion};
 
 /// Connection rows shown by the table and Markdown formats.
 pub const TABLE_ROW_LIMIT: usize = 1_000;
 
-/// The CSV header; one row per connection follows (times in microseconds since the epoch).
-pub const CSV_HEADER: &str = "client,server,client_isn,partial,syn_at_us,syn_ack_at_us,client_fin_at_us,server_fin_at_us,rst_at_us,rst_from,first_packet_at_us,last_packet_at_us,packets_to_server,packets_to_client,payload_bytes_to_server,payload_bytes_to_client,requests,responses,active_closer,end";
+/// The CSV header; one row per connection follows (times in microseconds since the epoch). On a
+/// TLS connection `requests` and `responses` say `encrypted`; `tls` is its handshake (`full`,
+/// `full-hrr`, `resumed`, or `unclassified`), empty on a plain connection.
+pub const CSV_HEADER: &str = "client,server,client_isn,partial,syn_at_us,syn_ack_at_us,client_fin_at_us,server_fin_at_us,rst_at_us,rst_from,first_packet_at_us,last_packet_at_us,packets_to_server,packets_to_client,payload_bytes_to_server,payload_bytes_to_client,requests,responses,active_closer,end,tls,tls_version,tls_alpn";
+
+/// What the request and response columns say on a TLS connection: the wire cannot count
+/// encrypted HTTP messages.
+pub const ENCRYPTED: &str = "encrypted";
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
@@ -26,10 +32,59 @@ fn side(s: Option<Side>) -> &'static str {
     s.map(Side::as_str).unwrap_or("")
 }
 
-/// One CSV row for a connection (addresses contain no commas or quotes).
+/// A message count, or [`ENCRYPTED`] on a TLS connection.
+fn messages(r: &ConnectionRecord, count: u64) -> String {
+    if r.tls_seen {
+        ENCRYPTED.to_string()
+    } else {
+        count.to_string()
+    }
+}
+
+/// The handshake word of a TLS connection: its kind, or `unclassified`; None when plain.
+fn handshake_word(r: &ConnectionRecord) -> Option<&'static str> {
+    match &r.tls {
+        Some(tls) => Some(tls.kind.as_str()),
+        None => r.tls_seen.then_some("unclassified"),
+    }
+}
+
+/// The TLS column of the connection table: `resumed 1.3 h2`, `full 1.2`, `unclassified`, `-`.
+fn handshake_cell(r: &ConnectionRecord) -> String {
+    let Some(word) = handshake_word(r) else {
+        return "-".into();
+    };
+    let mut cell = word.to_string();
+    if let Some(tls) = &r.tls {
+        if let Some(version) = tls.version {
+            cell += &format!(" {}", version_number(version));
+        }
+        if let Some(alpn) = &tls.alpn {
+            cell += &format!(" {alpn}");
+        }
+    }
+    cell
+}
+
+fn version_number(v: TlsVersion) -> &'static str {
+    match v {
+        TlsVersion::Tls12 => "1.2",
+        TlsVersion::Tls13 => "1.3",
+    }
+}
+
+/// One CSV row for a connection (addresses contain no commas or quotes; an ALPN name with one
+/// is quoted).
 pub fn csv_row(r: &ConnectionRecord) -> String {
+    let tls = r.tls.as_ref();
+    let alpn = tls.and_then(|t| t.alpn.as_deref()).unwrap_or("");
+    let alpn = if alpn.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", alpn.replace('"', "\"\""))
+    } else {
+        alpn.to_string()
+    };
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
         r.tuple.client,
         r.tuple.server,
         r.client_isn,
@@ -46,10 +101,13 @@ pub fn csv_row(r: &ConnectionRecord) -> String {
         r.packets_to_client,
         r.payload_bytes_to_server,
         r.payload_bytes_to_client,
-        r.requests,
-        r.responses,
+        messages(r, r.requests),
+        messages(r, r.responses),
         side(r.active_closer),
-        r.end
+        r.end,
+        handshake_word(r).unwrap_or(""),
+        tls.and_then(|t| t.version).map_or("", version_number),
+        alpn
     )
 }
 
@@ -167,7 +225,7 @@ fn write_summary(out: &mut dyn Write, a: &Analysis, markdown: bool) -> std::io::
     };
     let links: Vec<&str> = a.link_types.iter().map(|l| l.name()).collect();
     let dash = |v: Option<u64>| opt(v).chars().next().map_or("-".to_string(), |_| opt(v));
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("file", a.file.display().to_string()),
         (
             "format / link type",
@@ -186,7 +244,7 @@ fn write_summary(out: &mut dyn Write, a: &Analysis, markdown: bool) -> std::io::
             "partial connections (SYN not captured)",
             s.partial_connections.to_string(),
         ),
-        ("requests", s.requests.to_string()),
+        ("requests", requests_cell(s)),
         (
             "reuse ratio (requests / connection)",
             fmt_ratio(s.reuse_ratio),
@@ -219,10 +277,41 @@ fn write_summary(out: &mut dyn Write, a: &Analysis, markdown: bool) -> std::io::
             ),
         ),
     ];
+    if s.tls_connections > 0 {
+        rows.push((
+            "TLS connections (source: hellos)",
+            s.tls_connections.to_string(),
+        ));
+        rows.push((
+            "TLS handshakes full / full-hrr / resumed / unclassified",
+            format!(
+                "{} / {} / {} / {}",
+                s.tls_handshakes_full,
+                s.tls_handshakes_full_hrr,
+                s.tls_handshakes_resumed,
+                s.tls_unclassified
+            ),
+        ));
+    }
     for (k, v) in rows {
         table.add_row(vec![k.to_string(), v]);
     }
     writeln!(out, "{table}")
+}
+
+/// The requests row: a count over plain connections, and what TLS hid.
+fn requests_cell(s: &CaptureSummary) -> String {
+    let connections = s.connections_opened + s.partial_connections;
+    if s.tls_connections == 0 {
+        s.requests.to_string()
+    } else if s.tls_connections >= connections {
+        format!("{ENCRYPTED} (TLS on every connection)")
+    } else {
+        format!(
+            "{} on plain connections; {ENCRYPTED} on {} TLS connections",
+            s.requests, s.tls_connections
+        )
+    }
 }
 
 fn write_connections(
@@ -233,13 +322,15 @@ fn write_connections(
 ) -> std::io::Result<()> {
     let origin = a.first_packet_at_us.unwrap_or(0);
     let ms = |t: u64| format!("{:.3}", t.saturating_sub(origin) as f64 / 1000.0);
+    // The TLS column only for captures with TLS in them.
+    let tls = a.summary.tls_connections > 0;
     let mut table = new_table(markdown);
-    table.set_header(vec![
+    let mut header = vec![
         "#",
         "client",
         "server",
         "start ms",
-        "handshake us",
+        "tcp handshake us",
         "duration ms",
         "requests",
         "responses",
@@ -247,22 +338,26 @@ fn write_connections(
         "bytes c>s / s>c",
         "closer",
         "end",
-    ]);
+    ];
+    if tls {
+        header.push("tls (source: hellos)");
+    }
+    table.set_header(header);
     for (i, r) in rows.iter().enumerate() {
         let handshake = match (r.syn_at_us, r.syn_ack_at_us) {
             (Some(syn), Some(ack)) => ack.saturating_sub(syn).to_string(),
             _ => "-".into(),
         };
         let duration = r.last_packet_at_us.saturating_sub(r.started_at_us());
-        table.add_row(vec![
+        let mut row = vec![
             (i + 1).to_string(),
             r.tuple.client.to_string(),
             r.tuple.server.to_string(),
             ms(r.started_at_us()) + if r.partial { " (partial)" } else { "" },
             handshake,
             format!("{:.3}", duration as f64 / 1000.0),
-            r.requests.to_string(),
-            r.responses.to_string(),
+            messages(r, r.requests),
+            messages(r, r.responses),
             format!("{} / {}", r.packets_to_server, r.packets_to_client),
             format!(
                 "{} / {}",
@@ -270,7 +365,11 @@ fn write_connections(
             ),
             side(r.active_closer).to_string(),
             r.end.to_string(),
-        ]);
+        ];
+        if tls {
+            row.push(handshake_cell(r));
+        }
+        table.add_row(row);
     }
     writeln!(out, "{table}")
 }
@@ -320,5 +419,58 @@ pub fn write_analysis(
             }
             Err(e.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(file: &str, format: Format) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/capture")
+            .join(file);
+        let mut out = Vec::new();
+        write_analysis(&path, None, format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn tls_connections_show_their_handshake_and_encrypted_requests() {
+        let table = output("tls13-hrr-nginx-curl.pcap", Format::Markdown);
+        assert!(
+            table.contains("| encrypted (TLS on every connection)"),
+            "{table}"
+        );
+        assert!(table.contains("| 0 / 1 / 1 / 0 "), "{table}");
+        assert!(table.contains("| full-hrr 1.3 "), "{table}");
+        assert!(table.contains("| resumed 1.3 "), "{table}");
+        let csv = output("tls12-nginx-curl.pcap", Format::Csv);
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert_eq!(rows.len(), 2, "{csv}");
+        assert!(rows[0].ends_with(",encrypted,encrypted,server,reset,full,1.2,http/1.1"));
+        assert!(rows[1].ends_with(",resumed,1.2,http/1.1"), "{csv}");
+        assert_eq!(
+            csv.lines().next().unwrap().split(',').count(),
+            rows[0].split(',').count()
+        );
+    }
+
+    #[test]
+    fn plain_captures_keep_their_counts_and_no_tls_column() {
+        let table = output("lo-en10mb.pcap", Format::Markdown);
+        assert!(
+            !table.contains("tls (source") && !table.contains("TLS"),
+            "{table}"
+        );
+        assert!(!table.contains(ENCRYPTED), "{table}");
+        let csv = output("lo-en10mb.pcap", Format::Csv);
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with(",closed-by-client,,,"),
+            "{csv}"
+        );
     }
 }

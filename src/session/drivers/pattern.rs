@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::{Driven, Driver};
+use crate::model::Warning;
 use crate::report::DrivenBy;
 use crate::runner::client::{self, DialLog};
 use crate::runner::pattern;
@@ -30,7 +31,11 @@ impl Driver for PatternDriver {
             // A rate of new connections: every arrival dials; nothing waits idle in the pool.
             settings.max_idle_per_host = Some(0);
         }
-        let client = client::build(&settings, log.clone())
+        let trust = client::TargetTrust {
+            https: endpoint.url.starts_with("https://"),
+            embedded_cas: &endpoint.ca_files,
+        };
+        let client = client::build(&settings, trust, log.clone())
             .context("cannot build the HTTP client from [client]")?;
         let single = [endpoint.url.clone()];
         let urls = if endpoint.urls.is_empty() {
@@ -47,11 +52,17 @@ impl Driver for PatternDriver {
             self.on_request,
         )
         .await;
+        let mut notes = Vec::new();
+        if trust.https && self.scenario.client.insecure {
+            notes.push(Warning::Note {
+                message: "INSECURE: [client] insecure = true, so the server's certificate was not checked; anyone on the path could have impersonated it".to_string(),
+            });
+        }
         Ok(Driven {
             driven_by: DrivenBy::Settings(Box::new(self.scenario)),
             requests,
             dials: Some(log.dials()),
-            notes: Vec::new(),
+            notes,
             interrupted: false,
             keep_until_stopped: Some(Box::new(client)),
         })
