@@ -7,5 +7,6 @@ pub(crate) mod body;
 pub mod client;
 pub mod pattern;
 pub mod rate;
+pub(crate) mod request;
 pub mod server;
 pub mod tls;

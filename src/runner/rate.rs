@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::pattern::{one_request, HostChoice};
+use super::request::{one_request, HostChoice};
 use crate::model::RequestOutcome;
 use crate::scenario::rate::arrival_offset;
 use crate::scenario::{BodyPolicy, PatternSettings, Rate};
