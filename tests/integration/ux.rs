@@ -159,7 +159,7 @@ fn check_compares_no_two_scenario_files() {
     let markdown = std::fs::read_to_string(&markdown).unwrap();
     let scenario_of = |label: &str| -> String {
         label
-            .split([' ', '['])
+            .split([' ', '[', ','])
             .next()
             .unwrap_or_default()
             .to_string()
@@ -170,10 +170,19 @@ fn check_compares_no_two_scenario_files() {
         "the sweeps are compared:\n{markdown}"
     );
     for sentence in &sentences {
-        let (left, right) = sentence[2..]
-            .split_once(" than ")
-            .or_else(|| sentence[2..].split_once(" as "))
-            .unwrap_or_else(|| panic!("{sentence}"));
+        let text = &sentence[2..];
+        // TLS: "with A, its cost; with B, its cost", or one variant's cost alone.
+        let (left, right) = match text.strip_prefix("with ") {
+            Some(tls) => match tls.split_once("; with ") {
+                Some((a, b)) => (a, b),
+                None => continue,
+            },
+            None => text
+                .split_once(" than ")
+                .or_else(|| text.split_once(" as "))
+                .unwrap_or_else(|| panic!("{sentence}")),
+        };
+        let (left, right) = (left.trim_end_matches(','), right.trim_end_matches(','));
         assert_eq!(
             scenario_of(left),
             scenario_of(right),
