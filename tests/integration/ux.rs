@@ -549,8 +549,12 @@ fn analyze_with_a_port_no_connection_used_names_the_busiest_port() {
         "{}/tests/fixtures/capture/lo-en10mb.pcap",
         env!("CARGO_MANIFEST_DIR")
     );
-    let (code, _, _) = run(&["analyze", &file], dir.path(), &[]);
+    let (code, _, stderr) = run(&["analyze", "-v", &file], dir.path(), &[]);
     assert_eq!(code, Some(0));
+    assert!(
+        stderr.contains("wire: connection 127.0.0.1:"),
+        "-v: {stderr}"
+    );
     let (code, _, stderr) = run(&["analyze", &file, "--port", "9"], dir.path(), &[]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
