@@ -218,7 +218,8 @@ pub struct PatternSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<u32>")]
     pub requests_per_worker: Option<NonZeroU32>,
-    /// Pause between two requests of one worker, in milliseconds.
+    /// Pause between two requests of one worker, in milliseconds (without a `rate`: with one,
+    /// the clock sets when requests start).
     #[serde(default)]
     pub pause_ms: u64,
     /// With several hosts: how requests are spread across them.
