@@ -368,6 +368,13 @@ fn row(
         ],
         0,
     );
+    // Simultaneous closes (the FINs crossed) are a kind of their own, shown only when seen.
+    let closes = if variant.runs.iter().any(|r| r.closes.simultaneous > 0) {
+        let both = cell(&variant.values(&figures::CLOSES_SIMULTANEOUS, None), 0);
+        format!("{closes} + {both} both")
+    } else {
+        closes
+    };
     row.push(match variant.first().closes.source {
         Some(source) if closes != "-" => format!("{closes} ({source})"),
         _ => closes,

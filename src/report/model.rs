@@ -15,7 +15,7 @@ pub use crate::model::{
 };
 use crate::model::{Dial, RequestOutcome, ResetCauses, ServerConnection};
 use crate::scenario::{PatternSettings, Scenario, ServerSettings};
-use crate::sockets::{PortForecast, SocketsOutcome};
+use crate::sockets::{ListenCounters, PortForecast, SocketsOutcome};
 
 /// The version of this model; `kalab compare` refuses results written with another one.
 pub const FORMAT_VERSION: u32 = 1;
@@ -165,6 +165,17 @@ pub struct RunReport {
     /// capture source). Not counted as opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections_refused: Option<u64>,
+    /// Connection attempts whose SYN nobody answered (no SYN-ACK ever), per source that can
+    /// tell: the capture (exact; retransmitted SYNs are one attempt) and the socket table
+    /// (client sockets only ever seen in SYN_SENT, refused attempts included: a lower bound).
+    /// Not counted as opened.
+    #[serde(default)]
+    pub connections_unanswered: PerSource,
+    /// How much the kernel's listen-queue counters (`TcpExt` `ListenOverflows`, `ListenDrops`)
+    /// rose from before the run to after its settle: every listener in this network namespace
+    /// counts, so it is a finding about the machine during the run. `None`: unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_queue: Option<ListenCounters>,
     /// Resets by cause, from the wire (the capture source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_causes: Option<ResetCauses>,

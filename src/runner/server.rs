@@ -53,7 +53,8 @@ struct Tracked {
 impl EmbeddedServer {
     /// Binds the configured address (a fresh ephemeral port when `port = 0`) and starts serving.
     pub async fn start(settings: &ServerSettings) -> std::io::Result<EmbeddedServer> {
-        let listener = TcpListener::bind((settings.address, settings.port)).await?;
+        let listener =
+            super::listen::bind_listener(SocketAddr::new(settings.address, settings.port))?;
         let addr = listener.local_addr()?;
         let (stop, stop_rx) = watch::channel(false);
         let connections: Arc<Mutex<Vec<Arc<Tracked>>>> = Arc::default();

@@ -164,6 +164,7 @@ pub async fn run<D: Driver>(
     instruments: &Instruments,
     driver: D,
 ) -> anyhow::Result<SessionOutcome> {
+    let listen_before = (instruments.listen_counters)();
     let target = target::Target::start(&plan.target).await?;
     let endpoint = target.endpoint.clone();
     let sampler_spec = SamplerSpec {
@@ -174,6 +175,9 @@ pub async fn run<D: Driver>(
     let sampler =
         tokio::task::spawn_blocking(move || Sampler::start(sampler_spec, open_table())).await?;
     let mut notes = Vec::new();
+    if !target.servers.is_empty() {
+        notes.extend(backlog_note((instruments.somaxconn)()));
+    }
     let capture = match start_capture(plan, options, instruments, &endpoint, &mut notes).await {
         Ok(capture) => capture,
         Err(err) => {
@@ -202,6 +206,9 @@ pub async fn run<D: Driver>(
     };
     tokio::time::sleep(options.settle).await;
     let wall_time_ms = clock.elapsed().as_secs_f64() * 1000.0;
+    let listen_queue = listen_before
+        .zip((instruments.listen_counters)())
+        .map(|(before, after)| before.delta(&after));
 
     let server_connections = target.snapshot();
     let capture = match capture {
@@ -238,6 +245,7 @@ pub async fn run<D: Driver>(
         capture,
         port_sysctls: (instruments.port_sysctls)(),
         notes,
+        listen_queue,
     });
     Ok(SessionOutcome {
         report,
@@ -292,6 +300,18 @@ async fn start_capture(
     }
 }
 
+/// A note when `net.core.somaxconn` caps the embedded server's listen backlog below what it
+/// asked for: more dials at once than the cap overflow the accept queue.
+fn backlog_note(somaxconn: Option<u32>) -> Option<Warning> {
+    use crate::runner::listen::{effective_backlog, LISTEN_BACKLOG};
+    let granted = effective_backlog(somaxconn);
+    (granted < LISTEN_BACKLOG).then(|| Warning::Note {
+        message: format!(
+            "the embedded server asked for a listen backlog of {LISTEN_BACKLOG}, but net.core.somaxconn caps it at {granted}: more than {granted} dials at once overflow its accept queue (raise it with `sysctl -w net.core.somaxconn={LISTEN_BACKLOG}`)"
+        ),
+    })
+}
+
 /// `name[_variant]_rN_UTC.pcap`, with anything but letters, digits, `.` and `-` replaced.
 fn capture_file_name(plan: &SessionPlan) -> String {
     let clean = |text: &str| -> String {
@@ -334,12 +354,13 @@ fn known_tuples(
         .iter()
         .map(|c| FourTuple::new(c.peer, c.local.unwrap_or(server)));
     // Only connections whose SYN this run saw: a partial one (someone else's connection closing
-    // as the run starts) must not pull an older socket into this run.
+    // as the run starts) must not pull an older socket into this run. Nor an attempt nobody
+    // answered: the socket table tells those apart by themselves (SYN_SENT only).
     let from_capture = capture
         .map(|c| c.connections.as_slice())
         .unwrap_or_default()
         .iter()
-        .filter(|c| !c.partial)
+        .filter(|c| c.opened())
         .map(|c| c.tuple);
     from_dials.chain(from_server).chain(from_capture).collect()
 }

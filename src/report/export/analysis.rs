@@ -273,6 +273,14 @@ fn write_summary(out: &mut dyn Write, a: &Analysis, markdown: bool) -> std::io::
             ),
         ),
         (
+            "closed simultaneously (the FINs crossed)",
+            s.closes_simultaneous.to_string(),
+        ),
+        (
+            "attempts refused / never answered",
+            format!("{} / {}", s.refused, s.unanswered),
+        ),
+        (
             "connections with FIN from client / server",
             format!("{} / {}", s.fins_from_client, s.fins_from_server),
         ),

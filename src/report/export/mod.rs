@@ -182,6 +182,7 @@ pub(crate) mod tests {
             sockets: None,
             capture: None,
             notes: Vec::new(),
+            listen_queue: None,
             endpoints: Vec::new(),
         })
     }
