@@ -133,6 +133,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             message: format!("port exhaustion: {forecast}"),
         });
     }
+    let drive_ms = drive_ms(&raw, counted.sent);
     let tls = super::tls::figures(
         raw.dials.as_deref(),
         embedded.then_some(servers.as_slice()),
@@ -202,8 +203,47 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         capture: raw.capture,
         endpoints: Vec::new(),
         endpoint: None,
+        drive_ms,
+        requests_per_s: per_second(Some(counted.sent), drive_ms),
+        connections_per_s: per_second(connections_opened.best().map(|(n, _)| n), drive_ms),
+        input: None,
         tls,
     }
+}
+
+/// How long the traffic was driven, in milliseconds: from the pattern's start to the end of
+/// its last request (at least the whole `duration` of a rate that sent all it planned: its
+/// arrivals spread over that window), or the watch's or the observed command's duration.
+fn drive_ms(raw: &RawRun, sent: u64) -> Option<f64> {
+    let first = raw.requests.iter().map(|r| r.started_at_us).min();
+    let last = raw
+        .requests
+        .iter()
+        .map(|r| r.started_at_us + r.latency_us)
+        .max();
+    match (first, last, &raw.driven_by) {
+        (Some(first), Some(last), DrivenBy::Settings(scenario)) if last > first => {
+            let start = raw.started_at_us.min(first);
+            let span_ms = (last - start) as f64 / 1000.0;
+            let pattern = &scenario.pattern;
+            let window_ms = match (pattern.rate, pattern.duration) {
+                (Some(_), Some(duration)) if Some(sent) >= pattern.total_requests() => {
+                    duration.0.as_secs_f64() * 1000.0
+                }
+                _ => 0.0,
+            };
+            Some(span_ms.max(window_ms))
+        }
+        (_, _, DrivenBy::Watched(watched)) => Some(watched.duration_ms),
+        (_, _, DrivenBy::Observed(observed)) => Some(observed.command.duration_ms),
+        _ => None,
+    }
+}
+
+/// `count` per second of `drive_ms` (none without a duration).
+pub fn per_second(count: Option<u64>, drive_ms: Option<f64>) -> Option<f64> {
+    let drive_ms = drive_ms.filter(|&ms| ms > 0.0)?;
+    Some(count? as f64 * 1000.0 / drive_ms)
 }
 
 /// Counts the requests from the best source there is, and warns about what that means: a
@@ -218,7 +258,7 @@ fn request_count(
         None => RequestCount::without_client(raw.capture.as_ref(), servers),
     };
     let planned = match &raw.driven_by {
-        DrivenBy::Settings(scenario) => Some(scenario.pattern.total_requests()),
+        DrivenBy::Settings(scenario) => scenario.pattern.total_requests(),
         DrivenBy::Observed(_) | DrivenBy::Watched(_) => None,
     };
     if let (Some(planned), Some(_)) = (planned, &raw.dials) {

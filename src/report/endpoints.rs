@@ -211,6 +211,11 @@ pub fn view(run: &RunReport, endpoint: &EndpointReport) -> RunReport {
         capture: None,
         endpoints: Vec::new(),
         endpoint: Some(endpoint.name.clone()),
+        requests_per_s: super::compute::per_second(Some(endpoint.requests_sent), run.drive_ms),
+        connections_per_s: super::compute::per_second(
+            endpoint.connections_opened.best().map(|(n, _)| n),
+            run.drive_ms,
+        ),
         ..run.clone()
     }
 }

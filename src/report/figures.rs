@@ -492,6 +492,8 @@ pub const FIGURES: &[&Figure] = &[
     &COMMAND_EXIT_CODE,
     &WALL_TIME_MS,
     &CONNECTIONS_ALREADY_OPEN,
+    &REQUESTS_PER_S,
+    &CONNECTIONS_PER_S,
     &TLS_HANDSHAKES_FULL,
     &TLS_HANDSHAKES_RESUMED,
     &TLS_HANDSHAKES_PER_REQUEST,
@@ -505,6 +507,26 @@ pub const CONNECTIONS_ALREADY_OPEN: Figure = Figure {
     worse: Worse::Neither,
     needs: Some(Source::Capture),
     value: |r, _| r.connections_already_open.map(|v| v as f64),
+};
+
+/// `requests_per_s`: requests sent per second of driven traffic (the achieved rate)
+pub const REQUESTS_PER_S: Figure = Figure {
+    name: "requests_per_s",
+    about: "requests sent per second, from the first request's start to the last one's end (the achieved rate)",
+    sources: &[],
+    worse: Worse::Neither,
+    needs: None,
+    value: |r, _| r.requests_per_s,
+};
+
+/// `connections_per_s`: connections opened per second of driven traffic
+pub const CONNECTIONS_PER_S: Figure = Figure {
+    name: "connections_per_s",
+    about: "connections opened (best exact source) per second of driven traffic",
+    sources: &[],
+    worse: Worse::Neither,
+    needs: None,
+    value: |r, _| r.connections_per_s,
 };
 
 /// The figure with this name.

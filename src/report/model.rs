@@ -29,6 +29,19 @@ pub struct ResultSet {
     pub format_version: u32,
     /// Every run, in the order they ran.
     pub runs: Vec<RunReport>,
+    /// Explicit comparisons between runs of different scenarios (the demo's curated pairs):
+    /// sentences compare only like things, and these pairs say which unlike ones to compare.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comparisons: Vec<Comparison>,
+}
+
+/// One explicit comparison: `variant` is compared with `baseline` (run labels, as in tables).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Comparison {
+    /// The label of the variant compared.
+    pub variant: String,
+    /// The label of the variant it is compared with.
+    pub baseline: String,
 }
 
 impl ResultSet {
@@ -38,6 +51,7 @@ impl ResultSet {
             kalab_version: env!("CARGO_PKG_VERSION").to_string(),
             format_version: FORMAT_VERSION,
             runs,
+            comparisons: Vec::new(),
         }
     }
 }
@@ -217,6 +231,20 @@ pub struct RunReport {
     /// Set only on a per-endpoint view of a run (a breakdown row): the endpoint's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// How long traffic was driven, in milliseconds: from the first request's start to the last
+    /// one's end (kalab's client), or the watch's or the observed command's duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive_ms: Option<f64>,
+    /// Requests sent per second of `drive_ms` (the achieved rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_s: Option<f64>,
+    /// Connections opened (best exact source) per second of `drive_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_per_s: Option<f64>,
+    /// `kalab compare` only: the input (a `--label`, or the file's name) this run was read
+    /// from. Runs of different inputs are never merged as repetitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
     /// TLS handshakes, full and resumed, per source (HTTPS runs only; see `report::tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFigures>,

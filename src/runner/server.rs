@@ -184,6 +184,7 @@ async fn accept_loop(
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
+                crate::model::verbosity::event(|| format!("server: accepted a connection from {peer}"));
                 let tracked = Arc::new(Tracked {
                     peer,
                     accepted_at_us: now_us(),
@@ -243,6 +244,13 @@ async fn serve_connection(
         Err(err) if events.eof_first => (EndState::ClosedByClient, Some(error_chain(err.as_ref()))),
         Err(err) => (EndState::ClosedByServer, Some(error_chain(err.as_ref()))),
     };
+    crate::model::verbosity::event(|| {
+        format!(
+            "server: connection from {} ended {end} after {} request(s)",
+            tracked.peer,
+            tracked.requests.load(Ordering::SeqCst)
+        )
+    });
     *tracked.ended.lock().expect("connection end lock") = Some((end, now_us(), error));
 }
 

@@ -289,7 +289,9 @@ async fn start_capture(
         Err(err) => {
             static TOLD: AtomicBool = AtomicBool::new(false);
             if !TOLD.swap(true, Ordering::SeqCst) {
-                eprintln!("kalab: running without the capture source: {err}");
+                crate::model::verbosity::note(&format!(
+                    "running without the capture source: {err}"
+                ));
             }
             notes.push(Warning::SourceUnavailable {
                 source: Source::Capture,

@@ -30,4 +30,5 @@ mod tls_peers;
 mod tls_runs;
 mod tls_wire;
 mod under_load;
+mod ux;
 mod watch;

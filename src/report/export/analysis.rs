@@ -131,6 +131,13 @@ impl Emitter<'_> {
     }
 
     fn connection(&mut self, r: ConnectionRecord) {
+        // `-v`: each connection as the file's packets complete it.
+        crate::model::verbosity::event(|| {
+            format!(
+                "wire: connection {} -> {} ended {} after {} request(s)",
+                r.tuple.client, r.tuple.server, r.end, r.requests
+            )
+        });
         if self.error.is_some() {
             return;
         }
