@@ -96,6 +96,15 @@ fn exchange(
 
 /// Waits (at most 3 s) until none of the server's sockets is still between ESTABLISHED and
 /// TIME_WAIT, so the last ACKs have been processed before the final snapshot.
+/// Long enough for the sampler to take a few whole samples: five intervals, or three reads of
+/// the table where one read takes longer than an interval (a machine holding tens of thousands
+/// of sockets from other programs makes each read of /proc/net/tcp slow).
+fn a_few_samples() -> Duration {
+    let started = Instant::now();
+    let _ = ProcfsTable::new().snapshot();
+    (SAMPLE_INTERVAL * 5).max(started.elapsed() * 3 + SAMPLE_INTERVAL * 3)
+}
+
 fn settle(server: SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut table = ProcfsTable::new();
@@ -178,7 +187,7 @@ fn run_fresh(ip: &str, closer: Closer, count: usize) -> SocketsOutcome {
     settle(server);
     // At least one sample between the exchange and the final snapshot, however fast the
     // exchange was (TIME_WAIT lasts 60 s, so nothing is lost by waiting).
-    thread::sleep(SAMPLE_INTERVAL * 3);
+    thread::sleep(a_few_samples());
     sampler.stop(&tuples)
 }
 
@@ -224,7 +233,7 @@ fn close_with_unread_data_resets_and_leaves_no_time_wait() {
         pairs.push((client, accepted));
     }
     // Let the sampler see every connection established.
-    thread::sleep(SAMPLE_INTERVAL * 5);
+    thread::sleep(a_few_samples());
     for (client, mut accepted) in pairs {
         drop(client); // unread data in the receive buffer: the kernel sends RST, not FIN
         let mut buf = [0u8; 1];
