@@ -33,6 +33,7 @@ impl From<CompareArgs> for CompareConfig {
 
 /// Loads saved results and reports them side by side.
 pub fn compare(config: CompareConfig) -> anyhow::Result<ExitCode> {
+    config.output.validate(&[])?;
     let mut runs = Vec::new();
     for path in &config.results {
         let set = load(path)?;

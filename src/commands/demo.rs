@@ -32,15 +32,18 @@ impl From<DemoArgs> for DemoConfig {
 
 /// Runs the built-in demo scenarios and explains them.
 pub fn demo(config: DemoConfig) -> anyhow::Result<ExitCode> {
+    config.output.validate(&[])?;
+    super::stdout::check_options(&config.options)?;
+    let talk = config.output.stdout_format()? == Format::Table;
     let loaded = builtin::demo_scenarios()?;
-    if config.output.format == Format::Table {
+    if talk {
         super::print(
             "kalab demo: the classic Go keep-alive experiments (net/http, netstat, tcpdump) re-done with reqwest + hyper on loopback.\n\
              Each scenario runs against a fresh embedded server; connections are counted by the client (dials) and the server (accepts).\n\n",
         )?;
     }
     let (runs, interrupted) = execute_all(&plans(&loaded, 1)?, &config.options, &config.output)?;
-    if config.output.format == Format::Table && !interrupted {
+    if talk && !interrupted {
         super::print(&explain(&runs))?;
         super::print("\nSide by side:\n\n")?;
     }

@@ -62,6 +62,8 @@ impl From<ObserveArgs> for ObserveConfig {
 pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
     // Bad expressions are bad usage: refuse them before the program runs.
     let expectations = Expectations::parse(&[], &config.expect)?;
+    config.output.validate(&[])?;
+    super::stdout::check_options(&config.spec.options)?;
     let runtime = super::runtime()?;
     let observation = runtime.block_on(session::observe(&config.spec, &Instruments::live()))?;
     let runs = vec![observation.report];

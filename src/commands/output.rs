@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::cli::OutputArgs;
+use crate::model::EnvironmentError;
 use crate::report::export::connections;
 use crate::report::export::{ExportTarget, Format};
 use crate::report::{lanes, timeline, ResultSet, RunReport};
@@ -53,36 +54,52 @@ impl OutputConfig {
 
     /// Rewrites every export file with the runs so far.
     pub fn write_files(&self, runs: &[RunReport]) -> anyhow::Result<()> {
-        if let Some(path) = &self.timeline {
-            timeline::write_svg(path, &lanes::panels(runs), "kalab: connections over time")?;
-        }
-        let files: Vec<_> = self.exports.iter().filter(|e| !e.is_stdout()).collect();
-        if files.is_empty() {
-            return Ok(());
-        }
-        let results = ResultSet::new(runs.to_vec());
-        for export in files {
-            export.write_file(&results, self.baseline_variant.as_deref())?;
-        }
-        Ok(())
+        self.write_files_set(&ResultSet::new(runs.to_vec()))
     }
 
-    /// Writes the final report to stdout (and the exports to `-`), and the export files.
+    /// Rewrites every export file with `results`. Every file is tried; the first failure is
+    /// returned after the others were written, so one full disk loses no other export.
+    pub fn write_files_set(&self, results: &ResultSet) -> anyhow::Result<()> {
+        let mut first_error = None;
+        if let Some(path) = &self.timeline {
+            if let Err(err) = timeline::write_svg(
+                path,
+                &lanes::panels(&results.runs),
+                "kalab: connections over time",
+            ) {
+                first_error.get_or_insert(anyhow::Error::from(err));
+            }
+        }
+        for export in self.exports.iter().filter(|e| !e.is_stdout()) {
+            if let Err(err) = export.write_file(results, self.baseline_variant.as_deref()) {
+                first_error.get_or_insert(err);
+            }
+        }
+        match first_error {
+            Some(err) => Err(EnvironmentError::new(format!("{err:#}")).into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the final report to stdout (in the one format that claims it), and the export
+    /// files; an export that cannot be written fails after the report is out.
     pub fn write_final(&self, runs: &[RunReport]) -> anyhow::Result<()> {
-        self.write_files(runs)?;
-        let results = ResultSet::new(runs.to_vec());
-        let baseline = self.baseline_variant.as_deref();
-        let bytes = self.format.exporter().export(&results, baseline)?;
+        self.write_final_set(&ResultSet::new(runs.to_vec()))
+    }
+
+    /// [`OutputConfig::write_final`] of a whole result set.
+    pub fn write_final_set(&self, results: &ResultSet) -> anyhow::Result<()> {
+        let files = self.write_files_set(results);
+        let format = self.stdout_format()?;
+        let bytes = format
+            .exporter()
+            .export(results, self.baseline_variant.as_deref())?;
         super::print(&String::from_utf8_lossy(&bytes))?;
-        if self.connections && !self.format.machine_readable() {
-            for run in runs {
+        if self.connections && !format.machine_readable() {
+            for run in &results.runs {
                 super::print(&connections::render(run))?;
             }
         }
-        for export in self.exports.iter().filter(|e| e.is_stdout()) {
-            let bytes = export.format.exporter().export(&results, baseline)?;
-            super::print(&String::from_utf8_lossy(&bytes))?;
-        }
-        Ok(())
+        files
     }
 }

@@ -71,6 +71,8 @@ impl From<CaptureArg> for CaptureMode {
 
 /// Runs scenario files.
 pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
+    config.output.validate(&[])?;
+    super::stdout::check_options(&config.options)?;
     let loaded = scenario::load_all(&config.paths)?;
     let expectations = Expectations::parse(&loaded, &config.expect)?;
     let plans = plans(&loaded, config.repeat)?;
@@ -115,6 +117,7 @@ pub fn execute_all(
     let progress = Progress::new(plans);
     let result = runtime.block_on(async {
         let mut runs = Vec::with_capacity(plans.len());
+        let mut export_failed = false;
         for (index, plan) in plans.iter().enumerate() {
             progress.start(index, plan);
             let run = session::run_scenario(plan, options, progress.on_request());
@@ -122,7 +125,13 @@ pub fn execute_all(
                 report = run => {
                     let report = report.with_context(|| format!("run of {} failed", plan.origin))?;
                     runs.push(report);
-                    output.write_files(&runs)?;
+                    if let Err(err) = output.write_files(&runs) {
+                        // Measuring goes on; the final write reports the failure again.
+                        if !export_failed {
+                            eprintln!("kalab: {err:#}");
+                            export_failed = true;
+                        }
+                    }
                 }
                 _ = tokio::signal::ctrl_c() => return Ok((runs, true)),
             }

@@ -52,6 +52,8 @@ impl From<WatchArgs> for WatchConfig {
 pub fn watch(config: WatchConfig) -> anyhow::Result<ExitCode> {
     // Bad expressions are bad usage: refuse them before watching.
     let expectations = Expectations::parse(&[], &config.expect)?;
+    config.output.validate(&[])?;
+    super::stdout::check_options(&config.spec.options)?;
     let runtime = super::runtime()?;
     let outcome = runtime.block_on(session::watch(&config.spec, &Instruments::live()))?;
     let runs = vec![outcome.report];

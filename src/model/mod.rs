@@ -8,6 +8,7 @@
 //! the TIME_WAIT figures ([`TimeWait`]), the warnings a report carries ([`Warning`]), the clock
 //! and the error kinds that decide the exit code.
 
+pub mod checked;
 pub mod clock;
 pub mod connection;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod tls;
 pub mod warning;
 pub mod wire;
 
+pub use checked::{CheckOutcome, CheckVerdict, CheckedExpectation};
 pub use clock::now_us;
 pub use connection::{Closes, EndState, FourTuple, Side};
 pub use error::{EnvironmentError, InputError};

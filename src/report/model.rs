@@ -29,6 +29,9 @@ pub struct ResultSet {
     pub format_version: u32,
     /// Every run, in the order they ran.
     pub runs: Vec<RunReport>,
+    /// The verdicts, in what `kalab check` writes (absent elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<crate::model::CheckOutcome>,
 }
 
 impl ResultSet {
@@ -38,6 +41,7 @@ impl ResultSet {
             kalab_version: env!("CARGO_PKG_VERSION").to_string(),
             format_version: FORMAT_VERSION,
             runs,
+            check: None,
         }
     }
 }

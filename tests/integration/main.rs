@@ -22,6 +22,7 @@ mod runs;
 mod schema;
 mod session;
 mod sockets_procfs;
+mod stdout_only;
 mod time_wait;
 mod tls_wire;
 mod watch;
