@@ -64,6 +64,7 @@ pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
     let expectations = Expectations::parse(&[], &config.expect)?;
     config.output.validate(&[])?;
     super::stdout::check_options(&config.spec.options)?;
+    super::stdout::check_serve(&config.spec)?;
     let runtime = super::runtime()?;
     let observation = runtime.block_on(session::observe(&config.spec, &Instruments::live()))?;
     let runs = vec![observation.report];

@@ -73,6 +73,28 @@ pub fn check_options(options: &crate::session::RunOptions) -> Result<(), InputEr
     check_writable("--save-capture", &dir.join(".kalab-probe.pcap"))
 }
 
+/// Checks `observe --serve`'s server flags against the scenario limits, and that it binds
+/// loopback only.
+pub fn check_serve(spec: &crate::session::ObserveSpec) -> Result<(), InputError> {
+    let Some(settings) = &spec.serve else {
+        return Ok(());
+    };
+    let mut settings = settings.clone();
+    if let Some(host) = spec.host {
+        settings.address = host;
+    }
+    crate::scenario::bounds::check_server(&settings).map_err(|(key, why)| {
+        let flag = match key {
+            "address" => "--host",
+            "body_bytes" => "--body-bytes",
+            "delay_us" => "--delay-us",
+            "idle_timeout_ms" => "--server-idle-timeout-ms",
+            other => other,
+        };
+        InputError::new(format!("{flag}: {why}"))
+    })
+}
+
 /// The flag that names an export of `format`.
 fn export_flag(format: Format) -> &'static str {
     match format {

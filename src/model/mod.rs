@@ -12,6 +12,7 @@ pub mod checked;
 pub mod clock;
 pub mod connection;
 pub mod error;
+pub mod limits;
 pub mod observed;
 pub mod records;
 pub mod source;

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod bounds;
 mod capture_files;
 mod capture_live;
 mod capture_permission;
