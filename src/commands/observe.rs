@@ -66,7 +66,12 @@ pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
     super::stdout::check_options(&config.spec.options)?;
     super::stdout::check_serve(&config.spec)?;
     let runtime = super::runtime()?;
-    let observation = runtime.block_on(session::observe(&config.spec, &Instruments::live()))?;
+    let observation = runtime.block_on(async {
+        // Listening before the session starts: a signal while the collectors start still counts.
+        let mut spec = config.spec.clone();
+        spec.options.stop = Some(session::signals::StopFlag::listen()?);
+        session::observe(&spec, &Instruments::live()).await
+    })?;
     let runs = vec![observation.report];
     if let Some(observed) = runs[0].observed() {
         eprintln!(

@@ -14,6 +14,7 @@ use crate::cli::{CaptureArg, MeasureArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::report::RunReport;
 use crate::scenario::{self, sweep, LoadedScenario};
+use crate::session::signals::StopFlag;
 use crate::session::{self, CaptureMode, RunOptions, RunPlan};
 
 use super::output::OutputConfig;
@@ -55,6 +56,7 @@ impl From<MeasureArgs> for RunOptions {
             max_run: Duration::from_secs(args.max_run_secs),
             sample_interval: Duration::from_millis(args.sample_ms),
             live: None,
+            stop: None,
         }
     }
 }
@@ -116,27 +118,34 @@ pub fn execute_all(
     let runtime = super::runtime()?;
     let progress = Progress::new(plans);
     let result = runtime.block_on(async {
+        // Listening before the first run: a signal while the collectors start still counts.
+        let stop = StopFlag::listen()?;
+        let mut options = options.clone();
+        options.stop = Some(stop.clone());
         let mut runs = Vec::with_capacity(plans.len());
         let mut export_failed = false;
         for (index, plan) in plans.iter().enumerate() {
+            if stop.get().is_some() {
+                return Ok((runs, true));
+            }
             progress.start(index, plan);
-            let run = session::run_scenario(plan, options, progress.on_request());
-            tokio::select! {
-                report = run => {
-                    let report = report.with_context(|| format!("run of {} failed", plan.origin))?;
-                    runs.push(report);
-                    if let Err(err) = output.write_files(&runs) {
-                        // Measuring goes on; the final write reports the failure again.
-                        if !export_failed {
-                            eprintln!("kalab: {err:#}");
-                            export_failed = true;
-                        }
-                    }
+            let report = session::run_scenario(plan, &options, progress.on_request())
+                .await
+                .with_context(|| format!("run of {} failed", plan.origin))?;
+            let interrupted = report.interrupted;
+            runs.push(report);
+            if let Err(err) = output.write_files(&runs) {
+                // Measuring goes on; the final write reports the failure again.
+                if !export_failed {
+                    eprintln!("kalab: {err:#}");
+                    export_failed = true;
                 }
-                _ = tokio::signal::ctrl_c() => return Ok((runs, true)),
+            }
+            if interrupted {
+                return Ok((runs, true));
             }
         }
-        Ok((runs, false))
+        Ok((runs, stop.get().is_some()))
     });
     progress.finish();
     result
@@ -150,10 +159,12 @@ pub fn finish(
 ) -> anyhow::Result<ExitCode> {
     output.write_final(runs)?;
     if interrupted {
-        eprintln!(
-            "kalab: interrupted; {} finished run(s) reported",
-            runs.len()
-        );
+        let last = if runs.last().is_some_and(|r| r.interrupted) {
+            ", the last one as far as it got"
+        } else {
+            ""
+        };
+        eprintln!("kalab: interrupted; {} run(s) reported{last}", runs.len());
         return Ok(ExitCode::Interrupted);
     }
     Ok(ExitCode::Success)

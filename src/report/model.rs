@@ -130,6 +130,10 @@ pub struct RunReport {
     pub started_at_us: u64,
     /// From the first request to the end of the settle, in milliseconds.
     pub wall_time_ms: f64,
+    /// A stop signal (Ctrl-C, SIGTERM, SIGHUP) ended the run early: every figure covers the
+    /// part that ran.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// The URL requested, or the address watched.
     pub target: String,
     /// What drove the traffic: `settings` (a scenario's pattern) or `observed` (a program).

@@ -50,7 +50,9 @@ impl HostChoice {
 
 /// Runs the pattern against `urls` (one per host, spread as the pattern says) and returns every
 /// request's outcome, ordered by start time. `on_done` is called after each request (for
-/// progress bars).
+/// progress bars). The pattern ends early at `deadline` (a pause or a request in flight is cut
+/// short) or when `stop` resolves; the requests finished by then are returned, and whether it
+/// was stopped. The log grows as requests finish, never in proportion to the request count.
 pub async fn run(
     client: &reqwest::Client,
     urls: &[String],
@@ -58,7 +60,9 @@ pub async fn run(
     policy: BodyPolicy,
     deadline: Instant,
     on_done: Arc<dyn Fn() + Send + Sync>,
-) -> Vec<RequestOutcome> {
+    stop: impl std::future::Future<Output = ()>,
+) -> (Vec<RequestOutcome>, bool) {
+    let log: Arc<std::sync::Mutex<Vec<RequestOutcome>>> = Arc::default();
     let mut workers = tokio::task::JoinSet::new();
     // Workers start together: a worker spawned late could otherwise find an earlier worker's
     // connection already back in the pool, and the counts would depend on spawn timing.
@@ -71,31 +75,39 @@ pub async fn run(
         let requests = pattern.requests_per_worker.get();
         let pause = Duration::from_millis(pattern.pause_ms);
         let on_done = Arc::clone(&on_done);
+        let log = Arc::clone(&log);
         workers.spawn(async move {
             start.wait().await;
-            let mut outcomes = Vec::with_capacity(requests as usize);
             for index in 0..requests {
                 if Instant::now() >= deadline {
                     break;
                 }
                 let url = &urls[choice.host(index)];
-                outcomes.push(one_request(&client, url, policy, worker, index).await);
+                let outcome = one_request(&client, url, policy, worker, index).await;
+                if let Ok(mut log) = log.lock() {
+                    log.push(outcome);
+                }
                 on_done();
                 if index + 1 < requests && !pause.is_zero() {
                     tokio::time::sleep(pause).await;
                 }
             }
-            outcomes
         });
     }
-    let mut all = Vec::new();
-    while let Some(done) = workers.join_next().await {
-        if let Ok(outcomes) = done {
-            all.extend(outcomes);
-        }
-    }
+    let all_done = async { while workers.join_next().await.is_some() {} };
+    let stopped = tokio::select! {
+        () = all_done => false,
+        () = tokio::time::sleep_until(deadline.into()) => false,
+        () = stop => true,
+    };
+    // Whatever is still in flight (past the deadline, or stopped) is not reported.
+    workers.shutdown().await;
+    let mut all = log
+        .lock()
+        .map(|mut log| std::mem::take(&mut *log))
+        .unwrap_or_default();
     all.sort_by_key(|o| (o.started_at_us, o.worker, o.index));
-    all
+    (all, stopped)
 }
 
 async fn one_request(

@@ -12,6 +12,7 @@
 
 pub mod drivers;
 pub mod instruments;
+pub mod signals;
 pub mod target;
 
 use std::net::SocketAddr;
@@ -67,6 +68,9 @@ pub struct RunOptions {
     /// Where the capture's running tally is shown while the driver runs (`kalab watch`'s live
     /// line); `None`: nowhere.
     pub live: Option<drivers::watch::LiveBoard>,
+    /// The process's stop signals (SIGINT, SIGTERM, SIGHUP), listened to from before the
+    /// session starts; `None`: the driver listens from when it starts.
+    pub stop: Option<signals::StopFlag>,
 }
 
 impl Default for RunOptions {
@@ -79,6 +83,7 @@ impl Default for RunOptions {
             max_run: Duration::from_secs(120),
             sample_interval: crate::sockets::DEFAULT_SAMPLE_INTERVAL,
             live: None,
+            stop: None,
         }
     }
 }
@@ -124,6 +129,7 @@ pub struct SessionOutcome {
 }
 
 /// Runs one scenario variant: the session around a [`PatternDriver`], on the live instruments.
+/// A stop signal ends the pattern; the run is reported as far as it got, marked interrupted.
 pub async fn run_scenario(
     plan: &RunPlan,
     options: &RunOptions,
@@ -153,6 +159,7 @@ fn scenario_session(
         scenario: plan.scenario.clone(),
         max_run: options.max_run,
         on_request,
+        stop: options.stop.clone(),
     };
     (session, driver)
 }
@@ -239,6 +246,8 @@ pub async fn run<D: Driver>(
         port_sysctls: (instruments.port_sysctls)(),
         notes,
     });
+    let mut report = report;
+    report.interrupted = driven.interrupted;
     Ok(SessionOutcome {
         report,
         interrupted: driven.interrupted,

@@ -22,6 +22,7 @@ mod reports;
 mod runs;
 mod schema;
 mod session;
+mod signals;
 mod sockets_procfs;
 mod stdout_only;
 mod time_wait;
