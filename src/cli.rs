@@ -99,6 +99,7 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     kalab observe --serve -- curl -s http://127.0.0.1:{port}/ http://127.0.0.1:{port}/\n  \
+    kalab observe --serve --tls -- curl -s --cacert {ca} https://127.0.0.1:{port}/\n  \
     kalab observe --port 8080 -- go run ./main.go\n\n\
     Exit codes: 0 observed (whatever the command's own status), 1 an --expect failed, \
     2 bad usage or the command cannot start, 3 unmeasurable, 130 Ctrl-C (still reported).")]
@@ -152,6 +153,18 @@ pub struct ObserveArgs {
     /// Capture on this interface (default: `lo`, or the one that carries --host).
     #[arg(long, value_name = "IF")]
     pub interface: Option<String>,
+    /// --serve: speak HTTPS (HTTP/1.1 and h2 by ALPN) with a certificate made for the run; its
+    /// CA's PEM file replaces `{ca}` in the command and is exported as `KALAB_CA`.
+    #[arg(long, requires = "serve")]
+    pub tls: bool,
+    /// --serve --tls: no session cache and no tickets, so every connection costs a full
+    /// handshake.
+    #[arg(long, requires = "tls")]
+    pub no_tls_resumption: bool,
+    /// Append the embedded server's TLS session secrets to FILE (NSS key log format).
+    /// Default: the file `SSLKEYLOGFILE` names, if set.
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Option<PathBuf>,
     /// Where and how results are written.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -274,6 +287,11 @@ pub struct MeasureArgs {
     /// Capture on this interface (default: the one that carries the target, `lo` on loopback).
     #[arg(long, value_name = "IF")]
     pub interface: Option<String>,
+    /// Append the TLS session secrets of kalab's client and embedded server to FILE (NSS key
+    /// log format), so a saved capture opens decrypted in Wireshark or tshark. Default: the
+    /// file `SSLKEYLOGFILE` names, if set.
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Option<PathBuf>,
 }
 
 /// Values of `--capture`.

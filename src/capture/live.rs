@@ -25,6 +25,9 @@ use crate::model::ConnectionRecord;
 
 /// Bytes kept of each packet: all headers plus the start of an HTTP message head.
 pub const SNAPLEN_BYTES: i32 = 512;
+/// Bytes kept of each packet when the capture is saved (`--save-capture`): whole packets, so
+/// the file opens in Wireshark with every payload (and, with a TLS key log, decrypted).
+pub const SAVED_SNAPLEN_BYTES: i32 = 65535;
 /// Kernel capture buffer; with [`SNAPLEN_BYTES`] it holds tens of thousands of packets.
 pub const BUFFER_BYTES: i32 = 16 << 20;
 /// Read timeout; only matters under load (an idle `lo` does not time out, see module docs).
@@ -50,7 +53,8 @@ pub struct CaptureSpec {
     /// The interface; None picks the one that carries `server.ip()` (`lo` for loopback and the
     /// machine's own addresses, else the routing table).
     pub interface: Option<String>,
-    /// Also write every captured packet (as captured, snaplen-truncated) to this pcap file.
+    /// Also write every captured packet to this pcap file (whole packets: see
+    /// [`SAVED_SNAPLEN_BYTES`]).
     pub save_to: Option<PathBuf>,
 }
 
@@ -293,7 +297,11 @@ impl PacketSource for LiveSource {
     }
 }
 
-fn open_capture(interface: &str, filter: &str) -> Result<Capture<Active>, CaptureError> {
+fn open_capture(
+    interface: &str,
+    filter: &str,
+    snaplen: i32,
+) -> Result<Capture<Active>, CaptureError> {
     let classify = |e: pcap::Error| {
         let message = e.to_string();
         if is_permission_message(&message) {
@@ -311,7 +319,7 @@ fn open_capture(interface: &str, filter: &str) -> Result<Capture<Active>, Captur
     let mut capture = Capture::from_device(interface)
         .map_err(classify)?
         .immediate_mode(true)
-        .snaplen(SNAPLEN_BYTES)
+        .snaplen(snaplen)
         .buffer_size(BUFFER_BYTES)
         .timeout(READ_TIMEOUT_MS)
         .promisc(false)
@@ -357,7 +365,11 @@ impl LiveCapture {
             }
         };
         let filter = spec.filter();
-        let mut capture = open_capture(&interface, &filter)?;
+        let snaplen = match spec.save_to {
+            Some(_) => SAVED_SNAPLEN_BYTES,
+            None => SNAPLEN_BYTES,
+        };
+        let mut capture = open_capture(&interface, &filter, snaplen)?;
         let link_type = LinkType::from_dlt(capture.get_datalink().0);
         let savefile = spec
             .save_to

@@ -1,6 +1,7 @@
 //! Baselines: a saved result set that later runs must not get worse than, beyond a tolerance.
 //! Only figures where worse has a direction and is about connection reuse are compared: more
-//! connections, lower reuse, more TIME_WAIT, more resets, more failed requests.
+//! connections, lower reuse, more TIME_WAIT, more resets, more failed requests, more full TLS
+//! handshakes.
 
 use crate::report::figures::{self, Figure, Worse};
 use crate::report::summary::group;
@@ -18,6 +19,8 @@ pub const GUARDED: &[&Figure] = &[
     &figures::TIME_WAIT_CLIENT_END,
     &figures::TIME_WAIT_SERVER_PEAK,
     &figures::TIME_WAIT_SERVER_END,
+    &figures::TLS_HANDSHAKES_FULL,
+    &figures::TLS_HANDSHAKES_PER_REQUEST,
 ];
 
 /// Every regression of `current` against `baseline`, one sentence each. Variants are matched

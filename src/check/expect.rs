@@ -384,6 +384,7 @@ mod tests {
                 closes: Default::default(),
                 time_wait: None,
                 time_wait_reconciled: None,
+                tls: None,
             }
         };
         run.endpoints = vec![endpoint("127.0.0.1", 7), endpoint("127.0.0.2", 3)];

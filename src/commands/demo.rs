@@ -50,6 +50,29 @@ pub fn demo(config: DemoConfig) -> anyhow::Result<ExitCode> {
     finish(&runs, &config.output, interrupted)
 }
 
+/// The demo's HTTPS part: what resumption saved, from the measured runs, and whether client,
+/// server and wire agree.
+fn tls_part(runs: &[RunReport]) -> Option<String> {
+    let run = |name: &str| runs.iter().find(|r| r.scenario == name);
+    let (off, on) = (run("https-resumption-off")?, run("https-resumption-on")?);
+    let cost = |r: &RunReport| crate::report::tls_text::cost(r).unwrap_or_else(|| "?".into());
+    let sources = |r: &RunReport| {
+        r.tls
+            .as_ref()
+            .map_or("?".into(), crate::report::tls_text::per_source_text)
+    };
+    Some(format!(
+        "\n  6. HTTPS, the server closing every connection (keep-alive off): with TLS resumption off, {};\n     \
+              on, {}. A resumed handshake skips the certificate and its signature.\n     \
+              Per source, off: {}\n     \
+              Per source, on:  {}\n",
+        cost(off),
+        cost(on),
+        sources(off),
+        sources(on),
+    ))
+}
+
 /// The demo's closing explanation, built from the measured runs.
 pub fn explain(runs: &[RunReport]) -> String {
     let run = |name: &str| runs.iter().find(|r| r.scenario == name);
@@ -109,6 +132,9 @@ pub fn explain(runs: &[RunReport]) -> String {
         text.push_str(&format!(
             "\n  5. Port exhaustion, at the churn of concurrent-idle2: {forecast}\n"
         ));
+    }
+    if let Some(tls) = tls_part(runs) {
+        text.push_str(&tls);
     }
     let wire: Vec<String> = runs
         .iter()

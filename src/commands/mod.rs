@@ -15,16 +15,29 @@ use std::io::Write;
 
 use crate::cli::{Cli, Command};
 use crate::exit_code::ExitCode;
+use crate::runner::tls;
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Demo(args) => demo::demo(args.into()),
-        Command::Run(args) => run::run(args.into()),
+        Command::Demo(args) => {
+            tls::configure_key_log(args.measure.tls_keylog.as_deref())?;
+            demo::demo(args.into())
+        }
+        Command::Run(args) => {
+            tls::configure_key_log(args.measure.tls_keylog.as_deref())?;
+            run::run(args.into())
+        }
         Command::Compare(args) => compare::compare(args.into()),
-        Command::Check(args) => check::check(args.into()),
+        Command::Check(args) => {
+            tls::configure_key_log(args.measure.tls_keylog.as_deref())?;
+            check::check(args.into())
+        }
         Command::Analyze(args) => analyze::analyze(args),
-        Command::Observe(args) => observe::observe(args.into()),
+        Command::Observe(args) => {
+            tls::configure_key_log(args.tls_keylog.as_deref())?;
+            observe::observe(args.into())
+        }
         Command::Watch(args) => watch::watch(args.into()),
     }
 }

@@ -31,6 +31,8 @@ impl From<ObserveArgs> for ObserveConfig {
             keep_alive: !args.no_keep_alive,
             close_after_requests: args.close_after_requests,
             idle_timeout_ms: args.server_idle_timeout_ms,
+            tls: args.tls,
+            tls_resumption: !args.no_tls_resumption,
             ..ServerSettings::default()
         });
         let options = RunOptions {

@@ -119,12 +119,26 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             message: format!("port exhaustion: {forecast}"),
         });
     }
+    let tls = super::tls::figures(
+        raw.dials.as_deref(),
+        embedded.then_some(servers.as_slice()),
+        raw.capture.as_ref(),
+        counted.sent,
+    );
+    if let Some(tls) = &tls {
+        warnings.extend(disagreements("tls_handshakes_full", &tls.handshakes_full));
+        warnings.extend(disagreements(
+            "tls_handshakes_resumed",
+            &tls.handshakes_resumed,
+        ));
+    }
     let connections = connection_views(
         raw.dials.as_deref().unwrap_or_default(),
         &mut raw.requests,
         embedded.then_some(servers.as_slice()),
         raw.capture.as_ref(),
     );
+    warnings.extend(super::tls::connection_disagreements(&connections));
 
     RunReport {
         scenario: raw.name,
@@ -173,6 +187,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         capture: raw.capture,
         endpoints: Vec::new(),
         endpoint: None,
+        tls,
     }
 }
 
@@ -204,6 +219,7 @@ fn request_count(
             message: match counted.source {
                 Some(Source::Capture) => "requests counted by the capture (no client source): request heads sent, ok = answered".to_string(),
                 Some(source) => format!("requests counted by the {source} (no client source): those it served"),
+                None if super::tls::encrypted(raw.capture.as_ref(), servers) => "requests not counted: the connections are encrypted (TLS), and there is no client or server source".to_string(),
                 None => "requests not counted: no client, capture or server source".to_string(),
             },
         });
@@ -474,6 +490,8 @@ impl RequestCount {
         capture: Option<&CaptureOutcome>,
         servers: Option<&[ServerConnection]>,
     ) -> RequestCount {
+        // The capture cannot read the requests of encrypted connections.
+        let capture = capture.filter(|_| !super::tls::encrypted(capture, servers));
         if let Some(capture) = capture {
             let full = || capture.connections.iter().filter(|c| c.opened());
             let sent: u64 = full().map(|c| c.requests).sum();

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::capture::CaptureOutcome;
-use crate::model::{Dial, EndState, RequestOutcome, ServerConnection, Side, Source};
+use crate::model::{Dial, EndState, HandshakeKind, RequestOutcome, ServerConnection, Side, Source};
 
 /// One connection of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -41,6 +41,17 @@ pub struct ConnectionView {
     pub end: EndState,
     /// Who said how it ended: the capture, else the server.
     pub end_source: Option<Source>,
+    /// Its TLS handshake as each source that saw one recorded it (HTTPS only), in the order
+    /// capture, server, client: they agree when every kind is the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<(Source, HandshakeKind)>,
+}
+
+impl ConnectionView {
+    /// Whether the sources that saw this connection's TLS handshake disagree on its kind.
+    pub fn tls_disagrees(&self) -> bool {
+        self.tls.windows(2).any(|w| w[0].1 != w[1].1)
+    }
 }
 
 /// One source's record of a connection, reduced to what the view needs.
@@ -51,6 +62,7 @@ struct Sighting {
     requests: Option<u64>,
     closer: Option<Side>,
     end: Option<EndState>,
+    tls: Option<HandshakeKind>,
 }
 
 /// Builds the view and tags every request with its connection id (and whether it was a reuse).
@@ -117,6 +129,7 @@ fn capture_sightings(capture: Option<&CaptureOutcome>) -> Vec<(SocketAddr, Sight
                 requests: Some(c.requests),
                 closer: c.active_closer,
                 end: Some(c.end),
+                tls: c.tls.as_ref().map(|t| t.kind),
             };
             (c.tuple.client, sighting)
         })
@@ -134,6 +147,7 @@ fn server_sightings(servers: Option<&[ServerConnection]>) -> Vec<(SocketAddr, Si
                 requests: Some(c.requests),
                 closer: None,
                 end: Some(c.end),
+                tls: c.tls.as_ref().map(|t| t.kind),
             };
             (c.peer, sighting)
         })
@@ -150,6 +164,7 @@ fn dial_sightings(dials: &[Dial]) -> Vec<(SocketAddr, Sighting)> {
                 requests: None,
                 closer: None,
                 end: None,
+                tls: d.tls.as_ref().map(|t| t.kind),
             };
             Some((d.local?, sighting))
         })
@@ -182,6 +197,10 @@ fn view(client: SocketAddr, seen: &[Sighting]) -> ConnectionView {
         closer: from(Source::Capture).and_then(|s| s.closer),
         end: ended.and_then(|s| s.end).unwrap_or(EndState::OpenAtEnd),
         end_source: ended.map(|s| s.source),
+        tls: [Source::Capture, Source::Server, Source::Client]
+            .into_iter()
+            .filter_map(|source| Some((source, from(source)?.tls?)))
+            .collect(),
     }
 }
 

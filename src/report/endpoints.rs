@@ -92,6 +92,7 @@ pub(crate) fn per_endpoint(raw: &RawRun) -> Vec<EndpointReport> {
                 closes: report.closes,
                 time_wait: report.time_wait,
                 time_wait_reconciled: report.time_wait_reconciled,
+                tls: report.tls,
             }
         })
         .collect()
@@ -196,6 +197,7 @@ pub fn view(run: &RunReport, endpoint: &EndpointReport) -> RunReport {
         closes: endpoint.closes,
         time_wait: endpoint.time_wait,
         time_wait_reconciled: endpoint.time_wait_reconciled,
+        tls: endpoint.tls,
         port_forecast: None,
         warnings: Vec::new(),
         requests: Vec::new(),
@@ -258,6 +260,7 @@ mod tests {
             closes: Closes::default(),
             time_wait: None,
             time_wait_reconciled: None,
+            tls: None,
         };
         assert!(report.is_named("127.0.0.2"));
         assert!(report.is_named("127.0.0.2:9000"));

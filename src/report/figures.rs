@@ -365,6 +365,48 @@ pub const WALL_TIME_MS: Figure = Figure {
     value: |r, _| Some(r.wall_time_ms),
 };
 
+/// `tls_handshakes_full`: full TLS handshakes, exact; per source: client, server, capture
+pub const TLS_HANDSHAKES_FULL: Figure = Figure {
+    name: "tls_handshakes_full",
+    about: "full TLS handshakes (HelloRetryRequest ones included), counted exactly; per source: client, server, capture",
+    sources: &EXACT_SOURCES,
+    worse: Worse::Higher,
+    needs: None,
+    value: |r, source| {
+        let tls = r.tls.as_ref()?;
+        match source {
+            Some(source) => tls.handshakes_full.get(source).map(|v| v as f64),
+            None => tls.handshakes_full.best().map(|(v, _)| v as f64),
+        }
+    },
+};
+
+/// `tls_handshakes_resumed`: resumed TLS handshakes, exact; per source: client, server, capture
+pub const TLS_HANDSHAKES_RESUMED: Figure = Figure {
+    name: "tls_handshakes_resumed",
+    about: "resumed TLS handshakes, counted exactly; per source: client, server, capture",
+    sources: &EXACT_SOURCES,
+    worse: Worse::Neither,
+    needs: None,
+    value: |r, source| {
+        let tls = r.tls.as_ref()?;
+        match source {
+            Some(source) => tls.handshakes_resumed.get(source).map(|v| v as f64),
+            None => tls.handshakes_resumed.best().map(|(v, _)| v as f64),
+        }
+    },
+};
+
+/// `tls_handshakes_per_request`: TLS handshakes (full + resumed) per request sent
+pub const TLS_HANDSHAKES_PER_REQUEST: Figure = Figure {
+    name: "tls_handshakes_per_request",
+    about: "TLS handshakes (full + resumed, best source) per request sent",
+    sources: &[],
+    worse: Worse::Higher,
+    needs: None,
+    value: |r, _| r.tls.as_ref()?.handshakes_per_request,
+};
+
 /// Every figure, in report order.
 pub const FIGURES: &[&Figure] = &[
     &REQUESTS_SENT,
@@ -398,6 +440,9 @@ pub const FIGURES: &[&Figure] = &[
     &COMMAND_EXIT_CODE,
     &WALL_TIME_MS,
     &CONNECTIONS_ALREADY_OPEN,
+    &TLS_HANDSHAKES_FULL,
+    &TLS_HANDSHAKES_RESUMED,
+    &TLS_HANDSHAKES_PER_REQUEST,
 ];
 
 /// `connections_already_open`: connections open before the run started (capture: no SYN seen)

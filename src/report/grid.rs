@@ -5,6 +5,7 @@ use super::figures::{self, Figure};
 use super::model::{RunReport, Source};
 use super::sentences;
 use super::summary::{cell, group, VariantSummary};
+use super::tls_text as tls;
 use crate::model::Warning;
 
 /// The side-by-side comparison of a set of runs, as text cells.
@@ -52,13 +53,21 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
             row(variant, baseline_variant, &sources, repeated)
         })
         .collect();
-    Grid {
+    let mut grid = Grid {
         headers: headers(&sources, repeated),
         rows,
         sentences: sentences::comparisons(&variants, chosen),
         notes: notes(&variants),
         files: saved_files(runs),
+    };
+    if tls::any(runs) {
+        grid.headers.push(tls::COLUMN_HEADER.to_string());
+        for (row, variant) in grid.rows.iter_mut().zip(&variants) {
+            row.push(tls::cell_text(variant));
+        }
+        grid.sentences.extend(tls::sentences(&variants, chosen));
     }
+    grid
 }
 
 /// The column headers.

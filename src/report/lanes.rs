@@ -50,6 +50,15 @@ fn panel(run: &RunReport) -> Panel {
                         .then_some(end_ms + time_wait_ms)
                         .filter(|_| end != EndState::Reset && end != EndState::OpenAtEnd),
                         label: format!(":{}", c.tuple.client.port()),
+                        // The wire's classification, else the server's record of the same
+                        // connection.
+                        tls: c.tls.as_ref().map(|t| t.kind).or_else(|| {
+                            run.server_connections
+                                .iter()
+                                .find(|s| s.peer == c.tuple.client)
+                                .and_then(|s| s.tls.as_ref())
+                                .map(|t| t.kind)
+                        }),
                     }
                 })
                 .collect();
@@ -80,6 +89,7 @@ fn panel(run: &RunReport) -> Panel {
                         // left TIME_WAIT is unknown without the wire: no tail is drawn.
                         time_wait_until_ms: None,
                         label: format!(":{}", c.peer.port()),
+                        tls: c.tls.as_ref().map(|t| t.kind),
                     }
                 })
                 .collect();

@@ -15,5 +15,7 @@ pub mod schema;
 pub mod sentences;
 pub mod summary;
 pub mod timeline;
+pub mod tls;
+pub mod tls_text;
 
 pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning, WatchedRun};

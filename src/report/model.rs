@@ -214,6 +214,24 @@ pub struct RunReport {
     /// Set only on a per-endpoint view of a run (a breakdown row): the endpoint's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// TLS handshakes, full and resumed, per source (HTTPS runs only; see `report::tls`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFigures>,
+}
+
+/// The TLS handshakes of one run, each counted once per connection by every source that saw
+/// it: the client (rustls, inside each dial), the embedded server (rustls) and the capture
+/// (ClientHello and ServerHello on the wire). Exact counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TlsFigures {
+    /// Full handshakes (certificate sent, new keys agreed), HelloRetryRequest ones included.
+    pub handshakes_full: PerSource,
+    /// Of those, full handshakes after a HelloRetryRequest (one more round trip).
+    pub handshakes_full_hrr: PerSource,
+    /// Resumed handshakes (an earlier session's keys accepted).
+    pub handshakes_resumed: PerSource,
+    /// Handshakes (full + resumed, best source) per request sent.
+    pub handshakes_per_request: Option<f64>,
 }
 
 /// Every figure of one server endpoint (see `report::endpoints`). Field names and meanings are
@@ -267,6 +285,9 @@ pub struct EndpointReport {
     /// Its closes reconciled with its TIME_WAIT sockets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_wait_reconciled: Option<TimeWaitReconciliation>,
+    /// Its TLS handshakes, per source (HTTPS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFigures>,
 }
 
 impl EndpointReport {

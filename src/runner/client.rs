@@ -2,6 +2,9 @@
 //!
 //! A connector layer records every connection the client dials, with its time and local
 //! address: the `client` source. It sees dials, not reuse: reuse is what the counts reveal.
+//! For `https://` targets the client speaks TLS with the rustls configuration of
+//! [`super::tls`], and every dial runs inside a handshake probe, so the dial log says whether
+//! that connection's handshake was full or resumed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,8 +15,18 @@ use std::time::Duration;
 use hyper_util::client::legacy::connect::{Connection, HttpInfo};
 use tower::{Layer, Service};
 
+use super::tls::{self, HandshakeProbe};
 use crate::model::{now_us, Dial};
 use crate::scenario::{ClientSettings, Protocol};
+
+/// What the client needs to know about its target beyond `[client]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TargetTrust<'a> {
+    /// The target speaks HTTPS.
+    pub https: bool,
+    /// The CAs of kalab's embedded servers, when they are the target.
+    pub embedded_cas: &'a [std::path::PathBuf],
+}
 
 /// The dials of one run, shared between the connector layer and the runner.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +44,12 @@ impl DialLog {
 }
 
 /// Builds the reqwest client a scenario describes, recording its dials into `log`.
-pub fn build(settings: &ClientSettings, log: DialLog) -> reqwest::Result<reqwest::Client> {
+pub fn build(
+    settings: &ClientSettings,
+    target: TargetTrust<'_>,
+    log: DialLog,
+) -> anyhow::Result<reqwest::Client> {
+    tls::install_default_provider();
     let mut builder = reqwest::Client::builder()
         .connector_layer(DialRecorder { log })
         .no_proxy()
@@ -56,9 +74,19 @@ pub fn build(settings: &ClientSettings, log: DialLog) -> reqwest::Result<reqwest
     }
     builder = match settings.protocol {
         Protocol::Http1 => builder.http1_only(),
-        Protocol::H2c => builder.http2_prior_knowledge(),
+        // Over TLS too: the client then waits for its one connection instead of dialling one
+        // per request until ALPN has said `h2`.
+        Protocol::H2c | Protocol::H2 => builder.http2_prior_knowledge(),
     };
-    builder.build()
+    if target.https {
+        let mut config = tls::client_config(settings, target.embedded_cas)?;
+        config.alpn_protocols = match settings.protocol {
+            Protocol::Http1 => vec![b"http/1.1".to_vec()],
+            Protocol::H2c | Protocol::H2 => vec![b"h2".to_vec()],
+        };
+        builder = builder.tls_backend_preconfigured(config).https_only(true);
+    }
+    Ok(builder.build()?)
 }
 
 /// The tower layer reqwest wraps around its connector.
@@ -103,7 +131,8 @@ where
     fn call(&mut self, target: Target) -> Self::Future {
         let log = self.log.clone();
         let at_us = now_us();
-        let connecting = self.inner.call(target);
+        let probe = HandshakeProbe::default();
+        let connecting = probe.run(|| self.inner.call(target));
         Box::pin(async move {
             let result = connecting.await;
             let connect_us = now_us().saturating_sub(at_us);
@@ -117,7 +146,7 @@ where
                         connect_us,
                         local: info.map(|info| info.local_addr()),
                         error: None,
-                        tls: None,
+                        tls: probe.handshake(conn.connected().is_negotiated_h2()),
                         remote: info.map(|info| info.remote_addr()),
                     }
                 }

@@ -2,7 +2,8 @@
 //!
 //! It binds a fresh port for every run (so runs never see each other's sockets), speaks HTTP/1.1
 //! and h2c on that port, behaves as the scenario's `[server]` table says, and records every
-//! connection it accepts: the `server` source.
+//! connection it accepts: the `server` source. With `tls = true` it speaks HTTPS instead (see
+//! [`super::tls`]), and records each connection's TLS handshake too.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -23,7 +24,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::model::{now_us, EndState, ServerConnection};
+use super::tls::{self, ServerIdentity};
+use crate::model::{now_us, EndState, ServerConnection, TlsHandshake};
 use crate::scenario::ServerSettings;
 
 /// A running embedded server. Stop it with [`EmbeddedServer::shutdown`].
@@ -32,6 +34,7 @@ pub struct EmbeddedServer {
     stop: watch::Sender<bool>,
     accept_loop: tokio::task::JoinHandle<JoinSet<()>>,
     connections: Arc<Mutex<Vec<Arc<Tracked>>>>,
+    identity: Option<Arc<ServerIdentity>>,
 }
 
 /// What the server knows about one connection while it is open.
@@ -44,6 +47,7 @@ struct Tracked {
     server_closing: AtomicBool,
     http2: AtomicBool,
     ended: Mutex<Option<(EndState, u64, Option<String>)>>,
+    tls: Mutex<Option<TlsHandshake>>,
 }
 
 impl EmbeddedServer {
@@ -53,7 +57,21 @@ impl EmbeddedServer {
         let addr = listener.local_addr()?;
         let (stop, stop_rx) = watch::channel(false);
         let connections: Arc<Mutex<Vec<Arc<Tracked>>>> = Arc::default();
-        let behaviour = Arc::new(Behaviour::new(settings));
+        let mut behaviour = Behaviour::new(settings);
+        let identity = match settings.tls {
+            true => {
+                let identity = ServerIdentity::generate(settings.address)
+                    .and_then(|identity| {
+                        let config = identity.server_config(settings.tls_resumption)?;
+                        behaviour.tls = Some(tokio_rustls::TlsAcceptor::from(config));
+                        Ok(identity)
+                    })
+                    .map_err(|err| std::io::Error::other(format!("{err:#}")))?;
+                Some(Arc::new(identity))
+            }
+            false => None,
+        };
+        let behaviour = Arc::new(behaviour);
         let accept_loop = tokio::spawn(accept_loop(
             listener,
             stop_rx,
@@ -65,7 +83,14 @@ impl EmbeddedServer {
             stop,
             accept_loop,
             connections,
+            identity,
         })
+    }
+
+    /// With `tls = true`: the PEM file of the CA that signed the server's certificate (valid
+    /// while the server lives).
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.identity.as_deref().map(ServerIdentity::ca_file)
     }
 
     /// The address clients connect to.
@@ -113,7 +138,7 @@ impl Tracked {
             } else {
                 "http1".into()
             },
-            tls: None,
+            tls: self.tls.lock().expect("tls record lock").clone(),
             local: None,
         }
     }
@@ -123,6 +148,8 @@ impl Tracked {
 struct Behaviour {
     settings: ServerSettings,
     body: Bytes,
+    /// With `tls = true`: the handshake every connection starts with.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Chunk size for chunked responses.
@@ -134,6 +161,7 @@ impl Behaviour {
         Behaviour {
             settings: settings.clone(),
             body,
+            tls: None,
         }
     }
 
@@ -164,6 +192,7 @@ async fn accept_loop(
                     server_closing: AtomicBool::new(false),
                     http2: AtomicBool::new(false),
                     ended: Mutex::new(None),
+                    tls: Mutex::new(None),
                 });
                 connections.lock().expect("server records lock").push(Arc::clone(&tracked));
                 tasks.spawn(serve_connection(stream, tracked, Arc::clone(&behaviour), stop.clone()));
@@ -178,44 +207,20 @@ async fn serve_connection(
     stream: tokio::net::TcpStream,
     tracked: Arc<Tracked>,
     behaviour: Arc<Behaviour>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .keep_alive(behaviour.settings.keep_alive)
-        .timer(hyper_util::rt::TokioTimer::new());
-    let service = {
-        let tracked = Arc::clone(&tracked);
-        let behaviour = Arc::clone(&behaviour);
-        service_fn(move |request| handle(request, Arc::clone(&tracked), Arc::clone(&behaviour)))
-    };
-    let watched = WatchedStream::new(stream);
+    let mut watched = WatchedStream::new(stream);
+    watched.linger = behaviour.tls.is_some();
     let events = Arc::clone(&watched.events);
-    let connection = builder.serve_connection(TokioIo::new(watched), service);
-    tokio::pin!(connection);
-    let idle_timeout = behaviour.idle_timeout();
-    let mut closing = false;
-    let result = loop {
-        let idle_deadline = idle_timeout.map(|t| *tracked.last_done.lock().expect("idle lock") + t);
-        tokio::select! {
-            result = connection.as_mut() => break result,
-            _ = sleep_until(idle_deadline), if !closing => {
-                // Re-read the last activity: a request may have been served while we slept.
-                let deadline = idle_timeout.map(|t| *tracked.last_done.lock().expect("idle lock") + t);
-                let idle = tracked.in_flight.load(Ordering::SeqCst) == 0
-                    && deadline.is_some_and(|d| Instant::now() >= d);
-                if idle {
-                    tracked.server_closing.store(true, Ordering::SeqCst);
-                    connection.as_mut().graceful_shutdown();
-                    closing = true;
-                }
+    let result = match &behaviour.tls {
+        None => serve_io(TokioIo::new(watched), &tracked, &behaviour, stop).await,
+        Some(acceptor) => match tls::accept(acceptor, watched).await {
+            Ok((stream, handshake)) => {
+                *tracked.tls.lock().expect("tls record lock") = handshake;
+                serve_io(TokioIo::new(stream), &tracked, &behaviour, stop).await
             }
-            _ = stop.changed(), if !closing => {
-                connection.as_mut().graceful_shutdown();
-                closing = true;
-            }
-        }
+            Err(err) => Err(err.into()),
+        },
     };
     let events = *events.lock().expect("stream events lock");
     // Who closed first decides the end; an error the server saw is kept beside it.
@@ -238,6 +243,57 @@ async fn serve_connection(
         Err(err) => (EndState::ClosedByServer, Some(error_chain(err.as_ref()))),
     };
     *tracked.ended.lock().expect("connection end lock") = Some((end, now_us(), error));
+}
+
+/// The error a served connection ended with.
+type ServeError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves HTTP/1.1 or HTTP/2 on `io` (a TCP stream, or a TLS stream over one) until the
+/// connection ends, closing it when idle or when the server stops.
+async fn serve_io<I>(
+    io: I,
+    tracked: &Arc<Tracked>,
+    behaviour: &Arc<Behaviour>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ServeError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .keep_alive(behaviour.settings.keep_alive)
+        .timer(hyper_util::rt::TokioTimer::new());
+    let service = {
+        let tracked = Arc::clone(tracked);
+        let behaviour = Arc::clone(behaviour);
+        service_fn(move |request| handle(request, Arc::clone(&tracked), Arc::clone(&behaviour)))
+    };
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+    let idle_timeout = behaviour.idle_timeout();
+    let mut closing = false;
+    loop {
+        let idle_deadline = idle_timeout.map(|t| *tracked.last_done.lock().expect("idle lock") + t);
+        tokio::select! {
+            result = connection.as_mut() => break result,
+            _ = sleep_until(idle_deadline), if !closing => {
+                // Re-read the last activity: a request may have been served while we slept.
+                let deadline = idle_timeout.map(|t| *tracked.last_done.lock().expect("idle lock") + t);
+                let idle = tracked.in_flight.load(Ordering::SeqCst) == 0
+                    && deadline.is_some_and(|d| Instant::now() >= d);
+                if idle {
+                    tracked.server_closing.store(true, Ordering::SeqCst);
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+            _ = stop.changed(), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -299,16 +355,43 @@ struct StreamEvents {
 
 /// A TCP stream that records [`StreamEvents`].
 struct WatchedStream {
-    inner: tokio::net::TcpStream,
+    /// The socket; taken only when the stream is dropped.
+    inner: Option<tokio::net::TcpStream>,
     events: Arc<Mutex<StreamEvents>>,
+    /// Closing after the server shut down first, keep reading until the client's EOF (bounded):
+    /// over TLS the client answers the server's close_notify with its own, which a socket
+    /// closed at once would answer with a RST.
+    linger: bool,
+}
+
+impl Drop for WatchedStream {
+    fn drop(&mut self) {
+        let events = *self.events.lock().expect("stream events lock");
+        if self.linger && events.shutdown_first && !events.eof_first && !events.reset {
+            if let (Some(stream), Ok(runtime)) =
+                (self.inner.take(), tokio::runtime::Handle::try_current())
+            {
+                runtime.spawn(tls::linger(stream));
+            }
+        }
+    }
 }
 
 impl WatchedStream {
     fn new(inner: tokio::net::TcpStream) -> Self {
         WatchedStream {
-            inner,
+            inner: Some(inner),
             events: Arc::default(),
+            linger: false,
         }
+    }
+
+    fn tcp(&mut self) -> Pin<&mut tokio::net::TcpStream> {
+        Pin::new(
+            self.inner
+                .as_mut()
+                .expect("the socket is there until the stream is dropped"),
+        )
     }
 
     fn note<T>(&self, result: &Poll<std::io::Result<T>>) {
@@ -330,7 +413,7 @@ impl tokio::io::AsyncRead for WatchedStream {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let result = self.tcp().poll_read(cx, buf);
         self.note(&result);
         if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() == before {
             let mut events = self.events.lock().expect("stream events lock");
@@ -348,7 +431,7 @@ impl tokio::io::AsyncWrite for WatchedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        let result = self.tcp().poll_write(cx, buf);
         self.note(&result);
         result
     }
@@ -358,17 +441,19 @@ impl tokio::io::AsyncWrite for WatchedStream {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        let result = self.tcp().poll_write_vectored(cx, bufs);
         self.note(&result);
         result
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.inner
+            .as_ref()
+            .is_some_and(tokio::net::TcpStream::is_write_vectored)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        let result = self.tcp().poll_flush(cx);
         self.note(&result);
         result
     }
@@ -380,7 +465,7 @@ impl tokio::io::AsyncWrite for WatchedStream {
                 events.shutdown_first = true;
             }
         }
-        let result = Pin::new(&mut self.inner).poll_shutdown(cx);
+        let result = self.tcp().poll_shutdown(cx);
         self.note(&result);
         result
     }

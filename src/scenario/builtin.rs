@@ -27,6 +27,14 @@ pub const DEMO: &[(&str, &str)] = &[
         "scenarios/demo/05-concurrent-idle10.toml",
         include_str!("../../scenarios/demo/05-concurrent-idle10.toml"),
     ),
+    (
+        "scenarios/demo/06-https-resumption-off.toml",
+        include_str!("../../scenarios/demo/06-https-resumption-off.toml"),
+    ),
+    (
+        "scenarios/demo/07-https-resumption-on.toml",
+        include_str!("../../scenarios/demo/07-https-resumption-on.toml"),
+    ),
 ];
 
 /// Parses the built-in demo scenarios.

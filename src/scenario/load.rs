@@ -120,6 +120,9 @@ fn validate(origin: &str, text: &str, scenario: &Scenario) -> Result<(), Scenari
             return Err(fail("server", "url", why));
         }
     }
+    if let Err((section, key, why)) = check_tls(scenario) {
+        return Err(fail(section, key, why));
+    }
     super::bounds::check(scenario).map_err(|(section, key, why)| fail(section, key, why))?;
     validate_hosts(scenario).map_err(|(key, why)| fail("server", key, why))
 }
@@ -156,14 +159,62 @@ fn validate_hosts(scenario: &Scenario) -> Result<(), (&'static str, String)> {
     server.check_hosts().map_err(|why| ("hosts", why))
 }
 
-/// An external target must be a plain `http://HOST:PORT/PATH` URL.
+/// TLS settings that contradict the target: HTTP/2 by ALPN needs HTTPS, h2c needs cleartext,
+/// and at least one TLS version must be offered.
+pub(crate) fn check_tls(scenario: &Scenario) -> Result<(), (&'static str, &'static str, String)> {
+    use super::model::Protocol;
+    let https = match &scenario.server.url {
+        Some(url) => url.starts_with("https://"),
+        None => scenario.server.tls,
+    };
+    match scenario.client.protocol {
+        Protocol::H2 if !https => Err((
+            "client",
+            "protocol",
+            "`h2` is HTTP/2 over TLS: set [server] tls = true or an https:// url; for HTTP/2 over cleartext use `h2c`".into(),
+        )),
+        Protocol::H2c if https => Err((
+            "client",
+            "protocol",
+            "`h2c` is HTTP/2 over cleartext, but the target speaks HTTPS; use `h2` (HTTP/2 agreed by ALPN)".into(),
+        )),
+        _ if scenario.client.tls_versions.is_empty() => Err((
+            "client",
+            "tls_versions",
+            "offer at least one TLS version: [\"1.2\"], [\"1.3\"] or [\"1.2\", \"1.3\"]".into(),
+        )),
+        _ if scenario
+            .client
+            .ca_file
+            .as_ref()
+            .is_some_and(|ca| !ca.is_file()) =>
+        {
+            Err((
+                "client",
+                "ca_file",
+                format!(
+                    "no such file: {} (a PEM file of CA certificates; a relative path is read from the current directory)",
+                    scenario.client.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                ),
+            ))
+        }
+        _ if scenario.server.url.is_some() && scenario.server.tls => Err((
+            "server",
+            "tls",
+            "`tls` configures the embedded server; for an external HTTPS server write its url as https://...".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An external target must be a plain `http://` or `https://HOST:PORT/PATH` URL.
 fn check_url(url: &str) -> Result<(), String> {
     let parsed: http::Uri = url.parse().map_err(|err| {
         format!("`{url}` is not a URL ({err}); write it as http://HOST:PORT/PATH")
     })?;
-    if parsed.scheme_str() != Some("http") {
+    if !matches!(parsed.scheme_str(), Some("http" | "https")) {
         return Err(format!(
-            "`{url}`: only http:// targets are supported (kalab studies cleartext connection reuse)"
+            "`{url}`: only http:// and https:// targets are supported"
         ));
     }
     if parsed.host().is_none() {
@@ -378,10 +429,45 @@ requests_per_worker = 10
     }
 
     #[test]
-    fn external_urls_must_be_http() {
-        let err = error(&format!(
-            "{GOOD}[server]\nurl = \"https://example.test/\"\n"
-        ));
+    fn external_urls_must_be_http_or_https() {
+        let err = error(&format!("{GOOD}[server]\nurl = \"ftp://example.test/\"\n"));
         assert_eq!(err.field.as_deref(), Some("server.url"));
+        assert!(err.message.contains("http:// and https://"), "{err}");
+        parse_str(
+            "t.toml",
+            &format!("{GOOD}[server]\nurl = \"https://example.test/\"\n"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn tls_settings_must_fit_the_target() {
+        let err = error(&format!("{GOOD}[client]\nprotocol = \"h2\"\n"));
+        assert_eq!(err.field.as_deref(), Some("client.protocol"));
+        assert!(err.message.contains("tls = true"), "{err}");
+        assert!(err.position.is_some());
+        let err = error(&format!(
+            "{GOOD}[server]\ntls = true\n[client]\nprotocol = \"h2c\"\n"
+        ));
+        assert!(err.message.contains("use `h2`"), "{err}");
+        let err = error(&format!(
+            "{GOOD}[server]\ntls = true\n[client]\ntls_versions = []\n"
+        ));
+        assert_eq!(err.field.as_deref(), Some("client.tls_versions"));
+        let err = error(&format!(
+            "{GOOD}[server]\ntls = true\n[client]\ntls_versions = [\"1.1\"]\n"
+        ));
+        assert_eq!(err.field.as_deref(), Some("client.tls_versions"), "{err}");
+        parse_str(
+            "t.toml",
+            &format!("{GOOD}[server]\ntls = true\n[client]\nprotocol = \"h2\"\n"),
+        )
+        .unwrap();
+        let err = error(&format!(
+            "{GOOD}[server]\nurl = \"https://x.test/\"\n[client]\nca_file = \"/nonexistent/ca.pem\"\n"
+        ));
+        assert_eq!(err.field.as_deref(), Some("client.ca_file"));
+        assert!(err.position.is_some());
+        assert!(err.message.contains("no such file"), "{err}");
     }
 }

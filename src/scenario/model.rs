@@ -73,6 +73,11 @@ pub struct ServerSettings {
     /// them. They must share one port (the collectors watch one port).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
+    /// Serve HTTPS (HTTP/1.1 and h2 by ALPN) with a certificate made for the run.
+    pub tls: bool,
+    /// With `tls`: let clients resume earlier sessions (a session cache and tickets); false:
+    /// every TLS connection costs a full handshake.
+    pub tls_resumption: bool,
 }
 
 fn is_one(n: &NonZeroU32) -> bool {
@@ -128,6 +133,8 @@ impl Default for ServerSettings {
             keep_alive: true,
             close_after_requests: 0,
             idle_timeout_ms: 0,
+            tls: false,
+            tls_resumption: true,
             hosts: NonZeroU32::MIN,
             urls: Vec::new(),
         }
@@ -149,6 +156,19 @@ pub struct ClientSettings {
     pub protocol: Protocol,
     /// Per-request timeout, in milliseconds (bounds every request).
     pub request_timeout_ms: NonZeroU32,
+    /// HTTPS: offer to resume earlier TLS sessions (session ids, tickets, pre-shared keys).
+    pub tls_resumption: bool,
+    /// HTTPS: how many TLS sessions the client remembers for resumption.
+    pub tls_session_cache: u32,
+    /// HTTPS: the TLS versions the client offers (`["1.2", "1.3"]`).
+    pub tls_versions: Vec<crate::model::TlsVersion>,
+    /// HTTPS: a PEM file of CA certificates to trust for an external target (the embedded
+    /// server's own CA is always trusted); omitted: the system's trusted roots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// HTTPS: accept any certificate without checking it. Unsafe outside a laboratory: the
+    /// report warns about it.
+    pub insecure: bool,
 }
 
 impl Default for ClientSettings {
@@ -159,6 +179,14 @@ impl Default for ClientSettings {
             keep_alive: true,
             protocol: Protocol::Http1,
             request_timeout_ms: NonZeroU32::new(10_000).expect("non-zero"),
+            tls_resumption: true,
+            tls_session_cache: 256,
+            tls_versions: vec![
+                crate::model::TlsVersion::Tls12,
+                crate::model::TlsVersion::Tls13,
+            ],
+            ca_file: None,
+            insecure: false,
         }
     }
 }
@@ -171,6 +199,8 @@ pub enum Protocol {
     Http1,
     /// HTTP/2 over cleartext, prior knowledge (no upgrade).
     H2c,
+    /// HTTP/2 over TLS, agreed by ALPN (`https://` targets).
+    H2,
 }
 
 /// Which requests are sent: one loop, parameterised by workers and requests.

@@ -101,6 +101,16 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Vec<Variant>, ScenarioError> {
                 .unwrap_or(axes[0].0);
             return Err(error(path, format!("{why} (variant {})", label.join(", "))));
         }
+        if let Err((section, key, why)) = super::load::check_tls(&scenario) {
+            let path = axes.iter().map(|(p, _)| *p).next().unwrap_or_default();
+            return Err(error(
+                path,
+                format!(
+                    "the variant {} cannot run: {section}.{key}: {why}",
+                    label.join(", ")
+                ),
+            ));
+        }
         variants.push(Variant {
             label: label.join(", "),
             scenario,
@@ -175,6 +185,18 @@ requests_per_worker = 3
     fn variants(sweep: &str) -> Result<Vec<Variant>, ScenarioError> {
         let text = format!("{BASE}[sweep]\n{sweep}");
         expand(&parse_str("s.toml", &text).unwrap())
+    }
+
+    #[test]
+    fn a_variant_whose_tls_settings_contradict_its_target_is_refused() {
+        let err = variants("\"client.protocol\" = [\"http1\", \"h2\"]\n").unwrap_err();
+        assert!(err.message.contains("protocol=h2"), "{err}");
+        assert!(err.message.contains("HTTP/2 over TLS"), "{err}");
+        assert!(err.position.is_some());
+        assert_eq!(
+            variants("\"server.tls\" = [false, true]\n").unwrap().len(),
+            2
+        );
     }
 
     #[test]

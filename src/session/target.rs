@@ -56,6 +56,9 @@ pub struct Endpoint {
     pub addr: SocketAddr,
     /// Whether the server is on this machine's loopback (for the port-exhaustion forecast).
     pub loopback: bool,
+    /// The CA certificates (PEM files) of the embedded HTTPS servers, one per server, for
+    /// clients to trust; empty for cleartext and external targets.
+    pub ca_files: Vec<std::path::PathBuf>,
     /// Every host's URL, in order (one for a single host): the pattern spreads across them.
     pub urls: Vec<String>,
     /// Every server endpoint the target has, in order (empty for a watched port: whatever
@@ -76,6 +79,7 @@ impl Endpoint {
             loopback,
             hosts: vec![addr],
             interface: None,
+            ca_files: Vec::new(),
         }
     }
 
@@ -105,6 +109,7 @@ impl Endpoint {
             loopback,
             hosts,
             interface,
+            ca_files: Vec::new(),
         }
     }
 }
@@ -122,9 +127,20 @@ impl Target {
             TargetSpec::Embedded(settings) if settings.hosts.get() > 1 => {
                 let servers = start_hosts(settings).await?;
                 let hosts: Vec<SocketAddr> = servers.iter().map(|s| s.addr()).collect();
-                let urls = hosts.iter().map(|addr| format!("http://{addr}/")).collect();
+                let scheme = if settings.tls { "https" } else { "http" };
+                let urls = hosts
+                    .iter()
+                    .map(|addr| format!("{scheme}://{addr}/"))
+                    .collect();
+                let ca_files = servers
+                    .iter()
+                    .filter_map(|s| s.ca_file().map(std::path::Path::to_path_buf))
+                    .collect();
                 Ok(Target {
-                    endpoint: Endpoint::several(urls, hosts),
+                    endpoint: Endpoint {
+                        ca_files,
+                        ..Endpoint::several(urls, hosts)
+                    },
                     servers,
                 })
             }
@@ -136,12 +152,20 @@ impl Target {
                     ))
                 })?;
                 let addr = server.addr();
+                let scheme = if settings.tls { "https" } else { "http" };
                 Ok(Target {
-                    endpoint: Endpoint::single(
-                        format!("http://{addr}/"),
-                        addr,
-                        is_loopback(addr, None),
-                    ),
+                    endpoint: Endpoint {
+                        ca_files: server
+                            .ca_file()
+                            .map(std::path::Path::to_path_buf)
+                            .into_iter()
+                            .collect(),
+                        ..Endpoint::single(
+                            format!("{scheme}://{addr}/"),
+                            addr,
+                            is_loopback(addr, None),
+                        )
+                    },
                     servers: vec![server],
                 })
             }
@@ -175,6 +199,7 @@ impl Target {
                     urls: Vec::new(),
                     addr: *addr,
                     loopback: is_loopback(*addr, interface.as_deref()),
+                    ca_files: Vec::new(),
                     hosts: Vec::new(),
                     interface: None,
                 },
@@ -279,7 +304,12 @@ fn watched_text(addr: SocketAddr, interface: Option<&str>) -> String {
 async fn resolve(url: &str) -> anyhow::Result<SocketAddr> {
     let uri: http::Uri = url.parse().context("invalid target URL")?;
     let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-    let port = uri.port_u16().unwrap_or(80);
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let port = uri.port_u16().unwrap_or(default_port);
     let addr = tokio::net::lookup_host((host, port))
         .await
         .ok()

@@ -26,5 +26,7 @@ mod signals;
 mod sockets_procfs;
 mod stdout_only;
 mod time_wait;
+mod tls_peers;
+mod tls_runs;
 mod tls_wire;
 mod watch;

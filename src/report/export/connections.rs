@@ -11,19 +11,24 @@ use crate::report::number;
 /// naming its source.
 pub fn render(run: &RunReport) -> String {
     let mut table = Table::new();
+    let mut header = vec![
+        "#",
+        "client",
+        "opened ms",
+        "seen by",
+        "requests",
+        "idle before reuse ms\nmin / max",
+        "closer",
+        "end",
+    ];
+    let tls = run.connections.iter().any(|v| !v.tls.is_empty());
+    if tls {
+        header.push("TLS handshake");
+    }
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
-            "#",
-            "client",
-            "opened ms",
-            "seen by",
-            "requests",
-            "idle before reuse ms\nmin / max",
-            "closer",
-            "end",
-        ]);
+        .set_header(header);
     for view in &run.connections {
         let ms = view.opened_at_us.saturating_sub(run.started_at_us) as f64 / 1000.0;
         let idle = &view.idle_before_reuse_ms;
@@ -35,7 +40,7 @@ pub fn render(run: &RunReport) -> String {
             _ => "-".to_string(),
         };
         let seen: Vec<&str> = view.seen_by.iter().map(|s| s.as_str()).collect();
-        table.add_row(vec![
+        let mut row = vec![
             view.id.to_string(),
             view.client.to_string(),
             format!("{} ({})", number::plain(ms, 3), view.opened_source),
@@ -47,7 +52,11 @@ pub fn render(run: &RunReport) -> String {
                 Some(source) => format!("{} ({source})", view.end),
                 None => "-".to_string(),
             },
-        ]);
+        ];
+        if tls {
+            row.push(crate::report::tls_text::connection_text(view));
+        }
+        table.add_row(row);
     }
     let unused = run.connections.iter().filter(|v| v.requests == 0).count();
     format!(

@@ -7,6 +7,10 @@
 //! and one legend. Rendering is pure (panels in, SVG text out) and never panics: non-finite or
 //! out-of-order times are clamped onto the axis, empty input gives a picture that says so.
 //!
+//! A TLS connection starts with a handshake mark (`<rect class="handshake" data-kind="full">`):
+//! a solid black block for a full handshake, a hollow one for a resumed handshake, so where
+//! resumption saved a full handshake reads at a glance; the legend then names both.
+//!
 //! Text is written as SVG `<text>` by plotters' SVG backend, so no system font is read.
 //!
 //! plotters draws the frame: title, legend, axes, TIME_WAIT tails, labels. It cannot attach
@@ -30,7 +34,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::model::EndState;
+use crate::model::{EndState, HandshakeKind};
 
 /// The end states in legend order.
 const END_ORDER: [EndState; 4] = [
@@ -77,6 +81,8 @@ pub struct Lane {
     pub time_wait_until_ms: Option<f64>,
     /// A short name for the lane, e.g. the client port `":54321"`.
     pub label: String,
+    /// Its TLS handshake, for a TLS connection.
+    pub tls: Option<HandshakeKind>,
 }
 
 /// One variant's run, drawn as one panel.
@@ -122,6 +128,8 @@ const MIN_PANEL_PX: u32 = 120;
 const Y_LABEL_AREA_PX: u32 = 90;
 const TAIL_ALPHA: f64 = 0.25;
 const TICK_COLOUR: RGBColor = RGBColor(0x20, 0x20, 0x20);
+const TLS_MARK_COLOUR: RGBColor = RGBColor(0x00, 0x00, 0x00);
+const TLS_MARK_PX: i32 = 6;
 const FONT: &str = "sans-serif";
 
 /// How many lanes the SVG draws for `panel`: `panel.lanes.len()` when they fit
@@ -168,6 +176,8 @@ struct Row {
     time_wait_until_ms: Option<f64>,
     label: String,
     connections: usize,
+    /// TLS handshakes among its connections: (full, resumed).
+    handshakes: (usize, usize),
 }
 
 struct PreparedPanel {
@@ -260,6 +270,9 @@ fn aggregate(lanes: Vec<Row>, k: usize) -> Vec<Row> {
                     .reduce(f64::max),
                 label: format!("{} conns", chunk.len()),
                 connections: chunk.len(),
+                handshakes: chunk.iter().fold((0, 0), |(f, r), row| {
+                    (f + row.handshakes.0, r + row.handshakes.1)
+                }),
             });
         }
     }
@@ -329,6 +342,11 @@ fn sanitize(lane: &Lane, run_end_ms: f64, axis_max_ms: f64) -> Row {
         time_wait_until_ms,
         label: lane.label.clone(),
         connections: 1,
+        handshakes: match lane.tls {
+            Some(kind) if kind.is_full() => (1, 0),
+            Some(_) => (0, 1),
+            None => (0, 0),
+        },
     }
 }
 
@@ -351,7 +369,10 @@ fn draw(
         .saturating_add(FOOTER_PX + empty_note_px);
     let root = SVGBackend::with_string(svg, (WIDTH_PX, height_px)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_error)?;
-    draw_header(&root, title)?;
+    let tls = panels
+        .iter()
+        .any(|p| p.rows.iter().any(|r| r.handshakes != (0, 0)));
+    draw_header(&root, title, tls)?;
     if panels.is_empty() {
         root.draw(&Text::new(
             "no runs to draw",
@@ -377,7 +398,11 @@ fn draw(
     Ok(lanes)
 }
 
-fn draw_header(root: &DrawingArea<SVGBackend, Shift>, title: &str) -> Result<(), TimelineError> {
+fn draw_header(
+    root: &DrawingArea<SVGBackend, Shift>,
+    title: &str,
+    tls: bool,
+) -> Result<(), TimelineError> {
     root.draw(&Text::new(
         title.to_string(),
         (WIDTH_PX as i32 / 2, 10),
@@ -392,7 +417,12 @@ fn draw_header(root: &DrawingArea<SVGBackend, Shift>, title: &str) -> Result<(),
     let entries = END_ORDER
         .iter()
         .map(|&end| LegendSymbol::Bar(end))
-        .chain([LegendSymbol::TimeWait, LegendSymbol::Request]);
+        .chain([LegendSymbol::TimeWait, LegendSymbol::Request])
+        .chain(
+            tls.then_some([LegendSymbol::TlsFull, LegendSymbol::TlsResumed])
+                .into_iter()
+                .flatten(),
+        );
     // plotters writes font-size as size / 1.24 (11 px here) and its font-less width estimate runs
     // wide; common sans-serif fonts average about 6 px a character at that size.
     let width_px = |symbol: LegendSymbol| symbol.text().chars().count() as i32 * 6 + 28 + 22;
@@ -408,6 +438,14 @@ fn draw_header(root: &DrawingArea<SVGBackend, Shift>, title: &str) -> Result<(),
             LegendSymbol::Request => root.draw(&PathElement::new(
                 vec![(x + 11, 43), (x + 11, 57)],
                 TICK_COLOUR.stroke_width(2),
+            )),
+            LegendSymbol::TlsFull => root.draw(&Rectangle::new(
+                [(x + 8, 44), (x + 14, 56)],
+                TLS_MARK_COLOUR.filled(),
+            )),
+            LegendSymbol::TlsResumed => root.draw(&Rectangle::new(
+                [(x + 8, 44), (x + 14, 56)],
+                TLS_MARK_COLOUR.stroke_width(1),
             )),
         }
         .map_err(draw_error)?;
@@ -428,6 +466,8 @@ enum LegendSymbol {
     Bar(EndState),
     TimeWait,
     Request,
+    TlsFull,
+    TlsResumed,
 }
 
 impl LegendSymbol {
@@ -436,6 +476,8 @@ impl LegendSymbol {
             LegendSymbol::Bar(end) => legend_text(end),
             LegendSymbol::TimeWait => "TIME_WAIT on the closing side",
             LegendSymbol::Request => "request",
+            LegendSymbol::TlsFull => "TLS full handshake",
+            LegendSymbol::TlsResumed => "TLS resumed",
         }
     }
 }
@@ -558,6 +600,9 @@ fn draw_panel(
         let top_left = chart.backend_coord(&(row.start_ms, y + 0.85));
         let bottom_right = chart.backend_coord(&(bar_end_ms, y + 0.15));
         lanes.push_str(&lane_bar(index, row, top_left, bottom_right));
+        if let Some(mark) = handshake_mark(index, row, top_left, bottom_right) {
+            lanes.push_str(&mark);
+        }
         let mut last_tick_ms = f64::NEG_INFINITY;
         for &t in &row.ticks_ms {
             if t - last_tick_ms >= min_width_ms {
@@ -601,7 +646,40 @@ fn tooltip(row: &Row) -> String {
     if let Some(until_ms) = row.time_wait_until_ms {
         text.push_str(&format!(", TIME_WAIT until {until_ms:.1} ms or later"));
     }
+    match (row.connections, row.handshakes) {
+        (_, (0, 0)) => {}
+        (1, (1, _)) => text.push_str(", TLS full handshake"),
+        (1, _) => text.push_str(", TLS resumed handshake"),
+        (_, (full, resumed)) => {
+            text.push_str(&format!(", TLS {full} full + {resumed} resumed handshakes"))
+        }
+    }
     text
+}
+
+/// The handshake mark at the start of a TLS lane: solid for full, hollow for resumed, grey for
+/// an aggregated lane holding both.
+fn handshake_mark(
+    panel: usize,
+    row: &Row,
+    top_left: (i32, i32),
+    bottom_right: (i32, i32),
+) -> Option<String> {
+    let (fill, kind) = match row.handshakes {
+        (0, 0) => return None,
+        (_, 0) => ("#000000", "full"),
+        (0, _) => ("#FFFFFF", "resumed"),
+        _ => ("#808080", "mixed"),
+    };
+    let (full, resumed) = row.handshakes;
+    Some(format!(
+        "<rect class=\"handshake\" data-panel=\"{panel}\" data-kind=\"{kind}\" data-full=\"{full}\" \
+         data-resumed=\"{resumed}\" x=\"{}\" y=\"{}\" width=\"{TLS_MARK_PX}\" height=\"{}\" fill=\"{fill}\" \
+         stroke=\"#000000\" stroke-width=\"1\"><title>TLS: {full} full, {resumed} resumed</title></rect>\n",
+        top_left.0,
+        top_left.1,
+        (bottom_right.1 - top_left.1).max(1),
+    ))
 }
 
 fn escape_xml(text: &str) -> String {

@@ -11,6 +11,7 @@ fn lane(start_ms: f64, end_ms: f64, end: EndState) -> Lane {
         request_ticks_ms: vec![start_ms + 1.0, (start_ms + end_ms) / 2.0],
         time_wait_until_ms: (end != EndState::OpenAtEnd).then_some(end_ms + 60_000.0),
         label: format!(":{}", 40000 + start_ms as u32),
+        tls: None,
     }
 }
 
@@ -192,6 +193,7 @@ fn odd_times_and_labels_do_not_break_the_picture() {
             request_ticks_ms: vec![f64::NAN, -5.0, 1e12],
             time_wait_until_ms: Some(f64::NEG_INFINITY),
             label: "<&\"'>".into(),
+            tls: Some(HandshakeKind::FullHrr),
         },
         Lane {
             start_ms: 30.0,
@@ -200,6 +202,7 @@ fn odd_times_and_labels_do_not_break_the_picture() {
             request_ticks_ms: vec![],
             time_wait_until_ms: Some(5.0),
             label: String::new(),
+            tls: None,
         },
         lane(0.0, 0.0, EndState::ClosedByServer),
     ];
@@ -228,4 +231,42 @@ fn write_svg_writes_the_file_and_reports_the_path_on_failure() {
     let bad = dir.path().join("missing").join("t.svg");
     let err = write_svg(&bad, &panels, "t").unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
+}
+
+#[test]
+fn tls_lanes_are_marked_full_or_resumed() {
+    let mut lanes: Vec<Lane> = (0..10)
+        .map(|i| {
+            lane(
+                f64::from(i) * 10.0,
+                f64::from(i) * 10.0 + 5.0,
+                EndState::ClosedByServer,
+            )
+        })
+        .collect();
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        lane.tls = Some(if i == 0 {
+            HandshakeKind::Full
+        } else {
+            HandshakeKind::Resumed
+        });
+    }
+    let svg = render_svg(&[panel("tls", 120.0, lanes)], "t").unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let kinds: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("handshake"))
+        .filter_map(|n| n.attribute("data-kind"))
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "full").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == "resumed").count(), 9);
+    assert!(texts(&svg).contains(&"TLS resumed".to_string()));
+    // Without TLS, no marks and no TLS legend.
+    let plain = render_svg(
+        &[panel("plain", 10.0, vec![lane(0.0, 5.0, EndState::Reset)])],
+        "t",
+    )
+    .unwrap();
+    assert!(!plain.contains("class=\"handshake\""));
+    assert!(!texts(&plain).contains(&"TLS resumed".to_string()));
 }

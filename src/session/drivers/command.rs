@@ -8,7 +8,9 @@
 //! The session starts the collectors before it and stops them after it has exited plus a
 //! settle, so every SYN, FIN and TIME_WAIT of its life is seen: the capture and the socket table
 //! on the watched port, and the embedded server's accepts with `--serve`. There is no client
-//! source: requests are counted from the capture (or else the server). Ctrl-C stops the program
+//! source: requests are counted from the capture (or else the server). With `--serve --tls` the
+//! embedded server speaks HTTPS, and the path of its CA file replaces `{ca}` in the arguments and
+//! is exported as `KALAB_CA`, so the program can trust it. Ctrl-C stops the program
 //! (SIGTERM, then SIGKILL after [`STOP_GRACE`]) and the run is still reported.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -30,6 +32,10 @@ use crate::session::{self, Instruments, RunOptions, SessionOutcome, SessionPlan}
 pub const PORT_ENV: &str = "KALAB_PORT";
 /// The text replaced by the watched port in the program's arguments.
 pub const PORT_PLACEHOLDER: &str = "{port}";
+/// The environment variable that names the embedded HTTPS server's CA file (`--serve --tls`).
+pub const CA_ENV: &str = "KALAB_CA";
+/// The text replaced by the path of the embedded HTTPS server's CA file in the arguments.
+pub const CA_PLACEHOLDER: &str = "{ca}";
 /// How long a program stopped by Ctrl-C may take to exit after SIGTERM before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 /// Longest command line kept in the run's name (the full one is in `observed.argv`).
@@ -130,9 +136,13 @@ pub async fn observe(
 impl Driver for CommandDriver {
     async fn drive(self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
         let port = endpoint.addr.port();
-        let argv = substitute_port(&self.argv, port);
+        let argv = substitute_ca(&substitute_port(&self.argv, port), endpoint)?;
         let started = Instant::now();
-        let mut child = tokio::process::Command::new(&argv[0])
+        let mut command = tokio::process::Command::new(&argv[0]);
+        if let Some(ca) = endpoint.ca_files.first() {
+            command.env(CA_ENV, ca);
+        }
+        let mut child = command
             .args(&argv[1..])
             .env(PORT_ENV, port.to_string())
             .stdin(Stdio::null())
@@ -205,6 +215,23 @@ pub fn substitute_port(argv: &[String], port: u16) -> Vec<String> {
     argv.iter()
         .map(|arg| arg.replace(PORT_PLACEHOLDER, &port.to_string()))
         .collect()
+}
+
+/// Replaces `{ca}` in every argument with the embedded HTTPS server's CA file; without one
+/// (no `--serve --tls`) a `{ca}` is a usage error.
+fn substitute_ca(argv: &[String], endpoint: &Endpoint) -> anyhow::Result<Vec<String>> {
+    let uses_ca = argv.iter().any(|arg| arg.contains(CA_PLACEHOLDER));
+    match endpoint.ca_files.first() {
+        Some(ca) => Ok(argv
+            .iter()
+            .map(|arg| arg.replace(CA_PLACEHOLDER, &ca.display().to_string()))
+            .collect()),
+        None if uses_ca => Err(InputError::new(
+            "the command uses {ca}, the embedded HTTPS server's CA file, but there is none: add --serve --tls",
+        )
+        .into()),
+        None => Ok(argv.to_vec()),
+    }
 }
 
 /// The command line as a person would type it: arguments with spaces or quotes are quoted.
@@ -289,6 +316,31 @@ mod tests {
         assert_eq!(
             substitute_port(&argv, 8080),
             args(&["curl", "http://127.0.0.1:8080/a", "-o", "8080-8080.txt"])
+        );
+    }
+
+    #[test]
+    fn the_ca_file_replaces_its_placeholder_and_is_required_for_it() {
+        let mut endpoint = Endpoint {
+            url: "https://127.0.0.1:1/".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            loopback: true,
+            ca_files: Vec::new(),
+            urls: Vec::new(),
+            hosts: Vec::new(),
+            interface: None,
+        };
+        let argv = args(&["curl", "--cacert", "{ca}", "https://127.0.0.1:1/"]);
+        let err = substitute_ca(&argv, &endpoint).unwrap_err().to_string();
+        assert!(err.contains("--serve --tls"), "{err}");
+        assert_eq!(
+            substitute_ca(&args(&["curl"]), &endpoint).unwrap(),
+            args(&["curl"])
+        );
+        endpoint.ca_files = vec!["/tmp/kalab-ca-x.pem".into()];
+        assert_eq!(
+            substitute_ca(&argv, &endpoint).unwrap()[2],
+            "/tmp/kalab-ca-x.pem"
         );
     }
 

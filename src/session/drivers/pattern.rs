@@ -29,7 +29,11 @@ pub struct PatternDriver {
 impl Driver for PatternDriver {
     async fn drive(self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
         let log = DialLog::default();
-        let client = client::build(&self.scenario.client, log.clone())
+        let trust = client::TargetTrust {
+            https: endpoint.url.starts_with("https://"),
+            embedded_cas: &endpoint.ca_files,
+        };
+        let client = client::build(&self.scenario.client, trust, log.clone())
             .context("cannot build the HTTP client from [client]")?;
         let single = [endpoint.url.clone()];
         let urls = if endpoint.urls.is_empty() {
@@ -68,6 +72,11 @@ impl Driver for PatternDriver {
                     "interrupted by {signal}: the run is reported as far as it got ({} requests finished)",
                     requests.len()
                 ),
+            });
+        }
+        if trust.https && self.scenario.client.insecure {
+            notes.push(Warning::Note {
+                message: "INSECURE: [client] insecure = true, so the server's certificate was not checked; anyone on the path could have impersonated it".to_string(),
             });
         }
         Ok(Driven {
