@@ -3,8 +3,10 @@
 //! `server` sources); the session decides when they start and stop. TLS for both is in
 //! [`tls`].
 
+pub(crate) mod accept_backoff;
 pub(crate) mod body;
 pub mod client;
 pub mod pattern;
 pub mod server;
+pub(crate) mod streamed_body;
 pub mod tls;
