@@ -158,6 +158,18 @@ pub fn finish(
     interrupted: bool,
 ) -> anyhow::Result<ExitCode> {
     output.write_final(runs)?;
+    let mut local_fault = false;
+    for run in runs {
+        if let Some((cause, failed)) = session::faults::dominant_local_cause(&run.requests) {
+            eprintln!(
+                "kalab: {}: {failed} of {} requests failed: {}",
+                run.label(),
+                run.requests_sent,
+                cause.advice()
+            );
+            local_fault = true;
+        }
+    }
     if interrupted {
         let last = if runs.last().is_some_and(|r| r.interrupted) {
             ", the last one as far as it got"
@@ -166,6 +178,9 @@ pub fn finish(
         };
         eprintln!("kalab: interrupted; {} run(s) reported{last}", runs.len());
         return Ok(ExitCode::Interrupted);
+    }
+    if local_fault {
+        return Ok(ExitCode::Environment);
     }
     Ok(ExitCode::Success)
 }

@@ -11,6 +11,7 @@
 //! file and canned socket-table text.
 
 pub mod drivers;
+pub mod faults;
 pub mod instruments;
 pub mod signals;
 pub mod target;
@@ -226,6 +227,7 @@ pub async fn run<D: Driver>(
     target.stop().await;
 
     notes.extend(driven.notes);
+    notes.extend(faults::sampling_warning(&sockets));
     let report = compute_run(RawRun {
         name: plan.name.clone(),
         origin: plan.origin.clone(),

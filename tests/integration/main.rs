@@ -12,6 +12,7 @@ mod check;
 mod cli_errors;
 mod demo;
 mod external_nginx;
+mod faults;
 mod hosts;
 mod interop_curl;
 mod interop_go;
