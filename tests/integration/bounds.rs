@@ -212,3 +212,42 @@ fn analyze_reads_pipes_and_stdin() {
         }
     }
 }
+
+#[test]
+fn max_run_secs_cuts_a_long_pause_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(
+        &dir,
+        "name = \"long-pause\"\n[pattern]\nkind = \"sequential\"\nrequests_per_worker = 2\npause_ms = 600000\n",
+    );
+    let out = kalab()
+        .args([
+            "run",
+            "--capture",
+            "off",
+            "--format",
+            "json",
+            "--max-run-secs",
+            "1",
+        ])
+        .arg(&path)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let set: kalab::report::ResultSet = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &set.runs[0];
+    assert_eq!(
+        run.requests_sent, 1,
+        "the pause after the first request ended the run"
+    );
+    assert!(
+        run.wall_time_ms < 120_000.0,
+        "the 10-minute pause was cut short"
+    );
+}

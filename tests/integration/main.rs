@@ -17,6 +17,7 @@ mod hosts;
 mod interop_curl;
 mod interop_go;
 mod interop_python;
+mod mutation;
 mod observe;
 mod proxy_recipe;
 mod reports;
