@@ -74,7 +74,7 @@ fn mutate(rng: &mut fastrand::Rng, seed: &[u8]) -> Vec<u8> {
 
 #[test]
 fn mutated_captures_never_panic_and_read_the_same_in_memory_and_streamed() {
-    let mut rng = fastrand::Rng::with_seed(0x6b61_6c61_62);
+    let mut rng = fastrand::Rng::with_seed(0x006b_616c_6162);
     let mut inputs = 0;
     for (name, seed) in fixtures() {
         for round in 0..MUTATIONS_PER_FIXTURE {
