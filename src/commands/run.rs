@@ -92,10 +92,25 @@ pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
 
 /// The runs to perform: every variant of every scenario, `repeat` times, variant by variant.
 pub fn plans(loaded: &[LoadedScenario], repeat: u32) -> anyhow::Result<Vec<RunPlan>> {
+    /// Most repetitions of one variant, and most runs of one session.
+    const MAX_REPEAT: u32 = 1000;
+    const MAX_RUNS: usize = 100_000;
+    if repeat == 0 || repeat > MAX_REPEAT {
+        return Err(crate::model::InputError::new(format!(
+            "--repeat {repeat}: give 1 to {MAX_REPEAT}"
+        ))
+        .into());
+    }
     let mut plans = Vec::new();
     for scenario in loaded {
         for variant in sweep::expand(scenario)? {
             for repetition in 1..=repeat {
+                if plans.len() >= MAX_RUNS {
+                    return Err(crate::model::InputError::new(format!(
+                        "more than {MAX_RUNS} runs (variants x --repeat): split the session"
+                    ))
+                    .into());
+                }
                 plans.push(RunPlan {
                     scenario: variant.scenario.clone(),
                     origin: scenario.origin.clone(),

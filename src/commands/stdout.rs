@@ -61,6 +61,34 @@ impl OutputConfig {
 /// Checks the measuring options' paths before anything runs: `--save-capture` must be a
 /// directory kalab can write in (created if missing, as the capture would).
 pub fn check_options(options: &crate::session::RunOptions) -> Result<(), InputError> {
+    use std::time::Duration;
+    let bounds = [
+        (
+            "--settle-ms",
+            options.settle,
+            Duration::ZERO,
+            Duration::from_secs(60),
+        ),
+        (
+            "--sample-ms",
+            options.sample_interval,
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+        ),
+        (
+            "--max-run-secs",
+            options.max_run,
+            Duration::from_secs(1),
+            Duration::from_secs(86_400),
+        ),
+    ];
+    for (flag, value, min, max) in bounds {
+        if value < min || value > max {
+            return Err(InputError::new(format!(
+                "{flag}: {value:?} is outside {min:?} to {max:?}"
+            )));
+        }
+    }
     let Some(dir) = &options.save_capture else {
         return Ok(());
     };

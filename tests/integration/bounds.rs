@@ -251,3 +251,24 @@ fn max_run_secs_cuts_a_long_pause_short() {
         "the 10-minute pause was cut short"
     );
 }
+
+#[test]
+fn flags_past_their_limits_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(&dir, &format!("name = \"t\"\n{TAIL}"));
+    for (flag, value, mention) in [
+        ("--repeat", "4294967295", "not in 1..=1000"),
+        ("--sample-ms", "0", "--sample-ms"),
+        ("--settle-ms", "18446744073709551615", "--settle-ms"),
+        ("--max-run-secs", "999999999", "--max-run-secs"),
+    ] {
+        let out = kalab()
+            .args(["run", "--capture", "off", flag, value])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(mention), "{flag} {value}: {stderr}");
+    }
+}
