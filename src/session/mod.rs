@@ -250,6 +250,12 @@ pub async fn run<D: Driver>(
     });
     let mut report = report;
     report.interrupted = driven.interrupted;
+    if report.interrupted {
+        // A signal, not the time limit, stopped the pattern (its note says which).
+        report
+            .warnings
+            .retain(|w| !matches!(w, Warning::DeadlineReached { .. }));
+    }
     Ok(SessionOutcome {
         report,
         interrupted: driven.interrupted,

@@ -176,12 +176,31 @@ fn interrupted_run_is_reported(signal: libc::c_int) {
             "{:?}",
             run.warnings
         );
+        assert!(
+            !run.warnings
+                .iter()
+                .any(|w| w.to_string().contains("time limit")),
+            "a signal is not the time limit: {:?}",
+            run.warnings
+        );
         if capture_expected() {
             assert_eq!(run.connections_opened.capture, Some(1));
         }
     }
     let csv = std::fs::read_to_string(&csv_file).unwrap();
     assert_eq!(csv.lines().count(), 2, "{csv}");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "interrupted");
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(
+        column.map(|c| &row[c]),
+        Some("true"),
+        "marked in the CSV too"
+    );
     if capture_expected() {
         let saved: Vec<_> = std::fs::read_dir(&pcaps).unwrap().flatten().collect();
         assert_eq!(saved.len(), 1);

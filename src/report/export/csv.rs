@@ -1,6 +1,7 @@
 //! CSV: one row per variant and repetition, one column per figure of the catalogue
 //! (`connections_opened` once per source). A run with several server endpoints is followed by
-//! one row per endpoint, named in the last column (`endpoint`, empty on the total's row).
+//! one row per endpoint, named in the `endpoint` column (empty on the total's row). The last
+//! column, `interrupted`, is `true` for a run a stop signal ended early.
 
 use super::Exporter;
 use crate::report::figures::FIGURES;
@@ -27,6 +28,7 @@ impl Exporter for Csv {
             }
         }
         header.push("endpoint".into());
+        header.push("interrupted".into());
         writer.write_record(&header)?;
         for run in &crate::report::endpoints::views(&results.runs) {
             let mut record = vec![
@@ -49,6 +51,7 @@ impl Exporter for Csv {
                 }
             }
             record.push(run.endpoint.clone().unwrap_or_default());
+            record.push(run.interrupted.to_string());
             writer.write_record(&record)?;
         }
         Ok(writer.into_inner()?)
