@@ -3,10 +3,14 @@
 
 use std::path::PathBuf;
 
+use std::io::IsTerminal as _;
+
 use crate::cli::OutputArgs;
 use crate::model::EnvironmentError;
 use crate::report::export::connections;
-use crate::report::export::{ExportTarget, Format};
+use crate::report::export::table::{Layout, Table};
+use crate::report::export::{ExportTarget, Exporter as _, Format};
+use crate::report::model::Comparison;
 use crate::report::{lanes, timeline, ResultSet, RunReport};
 
 /// Output options, free of command-line types.
@@ -22,6 +26,10 @@ pub struct OutputConfig {
     pub timeline: Option<PathBuf>,
     /// List every connection after the table.
     pub connections: bool,
+    /// `--wide`: every column of the table, whatever the terminal's width.
+    pub wide: bool,
+    /// Explicit comparisons between runs of different scenarios (the demo's pairs).
+    pub comparisons: Vec<Comparison>,
 }
 
 impl From<OutputArgs> for OutputConfig {
@@ -41,6 +49,8 @@ impl From<OutputArgs> for OutputConfig {
             exports,
             timeline: args.timeline,
             connections: args.connections,
+            wide: args.wide,
+            comparisons: Vec::new(),
         }
     }
 }
@@ -54,7 +64,7 @@ impl OutputConfig {
 
     /// Rewrites every export file with the runs so far.
     pub fn write_files(&self, runs: &[RunReport]) -> anyhow::Result<()> {
-        self.write_files_set(&ResultSet::new(runs.to_vec()))
+        self.write_files_set(&self.result_set(runs))
     }
 
     /// Rewrites every export file with `results`. Every file is tried; the first failure is
@@ -84,17 +94,28 @@ impl OutputConfig {
     /// Writes the final report to stdout (in the one format that claims it), and the export
     /// files; an export that cannot be written fails after the report is out.
     pub fn write_final(&self, runs: &[RunReport]) -> anyhow::Result<()> {
-        self.write_final_set(&ResultSet::new(runs.to_vec()))
+        self.write_final_set(&self.result_set(runs))
     }
 
     /// [`OutputConfig::write_final`] of a whole result set.
     pub fn write_final_set(&self, results: &ResultSet) -> anyhow::Result<()> {
         let files = self.write_files_set(results);
         let format = self.stdout_format()?;
-        let bytes = format
-            .exporter()
-            .export(results, self.baseline_variant.as_deref())?;
+        let baseline = self.baseline_variant.as_deref();
+        let bytes = match format {
+            Format::Table => Table {
+                layout: terminal_layout(self.wide),
+            }
+            .export(results, baseline)?,
+            other => other.exporter().export(results, baseline)?,
+        };
         super::print(&String::from_utf8_lossy(&bytes))?;
+        if format.machine_readable() {
+            // The table lists saved captures below itself; other formats say it on stderr.
+            for line in saved_captures(&results.runs) {
+                crate::model::verbosity::note(&line);
+            }
+        }
         if self.connections && !format.machine_readable() {
             for run in &results.runs {
                 super::print(&connections::render(run))?;
@@ -102,4 +123,44 @@ impl OutputConfig {
         }
         files
     }
+
+    /// The runs as a result set, with this output's explicit comparisons.
+    pub(crate) fn result_set(&self, runs: &[RunReport]) -> ResultSet {
+        let mut results = ResultSet::new(runs.to_vec());
+        results.comparisons = self.comparisons.clone();
+        results
+    }
+}
+
+/// The table's layout on this stdout: `COLUMNS` when set, else the terminal's width, else (a
+/// pipe or a file) no width: the stable layout.
+pub fn terminal_layout(wide: bool) -> Layout {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok())
+        .filter(|&columns| columns >= 20);
+    let width = from_env.or_else(|| {
+        let stdout = std::io::stdout();
+        if stdout.is_terminal() {
+            terminal_size::terminal_size_of(&stdout).map(|(width, _)| width.0)
+        } else {
+            None
+        }
+    });
+    Layout { width, wide }
+}
+
+/// One line per capture file the runs saved: where the packets went.
+fn saved_captures(runs: &[RunReport]) -> Vec<String> {
+    runs.iter()
+        .filter_map(|run| {
+            let path = run.capture.as_ref()?.saved_file.as_ref()?;
+            Some(format!(
+                "{} run {}: packets saved to {}",
+                run.label(),
+                run.repetition,
+                path.display()
+            ))
+        })
+        .collect()
 }

@@ -197,6 +197,8 @@ mod tests {
                 .collect(),
             timeline: None,
             connections: false,
+            wide: false,
+            comparisons: Vec::new(),
         }
     }
 

@@ -6,7 +6,10 @@
 pub(crate) mod accept_backoff;
 pub(crate) mod body;
 pub mod client;
+pub mod listen;
 pub mod pattern;
+pub mod rate;
+pub(crate) mod request;
 pub mod server;
 pub(crate) mod streamed_body;
 pub mod tls;

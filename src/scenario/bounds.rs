@@ -39,16 +39,17 @@ pub fn check(scenario: &Scenario) -> Result<(), BoundError> {
             format!("{workers} workers is more than the limit of {MAX_WORKERS}"),
         ));
     }
-    let total = u64::from(workers) * u64::from(pattern.requests_per_worker.get());
-    if total > MAX_REQUESTS {
-        return Err((
-            "pattern",
-            "requests_per_worker",
-            format!(
-                "{workers} workers x {} requests = {total} requests, more than the limit of {MAX_REQUESTS} per run",
-                pattern.requests_per_worker
-            ),
-        ));
+    if let Some(per_worker) = pattern.requests_per_worker {
+        let total = u64::from(workers) * u64::from(per_worker.get());
+        if total > MAX_REQUESTS {
+            return Err((
+                "pattern",
+                "requests_per_worker",
+                format!(
+                    "{workers} workers x {per_worker} requests = {total} requests, more than the limit of {MAX_REQUESTS} per run"
+                ),
+            ));
+        }
     }
     at_most("pattern", "pause_ms", pattern.pause_ms, MAX_PAUSE_MS, "ms")?;
     at_most(

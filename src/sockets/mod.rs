@@ -8,6 +8,7 @@
 
 pub mod attribution;
 pub mod forecast;
+pub mod netstat;
 pub mod sampler;
 pub mod table;
 
@@ -18,6 +19,7 @@ pub use forecast::{
     forecast_ports, read_port_sysctls, ForecastCase, ForecastInput, PortForecast, PortSysctls,
     TwReuse,
 };
+pub use netstat::{read_listen_counters, read_somaxconn, ListenCounters};
 pub use sampler::{Sampler, SamplerSpec, SocketsOutcome, DEFAULT_SAMPLE_INTERVAL};
 pub use table::{
     parse_tcp_table, ProcfsTable, ScriptedTable, SocketEntry, SocketTable, SocketTableError,

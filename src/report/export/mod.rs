@@ -42,7 +42,7 @@ impl Format {
     /// The exporter for this format.
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {
-            Format::Table => Box::new(table::Table),
+            Format::Table => Box::new(table::Table::default()),
             Format::Json => Box::new(json::Json),
             Format::Markdown => Box::new(markdown::Markdown),
             Format::Csv => Box::new(csv::Csv),
@@ -177,6 +177,7 @@ pub(crate) mod tests {
             sockets: None,
             capture: None,
             notes: Vec::new(),
+            listen_queue: None,
             endpoints: Vec::new(),
         })
     }
