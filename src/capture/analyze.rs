@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::decode::{decode, LinkType};
-use super::file::{FileFormat, FileSource};
+use super::file::{CaptureInput, FileFormat};
 use super::flows::{CaptureSummary, SummaryBuilder};
 use super::source::{Ingest, PacketSource, SkipCounts, SourceError};
 use crate::model::ConnectionRecord;
@@ -149,7 +149,13 @@ fn empty_analysis(path: &Path, format: FileFormat, port: u16, port_guessed: bool
 /// first [`GUESS_PACKETS`] packets, else the most frequent source port of SYN-ACKs.
 /// Returns the port and a warning when SYNs went to several ports.
 pub fn guess_port(path: &Path) -> Result<(u16, Option<String>), AnalyzeError> {
-    let mut source = FileSource::open(path).map_err(|e| source_error(path, e))?;
+    let input = CaptureInput::open(path).map_err(|e| source_error(path, e))?;
+    guess_port_in(&input, path)
+}
+
+/// [`guess_port`] on an opened input (`path` names it in errors).
+fn guess_port_in(input: &CaptureInput, path: &Path) -> Result<(u16, Option<String>), AnalyzeError> {
+    let mut source = input.source().map_err(|e| source_error(path, e))?;
     let mut syn_ports: BTreeMap<u16, u64> = BTreeMap::new();
     let mut syn_ack_ports: BTreeMap<u16, u64> = BTreeMap::new();
     let (mut read, mut syns) = (0u64, 0u64);
@@ -208,14 +214,54 @@ pub fn analyze_file_with(
     port: Option<u16>,
     on_connection: &mut dyn FnMut(ConnectionRecord),
 ) -> Result<Analysis, AnalyzeError> {
+    let input = CaptureInput::open(path).map_err(|e| source_error(path, e))?;
+    analyze_input_with(&input, path, port, on_connection)
+}
+
+/// Analyses a capture in memory, keeping every connection (`<memory>` in messages).
+pub fn analyze_bytes(bytes: &[u8], port: Option<u16>) -> Result<Analysis, AnalyzeError> {
+    let input = CaptureInput::Bytes(bytes.into());
+    analyze_input(&input, Path::new("<memory>"), port)
+}
+
+/// Analyses a stream read through a buffer (never mapped), keeping every connection; without
+/// a port it is spooled first, since guessing the port reads it twice.
+pub fn analyze_reader(
+    reader: impl std::io::Read + Send + 'static,
+    port: Option<u16>,
+) -> Result<Analysis, AnalyzeError> {
+    let path = Path::new("<stream>");
+    let input = match port {
+        Some(_) => CaptureInput::Once(std::sync::Mutex::new(Some(Box::new(reader)))),
+        None => {
+            let mut reader = reader;
+            CaptureInput::spool(&mut reader).map_err(|e| source_error(path, e))?
+        }
+    };
+    analyze_input(&input, path, port)
+}
+
+/// [`analyze_file_with`] on an opened input (`path` names it in errors).
+pub fn analyze_input_with(
+    input: &CaptureInput,
+    path: &Path,
+    port: Option<u16>,
+    on_connection: &mut dyn FnMut(ConnectionRecord),
+) -> Result<Analysis, AnalyzeError> {
     let (port, port_guessed, guess_warning) = match port {
         Some(port) => (port, false, None),
+        None if !input.rereadable() => {
+            return Err(AnalyzeError::Open {
+                path: path.to_path_buf(),
+                message: "a stream read once needs --port".into(),
+            })
+        }
         None => {
-            let (port, warning) = guess_port(path)?;
+            let (port, warning) = guess_port_in(input, path)?;
             (port, true, warning)
         }
     };
-    let mut source = FileSource::open(path).map_err(|e| source_error(path, e))?;
+    let mut source = input.source().map_err(|e| source_error(path, e))?;
     let mut analysis = empty_analysis(path, source.format(), port, port_guessed);
     analysis.warnings.extend(guess_warning);
     let mut ingest = Ingest::new(port);
@@ -282,9 +328,19 @@ pub fn analyze_file_with(
 /// None guesses it from the SYNs. A damaged file returns [`AnalyzeError::Damaged`] carrying the
 /// results up to the damage.
 pub fn analyze_file(path: &Path, port: Option<u16>) -> Result<Analysis, AnalyzeError> {
+    let input = CaptureInput::open(path).map_err(|e| source_error(path, e))?;
+    analyze_input(&input, path, port)
+}
+
+/// [`analyze_file`] on an opened input.
+fn analyze_input(
+    input: &CaptureInput,
+    path: &Path,
+    port: Option<u16>,
+) -> Result<Analysis, AnalyzeError> {
     let mut connections = Vec::new();
     let sort = |c: &mut Vec<ConnectionRecord>| c.sort_by_key(|r| (r.started_at_us(), r.tuple));
-    match analyze_file_with(path, port, &mut |r| connections.push(r)) {
+    match analyze_input_with(input, path, port, &mut |r| connections.push(r)) {
         Ok(mut analysis) => {
             sort(&mut connections);
             analysis.connections = connections;

@@ -12,9 +12,10 @@
 //! stream with [`SourceError::Damaged`] after every packet before the damage was delivered.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek as _, SeekFrom};
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
@@ -70,9 +71,13 @@ enum Reader {
     },
 }
 
-/// A read-only mapping of a whole regular file (memmap2). Pages behind the reader are dropped
-/// as it goes ([`Mapping::release`]), so resident memory stays a few MiB whatever the file size.
-struct Mapping(memmap2::Mmap);
+/// A read-only mapping of a whole regular file (memmap2), or bytes already in memory. Pages
+/// behind the reader are dropped as it goes ([`Mapping::release`]), so resident memory stays a
+/// few MiB whatever the file size.
+enum Mapping {
+    File(memmap2::Mmap),
+    Bytes(Arc<[u8]>),
+}
 
 /// Bytes consumed between two releases of mapped pages.
 const RELEASE_BYTES: usize = 4 << 20;
@@ -94,25 +99,29 @@ impl Mapping {
         // the read, stated in the README's analyze section.
         let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
         let _ = map.advise(memmap2::Advice::Sequential);
-        Some(Mapping(map))
+        Some(Mapping::File(map))
     }
 
     fn bytes(&self) -> &[u8] {
-        &self.0
+        match self {
+            Mapping::File(map) => map,
+            Mapping::Bytes(bytes) => bytes,
+        }
     }
 
     /// Drops the resident pages of `..upto` (rounded down to pages); reading them again would
     /// fault them back in from the file unchanged, since the mapping is read-only.
     fn release(&self, upto: usize) {
         const PAGE_BYTES: usize = 4096;
-        let len = upto.min(self.0.len()) / PAGE_BYTES * PAGE_BYTES;
+        let Mapping::File(map) = self else {
+            return;
+        };
+        let len = upto.min(map.len()) / PAGE_BYTES * PAGE_BYTES;
         if len > 0 {
             // SAFETY: MADV_DONTNEED on a read-only file mapping only drops resident pages; their
             // contents are read again from the file if touched, so no slice sees a change.
-            let _ = unsafe {
-                self.0
-                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len)
-            };
+            let _ =
+                unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len) };
         }
     }
 }
@@ -121,7 +130,7 @@ impl Mapping {
 /// file when possible (no copy out of the page cache), else from one read buffer.
 struct LegacyReader {
     map: Option<Mapping>,
-    file: File,
+    file: Box<dyn Read + Send>,
     /// Read buffer; `buf[start..end]` holds bytes not yet consumed.
     buf: Vec<u8>,
     start: usize,
@@ -156,17 +165,50 @@ impl FileSource {
     /// Opens `path` and reads its file header.
     pub fn open(path: &Path) -> Result<FileSource, SourceError> {
         let file = File::open(path).map_err(|e| SourceError::Read(e.to_string()))?;
-        let mut file = match LegacyReader::open(file)? {
+        Self::from_file(file)
+    }
+
+    /// Reads an open file from its start (mapped when it is a regular file, else read).
+    pub fn from_file(file: File) -> Result<FileSource, SourceError> {
+        let map = Mapping::new(&file);
+        Self::from_parts(map, Box::new(file))
+    }
+
+    /// Reads a stream (a pipe, stdin) once, through a read buffer.
+    pub fn from_reader(reader: Box<dyn Read + Send>) -> Result<FileSource, SourceError> {
+        Self::from_parts(None, reader)
+    }
+
+    /// Reads bytes in memory, in place.
+    pub fn from_bytes(bytes: Arc<[u8]>) -> Result<FileSource, SourceError> {
+        let reader = Box::new(std::io::Cursor::new(Arc::clone(&bytes)));
+        Self::from_parts(Some(Mapping::Bytes(bytes)), reader)
+    }
+
+    /// `reader` at the start of the capture, and the whole of it in place when there is one.
+    /// Nothing is read twice or sought: the header bytes read to tell the format are handed
+    /// on, so a pipe works as well as a file.
+    fn from_parts(
+        map: Option<Mapping>,
+        reader: Box<dyn Read + Send>,
+    ) -> Result<FileSource, SourceError> {
+        let (header, file) = match LegacyReader::open(map, reader)? {
             Ok(legacy) => {
                 return Ok(FileSource {
                     reader: Reader::Legacy(legacy),
                     format: FileFormat::Pcap,
                 })
             }
-            Err(file) => file,
+            Err(back) => back,
         };
-        file.seek(SeekFrom::Start(0))
+        // pcap-parser recognises the format from its first read: give it a full buffer.
+        let mut header = header;
+        let mut file = file;
+        (&mut file)
+            .take((BUFFER_BYTES - header.len().min(BUFFER_BYTES)) as u64)
+            .read_to_end(&mut header)
             .map_err(|e| SourceError::Read(e.to_string()))?;
+        let file = std::io::Cursor::new(header).chain(file);
         let reader = pcap_parser::create_reader(BUFFER_BYTES, file).map_err(|e| match e {
             PcapError::Eof => SourceError::NotACapture("the file is empty".into()),
             PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
@@ -243,9 +285,13 @@ fn legacy_packet<'a>(
 }
 
 impl LegacyReader {
-    /// Reads the file header. Gives the file back (to be rewound and read by pcap-parser) when it
-    /// is not a classic pcap with standard records.
-    fn open(mut file: File) -> Result<Result<LegacyReader, File>, SourceError> {
+    /// Reads the file header. Gives the bytes read and the reader back (to be read by
+    /// pcap-parser) when it is not a classic pcap with standard records.
+    #[allow(clippy::type_complexity)]
+    fn open(
+        map: Option<Mapping>,
+        mut file: Box<dyn Read + Send>,
+    ) -> Result<Result<LegacyReader, (Vec<u8>, Box<dyn Read + Send>)>, SourceError> {
         let mut header = [0u8; LEGACY_HEADER_BYTES];
         let mut got = 0;
         while got < header.len() {
@@ -257,14 +303,14 @@ impl LegacyReader {
             }
         }
         if got < 4 {
-            return Ok(Err(file));
+            return Ok(Err((header[..got].to_vec(), file)));
         }
         let (big_endian, resolution) = match header[..4] {
             [0xd4, 0xc3, 0xb2, 0xa1] => (false, 1_000_000),
             [0x4d, 0x3c, 0xb2, 0xa1] => (false, 1_000_000_000),
             [0xa1, 0xb2, 0xc3, 0xd4] => (true, 1_000_000),
             [0xa1, 0xb2, 0x3c, 0x4d] => (true, 1_000_000_000),
-            _ => return Ok(Err(file)),
+            _ => return Ok(Err((header[..got].to_vec(), file))),
         };
         if got < LEGACY_HEADER_BYTES {
             return Err(SourceError::NotACapture(
@@ -273,7 +319,7 @@ impl LegacyReader {
         }
         let network = read_u32(&header[20..], big_endian) as i32;
         Ok(Ok(LegacyReader {
-            map: Mapping::new(&file),
+            map,
             file,
             buf: vec![0; LEGACY_BUFFER_BYTES],
             start: 0,
@@ -536,7 +582,9 @@ impl Blocks {
                     return Err(format!("packet for undeclared interface {}", epb.if_id));
                 };
                 let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                let seconds = ifc.offset_s + (units / ifc.resolution.max(1)) as i64;
+                // Any offset a file declares: saturate instead of overflowing.
+                let whole_s = i64::try_from(units / ifc.resolution.max(1)).unwrap_or(i64::MAX);
+                let seconds = ifc.offset_s.saturating_add(whole_s);
                 Some(RawPacket {
                     link: ifc.link,
                     ts_us: ts_from_units(seconds, units % ifc.resolution.max(1), ifc.resolution),
@@ -553,6 +601,85 @@ impl Blocks {
             PcapBlockOwned::NG(_) => None,
         };
         Ok(packet)
+    }
+}
+
+/// Where a capture comes from, reopenable for each pass (the port guess reads the start of it,
+/// the analysis all of it): a regular file by its path, bytes in memory, or a stream (a pipe,
+/// stdin `-`) spooled once into an unlinked temporary file, so every pass reads the same bytes.
+pub enum CaptureInput {
+    /// A regular file, opened again for each pass.
+    Path(PathBuf),
+    /// A stream's bytes, in an unlinked temporary file (the handle is cloned per pass).
+    Spooled(File),
+    /// Bytes in memory.
+    Bytes(Arc<[u8]>),
+    /// A stream read in the one pass it allows.
+    Once(Mutex<Option<Box<dyn Read + Send>>>),
+}
+
+impl CaptureInput {
+    /// `path` (`-`: stdin); a FIFO, a character device or stdin is spooled first.
+    pub fn open(path: &Path) -> Result<CaptureInput, SourceError> {
+        if path.as_os_str() == "-" {
+            return Self::spool(&mut std::io::stdin().lock());
+        }
+        let meta = std::fs::metadata(path).map_err(|e| SourceError::Read(e.to_string()))?;
+        if meta.is_file() {
+            return Ok(CaptureInput::Path(path.to_path_buf()));
+        }
+        if meta.is_dir() {
+            return Err(SourceError::Read("is a directory".into()));
+        }
+        let mut file = File::open(path).map_err(|e| SourceError::Read(e.to_string()))?;
+        Self::spool(&mut file)
+    }
+
+    /// Copies a stream into an unlinked temporary file (in `$TMPDIR`): disk, not memory,
+    /// grows with it.
+    pub fn spool(reader: &mut dyn Read) -> Result<CaptureInput, SourceError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let failed = |e: std::io::Error| SourceError::Read(format!("cannot spool the stream: {e}"));
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(".kalab-spool-{}-{n}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(failed)?;
+        let _ = std::fs::remove_file(&path);
+        std::io::copy(reader, &mut file).map_err(failed)?;
+        Ok(CaptureInput::Spooled(file))
+    }
+
+    /// Whether the input can be read more than once.
+    pub fn rereadable(&self) -> bool {
+        !matches!(self, CaptureInput::Once(_))
+    }
+
+    /// A source reading the capture from its start.
+    pub fn source(&self) -> Result<FileSource, SourceError> {
+        match self {
+            CaptureInput::Path(path) => FileSource::open(path),
+            CaptureInput::Spooled(file) => {
+                let mut file = file
+                    .try_clone()
+                    .map_err(|e| SourceError::Read(e.to_string()))?;
+                file.seek(SeekFrom::Start(0))
+                    .map_err(|e| SourceError::Read(e.to_string()))?;
+                FileSource::from_file(file)
+            }
+            CaptureInput::Bytes(bytes) => FileSource::from_bytes(Arc::clone(bytes)),
+            CaptureInput::Once(stream) => {
+                let stream = stream
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.take())
+                    .ok_or_else(|| SourceError::Read("the stream was read already".into()))?;
+                FileSource::from_reader(stream)
+            }
+        }
     }
 }
 
@@ -607,6 +734,85 @@ mod tests {
         }
         assert_eq!(outcomes[0], outcomes[1]);
         outcomes.swap_remove(0)
+    }
+
+    fn packets(mut source: FileSource) -> (Vec<(u64, usize)>, Result<(), SourceError>) {
+        let mut seen = Vec::new();
+        let result = source.for_each_packet(&mut |p| {
+            seen.push((p.ts_us, p.data.len()));
+            ControlFlow::Continue(())
+        });
+        (seen, result)
+    }
+
+    /// A pcapng file: a section header, one Ethernet interface with `if_tsoffset` (and the
+    /// default microsecond resolution), one packet at `units`.
+    fn pcapng_with_offset(offset_s: i64, units: u64) -> Vec<u8> {
+        let block = |kind: u32, body: &[u8]| {
+            let len = (12 + body.len()) as u32;
+            let mut b = kind.to_le_bytes().to_vec();
+            b.extend_from_slice(&len.to_le_bytes());
+            b.extend_from_slice(body);
+            b.extend_from_slice(&len.to_le_bytes());
+            b
+        };
+        let mut shb = 0x1A2B_3C4Du32.to_le_bytes().to_vec();
+        shb.extend_from_slice(&[1, 0, 0, 0]);
+        shb.extend_from_slice(&(-1i64).to_le_bytes());
+        let mut idb = vec![1, 0, 0, 0];
+        idb.extend_from_slice(&65535u32.to_le_bytes());
+        idb.extend_from_slice(&14u16.to_le_bytes());
+        idb.extend_from_slice(&8u16.to_le_bytes());
+        idb.extend_from_slice(&offset_s.to_le_bytes());
+        idb.extend_from_slice(&[0; 4]);
+        let mut epb = 0u32.to_le_bytes().to_vec();
+        epb.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(units as u32).to_le_bytes());
+        epb.extend_from_slice(&4u32.to_le_bytes());
+        epb.extend_from_slice(&4u32.to_le_bytes());
+        epb.extend_from_slice(&[0xab; 4]);
+        let mut bytes = block(0x0A0D_0D0A, &shb);
+        bytes.extend(block(1, &idb));
+        bytes.extend(block(6, &epb));
+        bytes
+    }
+
+    #[test]
+    fn extreme_timestamp_offsets_saturate_instead_of_overflowing() {
+        for (offset, units) in [
+            (i64::MAX, u64::MAX),
+            (i64::MIN, 5),
+            (i64::MAX, 0),
+            (3, 2_000_000),
+        ] {
+            let bytes: Arc<[u8]> = pcapng_with_offset(offset, units).into();
+            let (seen, result) = packets(FileSource::from_bytes(bytes).unwrap());
+            assert_eq!(result, Ok(()), "offset {offset}");
+            assert_eq!(seen.len(), 1, "offset {offset}");
+            if offset == 3 {
+                assert_eq!(seen[0].0, 5_000_000);
+            }
+            if offset == i64::MIN {
+                assert_eq!(seen[0].0, 5, "whole seconds before the epoch clamp to 0");
+            }
+        }
+    }
+
+    #[test]
+    fn streams_read_without_seeking_give_the_same_packets() {
+        let classic = pcap_bytes(&[(1, 60), (2, 3 << 20), (3, 60)]);
+        let ng = pcapng_with_offset(3, 2_000_000);
+        for bytes in [classic, ng] {
+            let shared: Arc<[u8]> = bytes.clone().into();
+            let in_place = packets(FileSource::from_bytes(shared).unwrap());
+            let stream = Box::new(std::io::Cursor::new(bytes.clone()));
+            let streamed = packets(FileSource::from_reader(stream).unwrap());
+            assert_eq!(in_place, streamed);
+            let spooled = CaptureInput::spool(&mut bytes.as_slice()).unwrap();
+            assert_eq!(packets(spooled.source().unwrap()), in_place);
+            assert_eq!(packets(spooled.source().unwrap()), in_place, "read twice");
+            assert_eq!(in_place.1, Ok(()));
+        }
     }
 
     #[test]

@@ -17,9 +17,12 @@ pub mod route;
 pub mod source;
 pub mod tls;
 
-pub use analyze::{analyze_file, analyze_file_with, Analysis, AnalyzeError};
+pub use analyze::{
+    analyze_bytes, analyze_file, analyze_file_with, analyze_input_with, analyze_reader, Analysis,
+    AnalyzeError,
+};
 pub use decode::{decode, LinkType, SkipReason, TcpFlags, TcpSegment};
-pub use file::{FileFormat, FileSource};
+pub use file::{CaptureInput, FileFormat, FileSource};
 pub use flows::{
     summarize, CaptureSummary, FlowAssembler, LiveTally, PacketCounts, SummaryBuilder,
 };

@@ -1,12 +1,12 @@
-//! How check results read: the pass/fail table for a terminal, and the Markdown of a CI step
-//! summary. Pure: results in, text out.
+//! How check results read: the pass/fail table for a terminal, the Markdown of a CI step
+//! summary, the verdicts a JSON report carries and the verdict CSV. Pure: results in, text out.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
 use super::expect::{self, Verdict};
 use super::CheckResult;
-use crate::model::Source;
+use crate::model::{CheckOutcome, CheckVerdict, CheckedExpectation, Source};
 
 /// The pass/fail table, then one actionable line per failure and regression.
 pub fn terminal(results: &[CheckResult], regressions: &[String]) -> String {
@@ -83,4 +83,66 @@ pub fn step_summary(
         text.push_str(&format!("\n- baseline: {regression}"));
     }
     text
+}
+
+/// The verdicts as the JSON report carries them.
+pub fn outcome(results: &[CheckResult], regressions: &[String]) -> CheckOutcome {
+    let expectations = results
+        .iter()
+        .map(|result| {
+            let (verdict, measured, source) = match &result.verdict {
+                Verdict::Pass { actual, source } => (CheckVerdict::Pass, Some(*actual), *source),
+                Verdict::Fail { actual, source } => (CheckVerdict::Fail, Some(*actual), *source),
+                Verdict::NotMeasured { .. } => (CheckVerdict::NotMeasured, None, None),
+            };
+            CheckedExpectation {
+                run: result.variant.clone(),
+                repetition: result.run.0,
+                repetitions: result.run.1,
+                expectation: result.expectation.clone(),
+                verdict,
+                measured,
+                source,
+                message: result.message(),
+            }
+        })
+        .collect::<Vec<_>>();
+    CheckOutcome {
+        passed: regressions.is_empty()
+            && expectations.iter().all(|e| e.verdict == CheckVerdict::Pass),
+        expectations,
+        baseline_regressions: regressions.to_vec(),
+    }
+}
+
+/// The verdict CSV: one row per expectation and run (`run,repetition,repetitions,expectation,
+/// verdict,measured,source,message`), then one `baseline` row per regression.
+pub fn csv(outcome: &CheckOutcome) -> anyhow::Result<Vec<u8>> {
+    let mut writer = ::csv::Writer::from_writer(Vec::new());
+    writer.write_record([
+        "run",
+        "repetition",
+        "repetitions",
+        "expectation",
+        "verdict",
+        "measured",
+        "source",
+        "message",
+    ])?;
+    for e in &outcome.expectations {
+        writer.write_record([
+            e.run.clone(),
+            e.repetition.to_string(),
+            e.repetitions.to_string(),
+            e.expectation.clone(),
+            e.verdict.as_str().to_string(),
+            e.measured.map_or(String::new(), expect::number),
+            e.source.map_or(String::new(), |s| s.to_string()),
+            e.message.clone(),
+        ])?;
+    }
+    for regression in &outcome.baseline_regressions {
+        writer.write_record(["baseline", "", "", "", "fail", "", "", regression])?;
+    }
+    Ok(writer.into_inner()?)
 }

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use crate::report::export::file::write_whole;
+
 use crate::check::{baseline, junit, render, verdict, CheckResult, Expectations};
 use crate::cli::CheckArgs;
 use crate::exit_code::ExitCode;
@@ -63,6 +65,15 @@ impl From<CheckArgs> for CheckConfig {
 
 /// Runs the checks.
 pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
+    let mut extra = Vec::new();
+    if let Some(path) = &config.junit {
+        extra.push(("--junit", path.as_path()));
+    }
+    if let Some(path) = &config.save_baseline {
+        extra.push(("--save-baseline", path.as_path()));
+    }
+    config.output.validate(&extra)?;
+    super::stdout::check_options(&config.options)?;
     let loaded = scenario::load_all(&config.paths)?;
     let expectations = Expectations::parse(&loaded, &config.expect)?;
     let baseline_runs = match &config.baseline {
@@ -89,32 +100,30 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         &config.options,
         &config.output,
     )?;
-    config.output.write_final(&runs)?;
     let results = expectations.evaluate(&runs);
     let regressions = baseline_runs
         .as_ref()
         .map(|before| baseline::regressions(before, &runs, config.tolerance_pct))
         .unwrap_or_default();
+    let written = write_report(&config.output, &runs, &results, &regressions);
 
-    super::print(&render::terminal(&results, &regressions))?;
     if let (Some(path), Some(before)) = (&config.baseline, &baseline_runs) {
-        super::print(&baseline_summary(
-            path,
-            before,
-            &runs,
-            regressions.len(),
-            config.tolerance_pct,
-        ))?;
+        let text = baseline_summary(path, before, &runs, regressions.len(), config.tolerance_pct);
+        // Only the report on stdout: beside a machine-readable one, the summary is for a person.
+        if config.output.stdout_format()? == Format::Table {
+            super::print(&text)?;
+        } else {
+            eprint!("{text}");
+        }
     }
     if let Some(path) = &config.junit {
-        std::fs::write(path, junit::render(&results, &regressions)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_whole(path, junit::render(&results, &regressions)?.as_bytes())?;
     }
     if let Some(path) = &config.save_baseline {
         let json = Format::Json
             .exporter()
             .export(&ResultSet::new(runs.clone()), None)?;
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        write_whole(path, &json)?;
     }
     write_step_summary(
         &runs,
@@ -122,7 +131,44 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         &regressions,
         config.output.baseline_variant.as_deref(),
     )?;
+    written?;
     Ok(verdict(&results, &regressions, interrupted))
+}
+
+/// The report with the verdicts: on stdout in the one format that claims it (the runs and the
+/// verdicts in one JSON document; the verdict CSV; the Markdown report and its verdict table;
+/// or the table and the pass/fail table), and in the export files (JSON ones with the
+/// verdicts). Under a machine-readable format the pass/fail table goes to stderr.
+fn write_report(
+    output: &OutputConfig,
+    runs: &[RunReport],
+    results: &[CheckResult],
+    regressions: &[String],
+) -> anyhow::Result<()> {
+    let mut set = output.result_set(runs);
+    let outcome = render::outcome(results, regressions);
+    set.check = Some(outcome.clone());
+    let format = output.stdout_format()?;
+    let baseline = output.baseline_variant.as_deref();
+    let table = render::terminal(results, regressions);
+    if format == Format::Table {
+        let written = output.write_final_set(&set);
+        super::print(&table)?;
+        return written;
+    }
+    let files = output.write_files_set(&set);
+    let bytes = match format {
+        Format::Csv => render::csv(&outcome)?,
+        Format::Markdown => {
+            let markdown = Format::Markdown.exporter().export(&set, baseline)?;
+            render::step_summary(&String::from_utf8_lossy(&markdown), results, regressions)
+                .into_bytes()
+        }
+        _ => format.exporter().export(&set, baseline)?,
+    };
+    super::print(&String::from_utf8_lossy(&bytes))?;
+    eprint!("{table}");
+    files
 }
 
 /// Appends the markdown report and the check results to `$GITHUB_STEP_SUMMARY`, when set.

@@ -6,8 +6,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-
 use crate::cli::CompareArgs;
 use crate::exit_code::ExitCode;
 use crate::model::error::InputError;
@@ -80,6 +78,7 @@ fn input_names(results: &[(Option<String>, PathBuf)]) -> Vec<String> {
 
 /// Loads saved results and reports them side by side.
 pub fn compare(config: CompareConfig) -> anyhow::Result<ExitCode> {
+    config.output.validate(&[])?;
     if let Some(bad) = config.bad_labels.first() {
         return Err(InputError::new(format!(
             "--label `{bad}`: write NAME=FILE, e.g. --label before=old.json"
@@ -126,10 +125,14 @@ pub fn compare(config: CompareConfig) -> anyhow::Result<ExitCode> {
 
 /// Reads one saved result file, checking its format version before its content.
 pub fn load(path: &std::path::Path) -> anyhow::Result<ResultSet> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))
-        .map_err(|err| InputError::new(format!("{err:#}")))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|err| {
+    let bytes =
+        crate::model::limits::read_regular(path, crate::model::limits::MAX_RESULT_FILE_BYTES)?;
+    parse(&bytes, path)
+}
+
+/// Parses saved results read from `path` (named in errors).
+pub fn parse(bytes: &[u8], path: &std::path::Path) -> anyhow::Result<ResultSet> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|err| {
         InputError::new(format!(
             "{}: not a kalab JSON result ({err}); write one with `kalab run --export-json FILE`",
             path.display()

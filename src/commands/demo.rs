@@ -44,6 +44,8 @@ pub const PAIRS: &[(&str, &str)] = &[
 
 /// Runs the built-in demo scenarios and explains them (with `-q`: the table only).
 pub fn demo(mut config: DemoConfig) -> anyhow::Result<ExitCode> {
+    config.output.validate(&[])?;
+    super::stdout::check_options(&config.options)?;
     let loaded = builtin::demo_scenarios()?;
     // The demo's scenarios are a curated set: each pair below is one experiment, before and
     // after, and only these pairs are compared.
@@ -54,7 +56,7 @@ pub fn demo(mut config: DemoConfig) -> anyhow::Result<ExitCode> {
             baseline: baseline.into(),
         })
         .collect();
-    let explain_too = config.output.format == Format::Table && !verbosity::quiet();
+    let explain_too = config.output.stdout_format()? == Format::Table && !verbosity::quiet();
     // Paragraphs wider than the terminal are reflowed to fit, like the report's lines.
     let width = super::output::terminal_layout(false).width;
     if explain_too {

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod observe;
 pub mod output;
 pub mod run;
+pub mod stdout;
 pub mod watch;
 
 use std::io::Write;

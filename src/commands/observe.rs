@@ -64,8 +64,16 @@ impl From<ObserveArgs> for ObserveConfig {
 pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
     // Bad expressions are bad usage: refuse them before the program runs.
     let expectations = Expectations::parse(&[], &config.expect)?;
+    config.output.validate(&[])?;
+    super::stdout::check_options(&config.spec.options)?;
+    super::stdout::check_serve(&config.spec)?;
     let runtime = super::runtime()?;
-    let observation = runtime.block_on(session::observe(&config.spec, &Instruments::live()))?;
+    let observation = runtime.block_on(async {
+        // Listening before the session starts: a signal while the collectors start still counts.
+        let mut spec = config.spec.clone();
+        spec.options.stop = Some(session::signals::StopFlag::listen()?);
+        session::observe(&spec, &Instruments::live()).await
+    })?;
     let runs = vec![observation.report];
     if let Some(observed) = runs[0].observed() {
         crate::model::verbosity::note(&format!(

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::io::IsTerminal as _;
 
 use crate::cli::OutputArgs;
+use crate::model::EnvironmentError;
 use crate::report::export::connections;
 use crate::report::export::table::{Layout, Table};
 use crate::report::export::{ExportTarget, Exporter as _, Format};
@@ -63,53 +64,68 @@ impl OutputConfig {
 
     /// Rewrites every export file with the runs so far.
     pub fn write_files(&self, runs: &[RunReport]) -> anyhow::Result<()> {
-        if let Some(path) = &self.timeline {
-            timeline::write_svg(path, &lanes::panels(runs), "kalab: connections over time")?;
-        }
-        let files: Vec<_> = self.exports.iter().filter(|e| !e.is_stdout()).collect();
-        if files.is_empty() {
-            return Ok(());
-        }
-        let results = self.result_set(runs);
-        for export in files {
-            export.write_file(&results, self.baseline_variant.as_deref())?;
-        }
-        Ok(())
+        self.write_files_set(&self.result_set(runs))
     }
 
-    /// Writes the final report to stdout (and the exports to `-`), and the export files.
+    /// Rewrites every export file with `results`. Every file is tried; the first failure is
+    /// returned after the others were written, so one full disk loses no other export.
+    pub fn write_files_set(&self, results: &ResultSet) -> anyhow::Result<()> {
+        let mut first_error = None;
+        if let Some(path) = &self.timeline {
+            if let Err(err) = timeline::write_svg(
+                path,
+                &lanes::panels(&results.runs),
+                "kalab: connections over time",
+            ) {
+                first_error.get_or_insert(anyhow::Error::from(err));
+            }
+        }
+        for export in self.exports.iter().filter(|e| !e.is_stdout()) {
+            if let Err(err) = export.write_file(results, self.baseline_variant.as_deref()) {
+                first_error.get_or_insert(err);
+            }
+        }
+        match first_error {
+            Some(err) => Err(EnvironmentError::new(format!("{err:#}")).into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the final report to stdout (in the one format that claims it), and the export
+    /// files; an export that cannot be written fails after the report is out.
     pub fn write_final(&self, runs: &[RunReport]) -> anyhow::Result<()> {
-        self.write_files(runs)?;
-        let results = self.result_set(runs);
+        self.write_final_set(&self.result_set(runs))
+    }
+
+    /// [`OutputConfig::write_final`] of a whole result set.
+    pub fn write_final_set(&self, results: &ResultSet) -> anyhow::Result<()> {
+        let files = self.write_files_set(results);
+        let format = self.stdout_format()?;
         let baseline = self.baseline_variant.as_deref();
-        let bytes = match self.format {
+        let bytes = match format {
             Format::Table => Table {
                 layout: terminal_layout(self.wide),
             }
-            .export(&results, baseline)?,
-            other => other.exporter().export(&results, baseline)?,
+            .export(results, baseline)?,
+            other => other.exporter().export(results, baseline)?,
         };
         super::print(&String::from_utf8_lossy(&bytes))?;
-        if self.format.machine_readable() {
+        if format.machine_readable() {
             // The table lists saved captures below itself; other formats say it on stderr.
-            for line in saved_captures(runs) {
+            for line in saved_captures(&results.runs) {
                 crate::model::verbosity::note(&line);
             }
         }
-        if self.connections && !self.format.machine_readable() {
-            for run in runs {
+        if self.connections && !format.machine_readable() {
+            for run in &results.runs {
                 super::print(&connections::render(run))?;
             }
         }
-        for export in self.exports.iter().filter(|e| e.is_stdout()) {
-            let bytes = export.format.exporter().export(&results, baseline)?;
-            super::print(&String::from_utf8_lossy(&bytes))?;
-        }
-        Ok(())
+        files
     }
 
     /// The runs as a result set, with this output's explicit comparisons.
-    fn result_set(&self, runs: &[RunReport]) -> ResultSet {
+    pub(crate) fn result_set(&self, runs: &[RunReport]) -> ResultSet {
         let mut results = ResultSet::new(runs.to_vec());
         results.comparisons = self.comparisons.clone();
         results

@@ -14,6 +14,7 @@ use crate::cli::{CaptureArg, MeasureArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::report::RunReport;
 use crate::scenario::{self, sweep, LoadedScenario, PatternOverride};
+use crate::session::signals::StopFlag;
 use crate::session::{self, CaptureMode, RunOptions, RunPlan};
 
 use super::output::OutputConfig;
@@ -67,6 +68,7 @@ impl From<MeasureArgs> for RunOptions {
             max_run: Duration::from_secs(args.max_run_secs),
             sample_interval: Duration::from_millis(args.sample_ms),
             live: None,
+            stop: None,
         }
     }
 }
@@ -83,6 +85,8 @@ impl From<CaptureArg> for CaptureMode {
 
 /// Runs scenario files.
 pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
+    config.output.validate(&[])?;
+    super::stdout::check_options(&config.options)?;
     let loaded = scenario::load_all(&config.paths)?;
     let expectations = Expectations::parse(&loaded, &config.expect)?;
     let plans = plans(&loaded, config.repeat, &config.pattern)?;
@@ -105,11 +109,26 @@ pub fn plans(
     repeat: u32,
     pattern: &PatternOverride,
 ) -> anyhow::Result<Vec<RunPlan>> {
+    /// Most repetitions of one variant, and most runs of one session.
+    const MAX_REPEAT: u32 = 1000;
+    const MAX_RUNS: usize = 100_000;
+    if repeat == 0 || repeat > MAX_REPEAT {
+        return Err(crate::model::InputError::new(format!(
+            "--repeat {repeat}: give 1 to {MAX_REPEAT}"
+        ))
+        .into());
+    }
     let mut plans = Vec::new();
     for scenario in loaded {
         for mut variant in sweep::expand(scenario)? {
             pattern.apply(&mut variant.scenario.pattern);
             for repetition in 1..=repeat {
+                if plans.len() >= MAX_RUNS {
+                    return Err(crate::model::InputError::new(format!(
+                        "more than {MAX_RUNS} runs (variants x --repeat): split the session"
+                    ))
+                    .into());
+                }
                 plans.push(RunPlan {
                     scenario: variant.scenario.clone(),
                     origin: scenario.origin.clone(),
@@ -132,20 +151,34 @@ pub fn execute_all(
     let runtime = super::runtime()?;
     let progress = Progress::new(plans);
     let result = runtime.block_on(async {
+        // Listening before the first run: a signal while the collectors start still counts.
+        let stop = StopFlag::listen()?;
+        let mut options = options.clone();
+        options.stop = Some(stop.clone());
         let mut runs = Vec::with_capacity(plans.len());
+        let mut export_failed = false;
         for (index, plan) in plans.iter().enumerate() {
+            if stop.get().is_some() {
+                return Ok((runs, true));
+            }
             progress.start(index, plan);
-            let run = session::run_scenario(plan, options, progress.on_request());
-            tokio::select! {
-                report = run => {
-                    let report = report.with_context(|| format!("run of {} failed", plan.origin))?;
-                    runs.push(report);
-                    output.write_files(&runs)?;
+            let report = session::run_scenario(plan, &options, progress.on_request())
+                .await
+                .with_context(|| format!("run of {} failed", plan.origin))?;
+            let interrupted = report.interrupted;
+            runs.push(report);
+            if let Err(err) = output.write_files(&runs) {
+                // Measuring goes on; the final write reports the failure again.
+                if !export_failed {
+                    eprintln!("kalab: {err:#}");
+                    export_failed = true;
                 }
-                _ = tokio::signal::ctrl_c() => return Ok((runs, true)),
+            }
+            if interrupted {
+                return Ok((runs, true));
             }
         }
-        Ok((runs, false))
+        Ok((runs, stop.get().is_some()))
     });
     progress.finish();
     result
@@ -158,12 +191,29 @@ pub fn finish(
     interrupted: bool,
 ) -> anyhow::Result<ExitCode> {
     output.write_final(runs)?;
+    let mut local_fault = false;
+    for run in runs {
+        if let Some((cause, failed)) = session::faults::dominant_local_cause(&run.requests) {
+            eprintln!(
+                "kalab: {}: {failed} of {} requests failed: {}",
+                run.label(),
+                run.requests_sent,
+                cause.advice()
+            );
+            local_fault = true;
+        }
+    }
     if interrupted {
-        eprintln!(
-            "kalab: interrupted; {} finished run(s) reported",
-            runs.len()
-        );
+        let last = if runs.last().is_some_and(|r| r.interrupted) {
+            ", the last one as far as it got"
+        } else {
+            ""
+        };
+        eprintln!("kalab: interrupted; {} run(s) reported{last}", runs.len());
         return Ok(ExitCode::Interrupted);
+    }
+    if local_fault {
+        return Ok(ExitCode::Environment);
     }
     Ok(ExitCode::Success)
 }

@@ -52,8 +52,15 @@ impl From<WatchArgs> for WatchConfig {
 pub fn watch(config: WatchConfig) -> anyhow::Result<ExitCode> {
     // Bad expressions are bad usage: refuse them before watching.
     let expectations = Expectations::parse(&[], &config.expect)?;
+    config.output.validate(&[])?;
+    super::stdout::check_options(&config.spec.options)?;
     let runtime = super::runtime()?;
-    let outcome = runtime.block_on(session::watch(&config.spec, &Instruments::live()))?;
+    let outcome = runtime.block_on(async {
+        // Listening before the session starts: a signal while the collectors start still counts.
+        let mut spec = config.spec.clone();
+        spec.options.stop = Some(session::signals::StopFlag::listen()?);
+        session::watch(&spec, &Instruments::live()).await
+    })?;
     let runs = vec![outcome.report];
     config.output.write_final(&runs)?;
     if outcome.interrupted {

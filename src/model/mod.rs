@@ -8,9 +8,11 @@
 //! the TIME_WAIT figures ([`TimeWait`]), the warnings a report carries ([`Warning`]), the clock
 //! and the error kinds that decide the exit code.
 
+pub mod checked;
 pub mod clock;
 pub mod connection;
 pub mod error;
+pub mod limits;
 pub mod observed;
 pub mod records;
 pub mod source;
@@ -20,6 +22,7 @@ pub mod verbosity;
 pub mod warning;
 pub mod wire;
 
+pub use checked::{CheckOutcome, CheckVerdict, CheckedExpectation};
 pub use clock::now_us;
 pub use connection::{Closes, EndState, FourTuple, Side};
 pub use error::{EnvironmentError, InputError};

@@ -167,6 +167,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             .unwrap_or_default(),
         started_at_us: raw.started_at_us,
         wall_time_ms: raw.wall_time_ms,
+        interrupted: false,
         target: raw.target,
         driven_by: raw.driven_by,
         requests_sent: counted.sent,

@@ -29,6 +29,9 @@ pub struct ResultSet {
     pub format_version: u32,
     /// Every run, in the order they ran.
     pub runs: Vec<RunReport>,
+    /// The verdicts, in what `kalab check` writes (absent elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<crate::model::CheckOutcome>,
     /// Explicit comparisons between runs of different scenarios (the demo's curated pairs):
     /// sentences compare only like things, and these pairs say which unlike ones to compare.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -51,6 +54,7 @@ impl ResultSet {
             kalab_version: env!("CARGO_PKG_VERSION").to_string(),
             format_version: FORMAT_VERSION,
             runs,
+            check: None,
             comparisons: Vec::new(),
         }
     }
@@ -140,6 +144,10 @@ pub struct RunReport {
     pub started_at_us: u64,
     /// From the first request to the end of the settle, in milliseconds.
     pub wall_time_ms: f64,
+    /// A stop signal (Ctrl-C, SIGTERM, SIGHUP) ended the run early: every figure covers the
+    /// part that ran.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// The URL requested, or the address watched.
     pub target: String,
     /// What drove the traffic: `settings` (a scenario's pattern) or `observed` (a program).

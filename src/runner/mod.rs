@@ -3,6 +3,7 @@
 //! `server` sources); the session decides when they start and stop. TLS for both is in
 //! [`tls`].
 
+pub(crate) mod accept_backoff;
 pub(crate) mod body;
 pub mod client;
 pub mod listen;
@@ -10,4 +11,5 @@ pub mod pattern;
 pub mod rate;
 pub(crate) mod request;
 pub mod server;
+pub(crate) mod streamed_body;
 pub mod tls;

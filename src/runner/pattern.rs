@@ -17,7 +17,10 @@ use crate::scenario::{BodyPolicy, PatternSettings};
 /// request's outcome, ordered by start time. `on_done` is called after each request (for
 /// progress bars). The pattern ends at its request count, at the end of its `duration`, or at
 /// `deadline`, whichever comes first; with a `rate`, arrivals are open-loop (see
-/// [`super::rate`]).
+/// [`super::rate`]). At `deadline` a pause or a request in flight is cut short, and `stop` (a
+/// stop signal) ends it at once; the requests finished by then are returned, and whether it
+/// was stopped. The closed loop's log grows as requests finish, never in proportion to the
+/// request count.
 pub async fn run(
     client: &reqwest::Client,
     urls: &[String],
@@ -25,24 +28,42 @@ pub async fn run(
     policy: BodyPolicy,
     deadline: Instant,
     on_done: Arc<dyn Fn() + Send + Sync>,
-) -> Vec<RequestOutcome> {
+    stop: impl std::future::Future<Output = ()>,
+) -> (Vec<RequestOutcome>, bool) {
     let started = Instant::now();
-    let stop = match pattern.duration {
+    let end = match pattern.duration {
         Some(duration) => deadline.min(started + duration.0),
         None => deadline,
     };
-    let mut all = match pattern.rate {
-        Some(rate) => {
-            super::rate::open_loop(client, urls, pattern, rate, policy, started, stop, on_done)
-                .await
+    tokio::pin!(stop);
+    let (mut all, stopped) = match pattern.rate {
+        // The open loop keeps its own time; a stop signal ends it with nothing reported.
+        Some(rate) => tokio::select! {
+            all = super::rate::open_loop(client, urls, pattern, rate, policy, started, end, on_done) => (all, false),
+            () = &mut stop => (Vec::new(), true),
+        },
+        None => {
+            let log: Arc<std::sync::Mutex<Vec<RequestOutcome>>> = Arc::default();
+            let stopped = tokio::select! {
+                () = closed_loop(client, urls, pattern, policy, end, on_done, Arc::clone(&log)) => false,
+                // A pause or a request in flight past the run's deadline is cut short.
+                () = tokio::time::sleep_until(deadline.into()) => false,
+                () = &mut stop => true,
+            };
+            let all = log
+                .lock()
+                .map(|mut log| std::mem::take(&mut *log))
+                .unwrap_or_default();
+            (all, stopped)
         }
-        None => closed_loop(client, urls, pattern, policy, stop, on_done).await,
     };
     all.sort_by_key(|o| (o.started_at_us, o.worker, o.index));
-    all
+    (all, stopped)
 }
 
-/// Every worker sends its next request when the previous one is done (and the pause is over).
+/// Every worker sends its next request when the previous one is done (and the pause is over),
+/// adding its outcome to `log` as it finishes. Dropping the future aborts the workers; what
+/// they finished stays in the log.
 async fn closed_loop(
     client: &reqwest::Client,
     urls: &[String],
@@ -50,7 +71,8 @@ async fn closed_loop(
     policy: BodyPolicy,
     stop: Instant,
     on_done: Arc<dyn Fn() + Send + Sync>,
-) -> Vec<RequestOutcome> {
+    log: Arc<std::sync::Mutex<Vec<RequestOutcome>>>,
+) {
     let mut workers = tokio::task::JoinSet::new();
     // Workers start together: a worker spawned late could otherwise find an earlier worker's
     // connection already back in the pool, and the counts would depend on spawn timing.
@@ -64,28 +86,24 @@ async fn closed_loop(
         let requests = pattern.requests_per_worker.map_or(u32::MAX, |n| n.get());
         let pause = Duration::from_millis(pattern.pause_ms);
         let on_done = Arc::clone(&on_done);
+        let log = Arc::clone(&log);
         workers.spawn(async move {
             start.wait().await;
-            let mut outcomes = Vec::with_capacity(requests.min(1024) as usize);
             for index in 0..requests {
                 if Instant::now() >= stop {
                     break;
                 }
                 let url = &urls[choice.host(index)];
-                outcomes.push(one_request(&client, url, policy, worker, index).await);
+                let outcome = one_request(&client, url, policy, worker, index).await;
+                if let Ok(mut log) = log.lock() {
+                    log.push(outcome);
+                }
                 on_done();
                 if index + 1 < requests && !pause.is_zero() {
                     tokio::time::sleep(pause).await;
                 }
             }
-            outcomes
         });
     }
-    let mut all = Vec::new();
-    while let Some(done) = workers.join_next().await {
-        if let Ok(outcomes) = done {
-            all.extend(outcomes);
-        }
-    }
-    all
+    while workers.join_next().await.is_some() {}
 }

@@ -13,10 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use http::{Request, Response, Version};
-use hyper::body::{Frame, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -24,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::streamed_body::ResponseBody;
 use super::tls::{self, ServerIdentity};
 use crate::model::{now_us, EndState, ServerConnection, TlsHandshake};
 use crate::scenario::ServerSettings;
@@ -148,20 +147,14 @@ impl Tracked {
 /// The scenario's server settings, prepared for the request handler.
 struct Behaviour {
     settings: ServerSettings,
-    body: Bytes,
     /// With `tls = true`: the handshake every connection starts with.
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
-/// Chunk size for chunked responses.
-const CHUNK_BYTES: usize = 16 * 1024;
-
 impl Behaviour {
     fn new(settings: &ServerSettings) -> Self {
-        let body = Bytes::from(vec![b'k'; settings.body_bytes as usize]);
         Behaviour {
             settings: settings.clone(),
-            body,
             tls: None,
         }
     }
@@ -179,10 +172,22 @@ async fn accept_loop(
     behaviour: Arc<Behaviour>,
 ) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
+    let mut backoff = super::accept_backoff::AcceptBackoff::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // Out of file descriptors, say: wait instead of spinning on the error.
+                        tokio::select! {
+                            () = backoff.failed(&err) => {}
+                            _ = stop.changed() => break,
+                        }
+                        continue;
+                    }
+                };
+                backoff.succeeded();
                 let _ = stream.set_nodelay(true);
                 crate::model::verbosity::event(|| format!("server: accepted a connection from {peer}"));
                 let tracked = Arc::new(Tracked {
@@ -334,7 +339,7 @@ async fn handle(
         .is_some_and(|v| v.eq_ignore_ascii_case("close"));
     let close_now = !settings.keep_alive
         || (settings.close_after_requests > 0 && served >= settings.close_after_requests);
-    let mut response = Response::new(ResponseBody::new(behaviour.body.clone(), settings.chunked));
+    let mut response = Response::new(ResponseBody::new(settings.body_bytes, settings.chunked));
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
@@ -477,55 +482,6 @@ impl tokio::io::AsyncWrite for WatchedStream {
         let result = self.tcp().poll_shutdown(cx);
         self.note(&result);
         result
-    }
-}
-
-/// A response body: one frame with an exact length (`Content-Length`), or several frames of
-/// unknown total length, which hyper sends chunked.
-pub(crate) struct ResponseBody {
-    remaining: Bytes,
-    chunked: bool,
-}
-
-impl ResponseBody {
-    fn new(body: Bytes, chunked: bool) -> Self {
-        ResponseBody {
-            remaining: body,
-            chunked,
-        }
-    }
-}
-
-impl hyper::body::Body for ResponseBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if self.remaining.is_empty() {
-            return Poll::Ready(None);
-        }
-        let take = if self.chunked {
-            self.remaining.len().min(CHUNK_BYTES)
-        } else {
-            self.remaining.len()
-        };
-        let frame = self.remaining.split_to(take);
-        Poll::Ready(Some(Ok(Frame::data(frame))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining.is_empty()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        if self.chunked {
-            SizeHint::default()
-        } else {
-            SizeHint::with_exact(self.remaining.len() as u64)
-        }
     }
 }
 

@@ -83,15 +83,20 @@ impl ScenarioError {
 /// Reads, parses and validates one scenario file.
 pub fn load_file(path: &Path) -> Result<LoadedScenario, ScenarioError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
-        std::io::ErrorKind::NotFound => ScenarioError::not_found(path),
-        _ => ScenarioError {
-            origin: origin.clone(),
-            position: None,
-            field: None,
-            message: format!("cannot read it: {err}"),
-        },
-    })?;
+    if !path.exists() {
+        return Err(ScenarioError::not_found(path));
+    }
+    let fail = |message: String| ScenarioError {
+        origin: origin.clone(),
+        position: None,
+        field: None,
+        message,
+    };
+    let bytes =
+        crate::model::limits::read_regular(path, crate::model::limits::MAX_SCENARIO_FILE_BYTES)
+            .map_err(|err| fail(err.to_string().replacen(&format!("{origin}: "), "", 1)))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| fail("not UTF-8 text; a scenario file is TOML".to_string()))?;
     parse_str(&origin, &text)
 }
 
@@ -152,6 +157,7 @@ fn validate(origin: &str, text: &str, scenario: &Scenario) -> Result<(), Scenari
     if let Err((section, key, why)) = check_tls(scenario) {
         return Err(fail(section, key, why));
     }
+    super::bounds::check(scenario).map_err(|(section, key, why)| fail(section, key, why))?;
     validate_hosts(scenario).map_err(|(key, why)| fail("server", key, why))
 }
 

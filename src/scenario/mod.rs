@@ -1,5 +1,6 @@
 //! Scenario files: the model, loading with positioned errors, and the built-in demo set.
 
+pub mod bounds;
 pub mod builtin;
 pub mod load;
 pub mod model;

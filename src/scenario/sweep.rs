@@ -57,8 +57,9 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Vec<Variant>, ScenarioError> {
     })?;
     base.remove("sweep");
 
-    let mut variants = Vec::new();
-    let combinations: usize = axes.iter().map(|(_, v)| v.len()).product();
+    let combinations = super::bounds::variant_count(axes.iter().map(|(_, v)| v.len()))
+        .map_err(|why| error(axes[0].0, why))?;
+    let mut variants = Vec::with_capacity(combinations);
     for index in 0..combinations {
         let mut document = base.clone();
         let mut label = Vec::new();
@@ -92,6 +93,14 @@ pub fn expand(loaded: &LoadedScenario) -> Result<Vec<Variant>, ScenarioError> {
                         ),
                     )
                 })?;
+        if let Err((_, key, why)) = super::bounds::check(&scenario) {
+            let path = axes
+                .iter()
+                .map(|(p, _)| *p)
+                .find(|p| p.ends_with(key))
+                .unwrap_or(axes[0].0);
+            return Err(error(path, format!("{why} (variant {})", label.join(", "))));
+        }
         if let Err((section, key, why)) = super::load::check_tls(&scenario) {
             let path = axes.iter().map(|(p, _)| *p).next().unwrap_or_default();
             return Err(error(

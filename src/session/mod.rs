@@ -11,7 +11,9 @@
 //! file and canned socket-table text.
 
 pub mod drivers;
+pub mod faults;
 pub mod instruments;
+pub mod signals;
 pub mod target;
 
 use std::net::SocketAddr;
@@ -68,6 +70,9 @@ pub struct RunOptions {
     /// Where the capture's running tally is shown while the driver runs (`kalab watch`'s live
     /// line); `None`: nowhere.
     pub live: Option<drivers::watch::LiveBoard>,
+    /// The process's stop signals (SIGINT, SIGTERM, SIGHUP), listened to from before the
+    /// session starts; `None`: the driver listens from when it starts.
+    pub stop: Option<signals::StopFlag>,
 }
 
 impl Default for RunOptions {
@@ -80,6 +85,7 @@ impl Default for RunOptions {
             max_run: Duration::from_secs(120),
             sample_interval: crate::sockets::DEFAULT_SAMPLE_INTERVAL,
             live: None,
+            stop: None,
         }
     }
 }
@@ -125,6 +131,7 @@ pub struct SessionOutcome {
 }
 
 /// Runs one scenario variant: the session around a [`PatternDriver`], on the live instruments.
+/// A stop signal ends the pattern; the run is reported as far as it got, marked interrupted.
 pub async fn run_scenario(
     plan: &RunPlan,
     options: &RunOptions,
@@ -154,6 +161,7 @@ fn scenario_session(
         scenario: plan.scenario.clone(),
         max_run: options.max_run,
         on_request,
+        stop: options.stop.clone(),
     };
     (session, driver)
 }
@@ -228,6 +236,7 @@ pub async fn run<D: Driver>(
     target.stop().await;
 
     notes.extend(driven.notes);
+    notes.extend(faults::sampling_warning(&sockets));
     let report = compute_run(RawRun {
         name: plan.name.clone(),
         origin: plan.origin.clone(),
@@ -249,6 +258,14 @@ pub async fn run<D: Driver>(
         notes,
         listen_queue,
     });
+    let mut report = report;
+    report.interrupted = driven.interrupted;
+    if report.interrupted {
+        // A signal, not the time limit, stopped the pattern (its note says which).
+        report
+            .warnings
+            .retain(|w| !matches!(w, Warning::DeadlineReached { .. }));
+    }
     Ok(SessionOutcome {
         report,
         interrupted: driven.interrupted,

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod bounds;
 mod capture_files;
 mod capture_live;
 mod capture_permission;
@@ -11,20 +12,24 @@ mod check;
 mod cli_errors;
 mod demo;
 mod external_nginx;
+mod faults;
 mod h2_wire;
 mod hosts;
 mod interop_curl;
 mod interop_go;
 mod interop_python;
 mod lossy_link;
+mod mutation;
 mod observe;
 mod proxy_recipe;
 mod reports;
 mod runs;
 mod schema;
 mod session;
+mod signals;
 mod simultaneous_close;
 mod sockets_procfs;
+mod stdout_only;
 mod time_wait;
 mod tls_peers;
 mod tls_runs;

@@ -1,6 +1,8 @@
 //! CSV: one row per variant and repetition, one column per figure of the catalogue
-//! (`connections_opened` once per source, in the table's order: client, server, capture). A run with several server endpoints is followed by
-//! one row per endpoint, named in the last column (`endpoint`, empty on the total's row).
+//! (`connections_opened` once per source, in the table's order: client, server, capture), then
+//! `interrupted` (`true` for a run a stop signal ended early). A run with several server
+//! endpoints is followed by one row per endpoint, named in the last column (`endpoint`, empty on
+//! the total's row).
 
 use super::Exporter;
 use crate::report::figures::FIGURES;
@@ -26,6 +28,7 @@ impl Exporter for Csv {
                 header.push(figure.name.to_string());
             }
         }
+        header.push("interrupted".into());
         header.push("endpoint".into());
         writer.write_record(&header)?;
         for run in &crate::report::endpoints::views(&results.runs) {
@@ -51,6 +54,7 @@ impl Exporter for Csv {
                     );
                 }
             }
+            record.push(run.interrupted.to_string());
             record.push(run.endpoint.clone().unwrap_or_default());
             writer.write_record(&record)?;
         }

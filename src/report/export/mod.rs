@@ -6,13 +6,12 @@
 pub mod analysis;
 pub mod connections;
 pub mod csv;
+pub mod file;
 pub mod json;
 pub mod markdown;
 pub mod table;
 
 use std::path::PathBuf;
-
-use anyhow::Context as _;
 
 use super::model::ResultSet;
 
@@ -100,11 +99,7 @@ impl ExportTarget {
     /// Renders the results and writes them to the file (not for stdout targets).
     pub fn write_file(&self, results: &ResultSet, baseline: Option<&str>) -> anyhow::Result<()> {
         let bytes = self.format.exporter().export(results, baseline)?;
-        // Write then rename, so a reader (or a Ctrl-C) never sees half a file.
-        let partial = self.path.with_extension("partial");
-        std::fs::write(&partial, bytes)
-            .and_then(|()| std::fs::rename(&partial, &self.path))
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        file::write_whole(&self.path, &bytes)
     }
 }
 

@@ -24,6 +24,7 @@ use crate::capture::route::LOOPBACK_INTERFACE;
 use crate::model::{InputError, ObservedCommand, Warning};
 use crate::report::{DrivenBy, ObservedRun};
 use crate::scenario::ServerSettings;
+use crate::session::signals::ProcessGroup;
 use crate::session::target::{Endpoint, TargetSpec};
 use crate::session::{self, Instruments, RunOptions, SessionOutcome, SessionPlan};
 
@@ -66,6 +67,8 @@ pub struct CommandDriver {
     pub serve: Option<ServerSettings>,
     /// Let the program's stdout through instead of sending it to kalab's stderr.
     pub pass_stdout: bool,
+    /// The process's stop signals; `None`: listened to from when the program starts.
+    pub stop: Option<crate::session::signals::StopFlag>,
 }
 
 /// Observes the program `spec` names: the session around a [`CommandDriver`].
@@ -125,6 +128,7 @@ pub async fn observe(
             _ => None,
         },
         pass_stdout: spec.pass_stdout,
+        stop: options.stop.clone(),
     };
     session::run(&plan, &options, instruments, driver).await
 }
@@ -144,11 +148,23 @@ impl Driver for CommandDriver {
             .stdin(Stdio::null())
             .stdout(self.stdout()?)
             .kill_on_drop(true)
+            // Its own process group: stopping it reaches whatever it started too.
+            .process_group(0)
             .spawn()
             .map_err(|err| {
                 InputError::new(format!("cannot start `{}`: {err}", display_command(&argv)))
             })?;
-        let (status, interrupted) = wait_or_interrupt(&mut child).await?;
+        let group = ProcessGroup::of(&child);
+        let stop = match self.stop.clone() {
+            Some(stop) => stop,
+            None => crate::session::signals::StopFlag::listen()?,
+        };
+        let waited = wait_or_interrupt(&mut child, group, &stop).await;
+        if let Some(group) = group {
+            // Nothing it started outlives the observation.
+            group.end_within(STOP_GRACE).await;
+        }
+        let (status, interrupted) = waited?;
         let mut serve = self.serve;
         if let Some(settings) = &mut serve {
             settings.port = port;
@@ -250,29 +266,30 @@ fn run_name(argv: &[String]) -> String {
     format!("observe: {short}")
 }
 
-/// Waits for the program to exit; on Ctrl-C stops it (SIGTERM, then SIGKILL after
-/// [`STOP_GRACE`]). Returns its status and whether it was interrupted.
+/// Waits for the program to exit; on a stop signal (SIGINT, SIGTERM, SIGHUP) stops its whole
+/// process group (SIGTERM, then SIGKILL after [`STOP_GRACE`]). Returns its status and whether
+/// it was interrupted.
 async fn wait_or_interrupt(
     child: &mut tokio::process::Child,
+    group: Option<ProcessGroup>,
+    stop: &crate::session::signals::StopFlag,
 ) -> anyhow::Result<(ExitStatus, bool)> {
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     let exited = tokio::select! {
         status = child.wait() => Some(status?),
-        _ = &mut ctrl_c => None,
+        _ = stop.stopped() => None,
     };
     if let Some(status) = exited {
         return Ok((status, false));
     }
-    if let Some(pid) = child.id().and_then(|id| libc::pid_t::try_from(id).ok()) {
-        // SAFETY: kill(2) on our own child's pid, which `child` has not reaped yet.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
+    if let Some(group) = group {
+        group.signal(libc::SIGTERM);
     }
     let status = match tokio::time::timeout(STOP_GRACE, child.wait()).await {
         Ok(status) => status?,
         Err(_) => {
+            if let Some(group) = group {
+                group.signal(libc::SIGKILL);
+            }
             child.kill().await?;
             child.wait().await?
         }

@@ -11,6 +11,7 @@ use crate::report::DrivenBy;
 use crate::runner::client::{self, DialLog};
 use crate::runner::pattern;
 use crate::scenario::Scenario;
+use crate::session::signals::StopFlag;
 use crate::session::target::Endpoint;
 
 /// Sends a scenario's request pattern, bounded by its request count and by `max_run`.
@@ -21,6 +22,8 @@ pub struct PatternDriver {
     pub max_run: Duration,
     /// Called after every request (progress bars).
     pub on_request: Arc<dyn Fn() + Send + Sync>,
+    /// Stops the pattern early (a stop signal); the requests so far are reported.
+    pub stop: Option<StopFlag>,
 }
 
 impl Driver for PatternDriver {
@@ -43,16 +46,39 @@ impl Driver for PatternDriver {
         } else {
             &endpoint.urls[..]
         };
-        let requests = pattern::run(
+        let stop = self.stop.clone();
+        let stopped = async move {
+            match stop {
+                Some(flag) => {
+                    flag.stopped().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let (requests, interrupted) = pattern::run(
             &client,
             urls,
             &self.scenario.pattern,
             self.scenario.body.policy,
             Instant::now() + self.max_run,
             self.on_request,
+            stopped,
         )
         .await;
         let mut notes = Vec::new();
+        if let Some(signal) = self
+            .stop
+            .as_ref()
+            .and_then(StopFlag::get)
+            .filter(|_| interrupted)
+        {
+            notes.push(Warning::Note {
+                message: format!(
+                    "interrupted by {signal}: the run is reported as far as it got ({} requests finished)",
+                    requests.len()
+                ),
+            });
+        }
         if trust.https && self.scenario.client.insecure {
             notes.push(Warning::Note {
                 message: "INSECURE: [client] insecure = true, so the server's certificate was not checked; anyone on the path could have impersonated it".to_string(),
@@ -63,7 +89,7 @@ impl Driver for PatternDriver {
             requests,
             dials: Some(log),
             notes,
-            interrupted: false,
+            interrupted,
             keep_until_stopped: Some(Box::new(client)),
         })
     }

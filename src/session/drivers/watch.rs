@@ -81,10 +81,10 @@ pub struct WatchDriver {
     pub duration: Option<Duration>,
     /// The board the live line reads the capture's tally from; `None`: no live line.
     pub live: Option<LiveBoard>,
-    /// SIGINT (Ctrl-C), listened to from before the session starts: one that arrives while the
-    /// collectors start ends the watch as soon as it begins, instead of killing the process
-    /// before a capture file is complete.
-    pub interrupt: tokio::signal::unix::Signal,
+    /// The stop signals (SIGINT, SIGTERM, SIGHUP), listened to from before the session starts:
+    /// one that arrives while the collectors start ends the watch as soon as it begins, instead
+    /// of killing the process before a capture file is complete.
+    pub interrupt: crate::session::signals::StopFlag,
 }
 
 /// Watches a port: the session around a [`WatchDriver`].
@@ -120,8 +120,10 @@ pub async fn watch(spec: &WatchSpec, instruments: &Instruments) -> anyhow::Resul
             interface: options.interface.clone(),
         },
     };
-    let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|err| anyhow::anyhow!("cannot listen for Ctrl-C: {err}"))?;
+    let interrupt = match &options.stop {
+        Some(stop) => stop.clone(),
+        None => crate::session::signals::StopFlag::listen()?,
+    };
     let driver = WatchDriver {
         watched: WatchedRun {
             port: spec.port,
@@ -149,7 +151,7 @@ fn watched_name(host: Option<IpAddr>, port: u16) -> String {
 }
 
 impl Driver for WatchDriver {
-    async fn drive(mut self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
+    async fn drive(self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
         // The collectors are running from here on: say so, so a person (or a script) knows
         // when traffic starts to count.
         crate::model::verbosity::note(&format!(
@@ -177,7 +179,7 @@ impl Driver for WatchDriver {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let interrupted = loop {
             tokio::select! {
-                _ = self.interrupt.recv() => break true,
+                _ = self.interrupt.stopped() => break true,
                 () = &mut until => break false,
                 _ = tick.tick() => {
                     if let Some(line) = line.as_mut() {
