@@ -13,7 +13,7 @@ use crate::capture::{
     summarize, CaptureError, CaptureOutcome, CaptureSpec, FileSource, Ingest, LiveCapture,
     LiveTally, PacketSource as _,
 };
-use crate::sockets::{read_port_sysctls, PortSysctls, ProcfsTable, SocketTable};
+use crate::sockets::{read_port_sysctls, KernelTable, PortSysctls, SocketTable};
 
 /// A running packet capture, stopped once the session's traffic has settled.
 pub trait PacketCapture: Send {
@@ -56,13 +56,14 @@ pub struct Instruments {
 }
 
 impl Instruments {
-    /// The machine's own instruments: libpcap, `/proc/net/tcp`, `/proc/sys`, the wall clock.
+    /// The machine's own instruments: libpcap, the socket table (sock_diag netlink, or
+    /// `/proc/net/tcp`), `/proc/sys`, the wall clock.
     pub fn live() -> Instruments {
         Instruments {
             capture: Arc::new(|spec| {
                 LiveCapture::start(spec).map(|c| Box::new(c) as Box<dyn PacketCapture>)
             }),
-            socket_table: Arc::new(|| Box::new(ProcfsTable::new())),
+            socket_table: Arc::new(|| Box::new(KernelTable::new())),
             port_sysctls: Arc::new(read_port_sysctls),
             clock: Arc::new(crate::model::now_us),
         }

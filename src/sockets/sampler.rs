@@ -128,6 +128,7 @@ impl Sampler {
             interval: spec.interval.max(MIN_SAMPLE_INTERVAL),
             ..spec
         };
+        table.restrict_to_port(spec.server.port());
         let baseline = match table.snapshot() {
             Ok(baseline) => baseline,
             Err(e) => return Sampler::unavailable(spec, &e),

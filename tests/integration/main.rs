@@ -21,6 +21,7 @@ mod reports;
 mod runs;
 mod schema;
 mod session;
+mod sockets_netlink;
 mod sockets_procfs;
 mod time_wait;
 mod tls_peers;
