@@ -19,11 +19,7 @@ impl Nginx {
         let sbin = std::path::PathBuf::from("/usr/sbin/nginx");
         let nginx = if sbin.is_file() { sbin } else { peer("nginx")? };
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::helpers::free_port();
         let prefix = dir.path().display().to_string();
         let config = format!(
             "worker_processes 1;\nerror_log {prefix}/error.log;\npid {prefix}/nginx.pid;\n\
@@ -129,11 +125,7 @@ fn nginx_keepalive_timeout_0_opens_one_connection_per_request() {
 
 #[test]
 fn an_unreachable_target_fails_fast_with_exit_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.toml");
     std::fs::write(

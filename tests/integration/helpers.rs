@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: running a scenario in-process, running the binary.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use kalab::report::{RunReport, Source};
@@ -122,4 +123,30 @@ pub fn peer(program: &str) -> Option<std::path::PathBuf> {
         ));
     }
     found
+}
+
+/// A loopback port nothing listens on, for a peer (nginx, python, a command under `observe`)
+/// that must be told its port before it starts.
+///
+/// The port lies below the kernel's ephemeral range, so no `bind(0)` or `connect()` of another
+/// test can be handed it between this pick and the peer's bind (a port picked from the
+/// ephemeral range and released can be taken by any socket in that gap). Each call moves on
+/// from a start that differs per process.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768);
+    let low = 10_000;
+    let span = ephemeral_low.saturating_sub(low).max(1_000);
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(low + offset).expect("ports below 65536");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port below the ephemeral range");
 }

@@ -2,8 +2,9 @@
 //! and kalab agrees with curl's own `%{num_connects}`; HTTP/1.0 or `Connection: close` opens
 //! one connection per request.
 
+use crate::helpers::free_port;
 use crate::helpers::{capture_expected, peer, summary};
-use crate::observe::{assert_opened, free_port, observe};
+use crate::observe::{assert_opened, observe};
 
 /// `curl -s` fetching the embedded server's root `REQUESTS` times in one invocation, printing
 /// `%{num_connects}` per URL; returns the report and the sum of curl's counts.

@@ -2,8 +2,9 @@
 //! reused for every request, or one per request; and a program that starts its own server
 //! (observed without `--serve`).
 
+use crate::helpers::free_port;
 use crate::helpers::{capture_expected, peer, summary};
-use crate::observe::{assert_opened, free_port, observe};
+use crate::observe::{assert_opened, observe};
 
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -55,15 +55,6 @@ pub fn read_report(path: &Path) -> RunReport {
     set.runs.remove(0)
 }
 
-/// A port nothing listens on right now (the kernel's pick; freed at once).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Asserts connections opened as counted by the server (with --serve) and the capture (when it
 /// is expected to be present): both must be `expected`.
 pub fn assert_opened(report: &RunReport, served: bool, expected: u64) {

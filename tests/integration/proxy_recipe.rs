@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use kalab::report::ResultSet;
 
+use crate::helpers::free_port;
 use crate::helpers::{capture_expected, peer};
-use crate::watch::{finish_watch, free_port, start_watch, Peer};
+use crate::watch::{finish_watch, start_watch, Peer};
 
 /// Requests curl sends through nginx (on one client connection).
 const REQUESTS: u64 = 20;

@@ -63,8 +63,14 @@ fn a_pooled_connection_leaves_no_time_wait() {
 
 #[test]
 fn a_second_run_on_the_same_port_does_not_count_the_first_runs_time_wait() {
-    // A fixed port, chosen per process so reruns within TIME_WAIT's 60 s do not collide.
-    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    // A fixed port, chosen per process so reruns within TIME_WAIT's 60 s do not collide, and
+    // below the ephemeral range, so no other test's client socket can hold it.
+    let ephemeral_low: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_low.saturating_sub(10_000).max(1_000);
+    let port = u16::try_from(10_000 + std::process::id() % span).unwrap();
     let text = scenario(
         &format!("port = {port}"),
         "max_idle_per_host = 0",

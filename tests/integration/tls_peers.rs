@@ -181,11 +181,7 @@ impl HttpsNginx {
         let nginx = if sbin.is_file() { sbin } else { peer("nginx")? };
         let dir = tempfile::tempdir().unwrap();
         let (ca, chain, key) = certificate_files(dir.path());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::helpers::free_port();
         let prefix = dir.path().display().to_string();
         let config = format!(
             "worker_processes 1;\nerror_log {prefix}/error.log;\npid {prefix}/nginx.pid;\n\

@@ -69,14 +69,6 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A self-signed certificate for 127.0.0.1 in `dir`: (certificate, key).
 fn certificate(peers: &Peers, dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -350,7 +342,7 @@ fn handshakes_match_tshark(variant: Variant) {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = crate::helpers::free_port();
     let file = dir.path().join("tls.pcap");
     let _nginx = nginx(&peers, dir.path(), port, &variant);
     let Some(capture) = tcpdump(&peers, &file, port) else {

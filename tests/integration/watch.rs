@@ -16,16 +16,6 @@ use kalab::report::{ResultSet, RunReport};
 
 use crate::helpers::{capture_expected, peer};
 
-/// A loopback port nobody listens on right now (for a peer such as nginx that cannot choose
-/// its own; prefer letting a server bind port 0 and say which port it got).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A child process killed (by its own pid) when the test ends, however it ends.
 pub struct Peer(pub Child);
 
