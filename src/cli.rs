@@ -18,6 +18,12 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Print the report only: no progress, no notes on stderr (errors still).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print every connection event on stderr as it happens (dialled, accepted, closed).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 /// The subcommands.
@@ -38,6 +44,22 @@ pub enum Command {
     /// Watch a port of a service already running (nothing launched), for a duration or until
     /// Ctrl-C, and report its connections like a run.
     Watch(WatchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "Examples:\n  \
+        source <(kalab completions bash)\n  \
+        kalab completions zsh > ~/.zfunc/_kalab\n  \
+        kalab completions fish > ~/.config/fish/completions/kalab.fish")]
+    Completions(CompletionsArgs),
+    /// Print kalab's man page (roff) on stdout: `kalab man | man -l -`.
+    Man,
+}
+
+/// Options of `kalab completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Options of `kalab watch`.
@@ -182,7 +204,9 @@ pub struct AnalyzeArgs {
     /// The server port; default: the port most SYNs go to.
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
-    /// Output format.
+    /// Output format: `table` (one row per connection, then the capture's summary), `json`
+    /// (every connection record), `markdown` (the table, for pasting), `csv` (one row per
+    /// connection).
     #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = format_parser())]
     pub format: Format,
 }
@@ -255,9 +279,14 @@ pub struct DemoArgs {
 /// Options of `kalab compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// JSON results written by `--export-json` (or `--format json`).
-    #[arg(required = true, value_name = "RESULT.json")]
+    /// JSON results written by `--export-json` (or `--format json`); each is its own group of
+    /// rows, named by its file name.
+    #[arg(required_unless_present = "label", value_name = "RESULT.json")]
     pub results: Vec<PathBuf>,
+    /// A result file with the name its rows carry, `NAME=FILE` (repeatable; e.g.
+    /// `--label before=old.json --label after=new.json`).
+    #[arg(long, value_name = "NAME=FILE")]
+    pub label: Vec<String>,
     /// Where and how results are written.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -269,6 +298,13 @@ pub struct MeasureArgs {
     /// Wait this long after the last request before the collectors stop, in milliseconds.
     #[arg(long, default_value_t = 300, value_name = "MS")]
     pub settle_ms: u64,
+    /// Send every pattern for this long (`30s`, `2m`), instead of its request count.
+    #[arg(long, value_name = "DURATION", value_parser = parse_pattern_duration)]
+    pub duration: Option<crate::scenario::PatternDuration>,
+    /// Open-loop arrivals at this rate: `N/s`, `N connections/s` (each a new connection),
+    /// `... per worker` (e.g. `200/s`, `20 connections/s per worker`).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<crate::scenario::Rate>,
     /// Stop a run's request pattern after this many seconds, whatever is left.
     #[arg(long, default_value_t = 120, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -332,10 +368,22 @@ pub struct OutputArgs {
     /// (table format; JSON always holds them).
     #[arg(long)]
     pub connections: bool,
+    /// Show every column of the table (every figure, every source), whatever the terminal's
+    /// width; by default the table fits the terminal (or `COLUMNS`).
+    #[arg(long)]
+    pub wide: bool,
 }
 
 /// `--format`: one of [`Format::NAMES`], parsed into the one output format enum.
 fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
     clap::builder::PossibleValuesParser::new(Format::NAMES)
         .map(|name| name.parse::<Format>().expect("a listed format name"))
+}
+
+fn parse_pattern_duration(text: &str) -> Result<crate::scenario::PatternDuration, String> {
+    text.parse()
+}
+
+fn parse_rate(text: &str) -> Result<crate::scenario::Rate, String> {
+    text.parse()
 }

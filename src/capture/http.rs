@@ -1,4 +1,6 @@
-//! HTTP/1.x message counting from one direction of a TCP byte stream, as seen by a capture.
+//! HTTP message counting from one direction of a TCP byte stream, as seen by a capture: HTTP/1.x
+//! here, HTTP/2 over cleartext (h2c) in [`h2`] once the stream shows it (the client's
+//! connection preface; the server's SETTINGS frame first, or after a `101` upgrade).
 //!
 //! The counter follows message boundaries: it reads each message head (request line or status
 //! line plus headers, which may arrive split across segments), then skips the body by its
@@ -8,8 +10,10 @@
 //! re-synchronises at the next segment whose data begins with a request method (or `HTTP/1.`),
 //! which is where HTTP/1 clients and servers start a new message in practice.
 //! Sequence numbers are tracked so retransmitted bytes are not counted twice.
-//! Limitations, by design: responses to HEAD requests that carry a `Content-Length` and HTTP/2
-//! are not framed (the former re-synchronises at the next segment, the latter is not counted).
+//! Limitations, by design: responses to HEAD requests that carry a `Content-Length` are not
+//! framed (the counter re-synchronises at the next segment); encrypted streams are not counted.
+
+mod h2;
 
 /// Which kind of message one direction carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +55,11 @@ enum State {
     Body { remaining: u64 },
     /// Framing lost: wait for a segment that starts a message.
     Lost,
-    /// The stream switched protocols (101): stop counting.
+    /// The stream switched protocols (101): HTTP/2 if the server's SETTINGS frame comes next.
+    Switched,
+    /// HTTP/2 frames.
+    H2(Box<h2::H2Counter>),
+    /// The stream switched to a protocol that is not counted: stop counting.
     Done,
 }
 
@@ -141,6 +149,8 @@ impl MessageCounter {
         while pos < wire_len {
             let step = match self.state {
                 State::Done | State::Lost => Step::Stop,
+                State::Switched => self.after_switch(captured, pos),
+                State::H2(_) => self.in_h2(captured, pos, wire_len, ts_us, starts_us),
                 State::Body { .. } => self.in_body(pos, wire_len),
                 State::Boundary => self.at_boundary(captured, pos, ts_us, starts_us),
                 State::Head { .. } => self.in_head(captured, pos, wire_len, starts_us),
@@ -166,6 +176,10 @@ impl MessageCounter {
                 pos = already;
             } else if delta > 0 {
                 self.state = match std::mem::replace(&mut self.state, State::Lost) {
+                    State::H2(mut h2) => {
+                        h2.gap(delta as u64);
+                        State::H2(h2)
+                    }
                     State::Body { remaining } if remaining >= delta as u64 => {
                         let remaining = remaining - delta as u64;
                         if remaining == 0 {
@@ -180,6 +194,38 @@ impl MessageCounter {
         }
         self.next_seq = Some(seq.wrapping_add(wire_len as u32));
         Some(pos)
+    }
+
+    /// After a `101`: HTTP/2 when the server's SETTINGS frame follows, else nothing to count.
+    fn after_switch(&mut self, captured: &[u8], pos: usize) -> Step {
+        let rest = captured.get(pos..).unwrap_or(&[]);
+        if h2::is_server_preface(rest) {
+            self.state = State::H2(Box::new(h2::H2Counter::responses()));
+            Step::At(pos)
+        } else {
+            self.state = State::Done;
+            Step::Stop
+        }
+    }
+
+    /// HTTP/2: the frame reader takes the rest of the segment.
+    fn in_h2<S: MessageStarts + ?Sized>(
+        &mut self,
+        captured: &[u8],
+        pos: usize,
+        wire_len: usize,
+        ts_us: u64,
+        starts_us: &mut S,
+    ) -> Step {
+        let State::H2(h2) = &mut self.state else {
+            return Step::Stop;
+        };
+        let rest = captured.get(pos..).unwrap_or(&[]);
+        h2.push(rest, wire_len - pos, pos == 0, ts_us, starts_us);
+        if h2.failed() {
+            self.state = State::Lost;
+        }
+        Step::Stop
     }
 
     /// Inside a body: skips what is left of it in this segment.
@@ -212,6 +258,19 @@ impl MessageCounter {
             return Step::At(pos + 1); // empty lines before a message are allowed (RFC 9112 2.2)
         }
         let rest = &captured[pos..];
+        let h2 = match self.kind {
+            MessageKind::Request if rest.len() >= 4 && h2::may_be_preface(rest) => {
+                Some(h2::H2Counter::requests())
+            }
+            MessageKind::Response if h2::is_server_preface(rest) => {
+                Some(h2::H2Counter::responses())
+            }
+            _ => None,
+        };
+        if let Some(h2) = h2 {
+            self.state = State::H2(Box::new(h2));
+            return Step::At(pos);
+        }
         if let Some(end) = find_head_end(rest) {
             let head = &rest[..end];
             if starts_message(self.kind, head) != Start::Yes {
@@ -368,7 +427,7 @@ fn parse_length(value: &[u8]) -> Option<u64> {
 fn framing_after_head(kind: MessageKind, head: &[u8]) -> State {
     if kind == MessageKind::Response {
         match status_code(head) {
-            Some(101) => return State::Done,
+            Some(101) => return State::Switched,
             Some(s) if s < 200 || s == 204 || s == 304 => return State::Boundary,
             _ => {}
         }

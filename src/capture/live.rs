@@ -395,6 +395,7 @@ impl LiveCapture {
                 let mut last_tally = Instant::now();
                 if let Err(e) = source.for_each_packet(&mut |p| {
                     ingest.packet(p);
+                    super::events::emit(p, server_port);
                     if last_tally.elapsed() >= TALLY_INTERVAL {
                         last_tally = Instant::now();
                         if let Ok(mut shown) = published.lock() {

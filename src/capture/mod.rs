@@ -8,6 +8,7 @@
 
 pub mod analyze;
 pub mod decode;
+pub(crate) mod events;
 pub mod file;
 pub mod flows;
 pub mod http;

@@ -20,7 +20,15 @@ pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         other => other?,
     }
     match result {
-        Ok(_) => Ok(ExitCode::Success),
+        Ok(analysis) => match args.port {
+            Some(port)
+                if analysis.summary.connections_opened == 0
+                    && analysis.summary.partial_connections == 0 =>
+            {
+                Err(no_connection_on(&args.file, port, analysis.packets_other_port).into())
+            }
+            _ => Ok(ExitCode::Success),
+        },
         Err(err) => match err.downcast_ref::<std::io::Error>() {
             Some(io) if io.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::Success),
             // Every analysis error names the file itself.
@@ -30,4 +38,18 @@ pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             _ => Err(err),
         },
     }
+}
+
+/// `--port N` matched nothing: say so, and name the port most SYNs went to.
+fn no_connection_on(file: &std::path::Path, port: u16, other_packets: u64) -> InputError {
+    let hint = match crate::capture::analyze::guess_port(file) {
+        Ok((busiest, _)) if busiest != port => {
+            format!("; the busiest server port is {busiest} (most SYNs): try --port {busiest}, or omit --port to pick it")
+        }
+        _ => String::new(),
+    };
+    InputError::new(format!(
+        "{}: no connection to or from port {port} ({other_packets} TCP packet(s) of other ports){hint}",
+        file.display()
+    ))
 }

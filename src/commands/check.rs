@@ -36,6 +36,8 @@ pub struct CheckConfig {
     pub baseline: Option<PathBuf>,
     /// Allowed worsening against the baseline, in percent.
     pub tolerance_pct: f64,
+    /// `--duration` and `--rate`, replacing the scenarios' own.
+    pub pattern: crate::scenario::PatternOverride,
     /// Measurement options.
     pub options: RunOptions,
     /// Output options.
@@ -52,6 +54,7 @@ impl From<CheckArgs> for CheckConfig {
             save_baseline: args.save_baseline,
             baseline: args.baseline,
             tolerance_pct: args.tolerance,
+            pattern: (&args.measure).into(),
             options: args.measure.into(),
             output: args.output.into(),
         }
@@ -70,10 +73,10 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         .into_iter()
         .partition(|l| expectations.any_for(&l.origin));
     for scenario in &skipped {
-        eprintln!(
-            "kalab: {} has no [expect] table: not checked",
+        crate::model::verbosity::note(&format!(
+            "{} has no [expect] table: not checked",
             scenario.origin
-        );
+        ));
     }
     if checked.is_empty() {
         return Err(InputError::new(
@@ -82,17 +85,27 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         .into());
     }
     let (runs, interrupted) = execute_all(
-        &plans(&checked, config.repeat)?,
+        &plans(&checked, config.repeat, &config.pattern)?,
         &config.options,
         &config.output,
     )?;
     config.output.write_final(&runs)?;
     let results = expectations.evaluate(&runs);
     let regressions = baseline_runs
-        .map(|before| baseline::regressions(&before, &runs, config.tolerance_pct))
+        .as_ref()
+        .map(|before| baseline::regressions(before, &runs, config.tolerance_pct))
         .unwrap_or_default();
 
     super::print(&render::terminal(&results, &regressions))?;
+    if let (Some(path), Some(before)) = (&config.baseline, &baseline_runs) {
+        super::print(&baseline_summary(
+            path,
+            before,
+            &runs,
+            regressions.len(),
+            config.tolerance_pct,
+        ))?;
+    }
     if let Some(path) = &config.junit {
         std::fs::write(path, junit::render(&results, &regressions)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -138,4 +151,42 @@ fn write_step_summary(
         })?;
     writeln!(file, "{text}\n")?;
     Ok(())
+}
+
+/// What the baseline check did, said even when all is well: how many variants it matched, what
+/// it guarded, and which variants the baseline does not have.
+fn baseline_summary(
+    path: &std::path::Path,
+    before: &[RunReport],
+    runs: &[RunReport],
+    regressions: usize,
+    tolerance_pct: f64,
+) -> String {
+    use crate::report::summary::group;
+    let known: Vec<String> = group(before).into_iter().map(|v| v.label).collect();
+    let (matched, missing): (Vec<_>, Vec<_>) = group(runs)
+        .into_iter()
+        .map(|v| v.label)
+        .partition(|label| known.contains(label));
+    let guarded: Vec<&str> = baseline::GUARDED.iter().map(|f| f.name).collect();
+    let verdict = match regressions {
+        0 => "none got worse".to_string(),
+        n => format!("{n} regression(s)"),
+    };
+    let mut text = format!(
+        "baseline {}: {} of {} variant(s) compared on {} (tolerance {}%): {verdict}\n",
+        path.display(),
+        matched.len(),
+        matched.len() + missing.len(),
+        guarded.join(", "),
+        tolerance_pct
+    );
+    if !missing.is_empty() {
+        text.push_str(&format!(
+            "baseline {}: not in it, so not compared: {}\n",
+            path.display(),
+            missing.join(", ")
+        ));
+    }
+    text
 }

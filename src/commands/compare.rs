@@ -1,5 +1,8 @@
 //! `kalab compare`: the side-by-side report from saved JSON results, e.g. last month's result
-//! against today's. Results of another format version are refused with a clear message.
+//! against today's. Every input is its own group of rows, named by its file name or its
+//! `--label`, and each row is compared with the same row of the first input (ratios and
+//! sentences); repetitions merge only within one input. Results of another format version are
+//! refused with a clear message.
 
 use std::path::PathBuf;
 
@@ -16,37 +19,108 @@ use super::output::OutputConfig;
 /// What `kalab compare` needs.
 #[derive(Debug, Clone)]
 pub struct CompareConfig {
-    /// The saved results.
-    pub results: Vec<PathBuf>,
+    /// The saved results, each with the name its rows carry (`None`: its file name).
+    pub results: Vec<(Option<String>, PathBuf)>,
     /// Output options.
     pub output: OutputConfig,
+    /// `--label` values that are not `NAME=FILE`.
+    pub bad_labels: Vec<String>,
 }
 
 impl From<CompareArgs> for CompareConfig {
     fn from(args: CompareArgs) -> Self {
+        let mut results: Vec<(Option<String>, PathBuf)> =
+            args.results.into_iter().map(|path| (None, path)).collect();
+        let mut bad_labels = Vec::new();
+        for label in args.label {
+            match label.split_once('=') {
+                Some((name, file)) if !name.trim().is_empty() && !file.is_empty() => {
+                    results.push((Some(name.trim().to_string()), PathBuf::from(file)));
+                }
+                _ => bad_labels.push(label),
+            }
+        }
         CompareConfig {
-            results: args.results,
+            results,
             output: args.output.into(),
+            bad_labels,
         }
     }
 }
 
+/// The names of the inputs: the `--label`s, else the file names (the whole paths where two
+/// file names are the same).
+fn input_names(results: &[(Option<String>, PathBuf)]) -> Vec<String> {
+    let file_name = |path: &PathBuf| {
+        path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    results
+        .iter()
+        .map(|(label, path)| match label {
+            Some(label) => label.clone(),
+            None => {
+                let name = file_name(path);
+                let clash = results
+                    .iter()
+                    .filter(|(l, p)| l.is_none() && file_name(p) == name)
+                    .count()
+                    > 1;
+                if clash {
+                    path.display().to_string()
+                } else {
+                    name
+                }
+            }
+        })
+        .collect()
+}
+
 /// Loads saved results and reports them side by side.
 pub fn compare(config: CompareConfig) -> anyhow::Result<ExitCode> {
+    if let Some(bad) = config.bad_labels.first() {
+        return Err(InputError::new(format!(
+            "--label `{bad}`: write NAME=FILE, e.g. --label before=old.json"
+        ))
+        .into());
+    }
+    let names = input_names(&config.results);
+    if let Some(name) = names
+        .iter()
+        .enumerate()
+        .find_map(|(i, n)| names[..i].contains(n).then_some(n))
+    {
+        return Err(InputError::new(format!(
+            "two inputs are named `{name}`: give each --label a different NAME"
+        ))
+        .into());
+    }
     let mut runs = Vec::new();
-    for path in &config.results {
+    let mut output = config.output.clone();
+    for ((_, path), name) in config.results.iter().zip(names) {
         let set = load(path)?;
         if set.kalab_version != env!("CARGO_PKG_VERSION") {
-            eprintln!(
-                "kalab: note: {} was written by kalab {} (this is {}); same result format, compared as is",
+            crate::model::verbosity::note(&format!(
+                "note: {} was written by kalab {} (this is {}); same result format, compared as is",
                 path.display(),
                 set.kalab_version,
                 env!("CARGO_PKG_VERSION")
-            );
+            ));
         }
-        runs.extend(set.runs);
+        if config.results.len() == 1 {
+            // One input alone is reported as it was saved, with the pairs it names.
+            output.comparisons = set.comparisons;
+            runs.extend(set.runs);
+        } else {
+            runs.extend(set.runs.into_iter().map(|mut run| {
+                run.input = Some(name.clone());
+                run
+            }));
+        }
     }
-    config.output.write_final(&runs)?;
+    output.write_final(&runs)?;
     Ok(ExitCode::Success)
 }
 

@@ -4,7 +4,8 @@
 
 use crate::cli::{DemoArgs, Format};
 use crate::exit_code::ExitCode;
-use crate::model::Source;
+use crate::model::{verbosity, Source};
+use crate::report::model::Comparison;
 use crate::report::RunReport;
 use crate::scenario::builtin;
 use crate::session::RunOptions;
@@ -15,6 +16,8 @@ use super::run::{execute_all, finish, plans};
 /// What `kalab demo` needs.
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
+    /// `--duration` and `--rate`, replacing the scenarios' own.
+    pub pattern: crate::scenario::PatternOverride,
     /// Measurement options.
     pub options: RunOptions,
     /// Output options.
@@ -24,24 +27,50 @@ pub struct DemoConfig {
 impl From<DemoArgs> for DemoConfig {
     fn from(args: DemoArgs) -> Self {
         DemoConfig {
+            pattern: (&args.measure).into(),
             options: args.measure.into(),
             output: args.output.into(),
         }
     }
 }
 
-/// Runs the built-in demo scenarios and explains them.
-pub fn demo(config: DemoConfig) -> anyhow::Result<ExitCode> {
+/// The demo's comparisons: (variant, the variant it is compared with), by scenario name.
+pub const PAIRS: &[(&str, &str)] = &[
+    ("sequential-drain", "sequential-drop"),
+    ("sequential-drop-small", "sequential-drop"),
+    ("concurrent-idle10", "concurrent-idle2"),
+    ("https-resumption-on", "https-resumption-off"),
+];
+
+/// Runs the built-in demo scenarios and explains them (with `-q`: the table only).
+pub fn demo(mut config: DemoConfig) -> anyhow::Result<ExitCode> {
     let loaded = builtin::demo_scenarios()?;
-    if config.output.format == Format::Table {
-        super::print(
+    // The demo's scenarios are a curated set: each pair below is one experiment, before and
+    // after, and only these pairs are compared.
+    config.output.comparisons = PAIRS
+        .iter()
+        .map(|&(variant, baseline)| Comparison {
+            variant: variant.into(),
+            baseline: baseline.into(),
+        })
+        .collect();
+    let explain_too = config.output.format == Format::Table && !verbosity::quiet();
+    // Paragraphs wider than the terminal are reflowed to fit, like the report's lines.
+    let width = super::output::terminal_layout(false).width;
+    if explain_too {
+        super::print(&reflow(
             "kalab demo: the classic Go keep-alive experiments (net/http, netstat, tcpdump) re-done with reqwest + hyper on loopback.\n\
              Each scenario runs against a fresh embedded server; connections are counted by the client (dials) and the server (accepts).\n\n",
-        )?;
+            width,
+        ))?;
     }
-    let (runs, interrupted) = execute_all(&plans(&loaded, 1)?, &config.options, &config.output)?;
-    if config.output.format == Format::Table && !interrupted {
-        super::print(&explain(&runs))?;
+    let (runs, interrupted) = execute_all(
+        &plans(&loaded, 1, &config.pattern)?,
+        &config.options,
+        &config.output,
+    )?;
+    if explain_too && !interrupted {
+        super::print(&reflow(&explain(&runs), width))?;
         super::print("\nSide by side:\n\n")?;
     }
     finish(&runs, &config.output, interrupted)
@@ -154,4 +183,83 @@ pub fn explain(runs: &[RunReport]) -> String {
         text.push('\n');
     }
     text
+}
+
+/// `text` with every paragraph (lines between blank lines) that has a line wider than `width`
+/// refilled to fit: words kept whole, the first line's indent kept, and the continuation lines
+/// indented like the paragraph's second line. Paragraphs that fit (the wire table) stay as they
+/// are; without a width nothing changes.
+pub fn reflow(text: &str, width: Option<u16>) -> String {
+    let Some(limit) = width.map(usize::from) else {
+        return text.to_string();
+    };
+    let mut out = String::new();
+    let mut paragraph: Vec<&str> = Vec::new();
+    let flush = |paragraph: &mut Vec<&str>, out: &mut String| {
+        if paragraph.iter().all(|l| l.chars().count() <= limit) {
+            for line in paragraph.iter() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        } else {
+            let indent = |l: &str| l.len() - l.trim_start().len();
+            let first = &paragraph[0][..indent(paragraph[0])];
+            // A one-line paragraph hangs its continuation under the text after `N. `.
+            let hanging = format!("{first}   ");
+            let rest = paragraph
+                .get(1)
+                .map_or(hanging.as_str(), |l| &l[..indent(l)]);
+            let mut line = first.to_string();
+            let mut empty = true;
+            for word in paragraph.iter().flat_map(|l| l.split_whitespace()) {
+                if !empty && line.chars().count() + 1 + word.chars().count() > limit {
+                    out.push_str(&line);
+                    out.push('\n');
+                    line = rest.to_string();
+                    empty = true;
+                }
+                if !empty {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                empty = false;
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        paragraph.clear();
+    };
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !paragraph.is_empty() {
+                flush(&mut paragraph, &mut out);
+            }
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            paragraph.push(line);
+        }
+    }
+    if !paragraph.is_empty() {
+        flush(&mut paragraph, &mut out);
+    }
+    if !text.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reflow;
+
+    #[test]
+    fn wide_paragraphs_are_refilled_and_narrow_ones_kept() {
+        let text = "  1. one two three four five six seven\n     eight nine\n\n  a  b\n";
+        let out = reflow(text, Some(20));
+        assert!(out.lines().all(|l| l.chars().count() <= 20), "{out}");
+        assert!(out.starts_with("  1. one two three\n     four"), "{out}");
+        assert!(out.ends_with("\n\n  a  b\n"), "{out}");
+        assert_eq!(reflow(text, None), text);
+    }
 }

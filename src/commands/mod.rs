@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod check;
 pub mod compare;
+pub mod completions;
 pub mod demo;
 pub mod observe;
 pub mod output;
@@ -18,6 +19,14 @@ use crate::runner::tls;
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    use crate::model::verbosity::{self, Verbosity};
+    verbosity::set(if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    });
     match cli.command {
         Command::Demo(args) => {
             tls::configure_key_log(args.measure.tls_keylog.as_deref())?;
@@ -38,6 +47,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             observe::observe(args.into())
         }
         Command::Watch(args) => watch::watch(args.into()),
+        Command::Completions(args) => completions::completions(args.shell),
+        Command::Man => completions::man(),
     }
 }
 

@@ -68,12 +68,12 @@ pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
     let observation = runtime.block_on(session::observe(&config.spec, &Instruments::live()))?;
     let runs = vec![observation.report];
     if let Some(observed) = runs[0].observed() {
-        eprintln!(
-            "kalab: `{}` {} after {:.0} ms",
+        crate::model::verbosity::note(&format!(
+            "`{}` {} after {:.0} ms",
             session::drivers::command::display_command(&observed.argv),
             observed.status_text(),
             observed.duration_ms
-        );
+        ));
     }
     config.output.write_final(&runs)?;
     if observation.interrupted {

@@ -13,7 +13,7 @@ use crate::check::{verdict, Expectations};
 use crate::cli::{CaptureArg, MeasureArgs, RunArgs};
 use crate::exit_code::ExitCode;
 use crate::report::RunReport;
-use crate::scenario::{self, sweep, LoadedScenario};
+use crate::scenario::{self, sweep, LoadedScenario, PatternOverride};
 use crate::session::{self, CaptureMode, RunOptions, RunPlan};
 
 use super::output::OutputConfig;
@@ -27,10 +27,21 @@ pub struct RunConfig {
     pub repeat: u32,
     /// Expectations from the command line.
     pub expect: Vec<String>,
+    /// `--duration` and `--rate`, replacing the scenarios' own.
+    pub pattern: PatternOverride,
     /// Measurement options.
     pub options: RunOptions,
     /// Output options.
     pub output: OutputConfig,
+}
+
+impl From<&MeasureArgs> for PatternOverride {
+    fn from(args: &MeasureArgs) -> Self {
+        PatternOverride {
+            duration: args.duration,
+            rate: args.rate,
+        }
+    }
 }
 
 impl From<RunArgs> for RunConfig {
@@ -39,6 +50,7 @@ impl From<RunArgs> for RunConfig {
             paths: args.scenarios,
             repeat: args.repeat,
             expect: args.expect,
+            pattern: (&args.measure).into(),
             options: args.measure.into(),
             output: args.output.into(),
         }
@@ -73,7 +85,7 @@ impl From<CaptureArg> for CaptureMode {
 pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
     let loaded = scenario::load_all(&config.paths)?;
     let expectations = Expectations::parse(&loaded, &config.expect)?;
-    let plans = plans(&loaded, config.repeat)?;
+    let plans = plans(&loaded, config.repeat, &config.pattern)?;
     let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;
     let code = finish(&runs, &config.output, interrupted)?;
     let results = expectations.evaluate(&runs);
@@ -86,11 +98,17 @@ pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
     Ok(verdict(&results, &[], false))
 }
 
-/// The runs to perform: every variant of every scenario, `repeat` times, variant by variant.
-pub fn plans(loaded: &[LoadedScenario], repeat: u32) -> anyhow::Result<Vec<RunPlan>> {
+/// The runs to perform: every variant of every scenario, `repeat` times, variant by variant,
+/// with `--duration` and `--rate` applied.
+pub fn plans(
+    loaded: &[LoadedScenario],
+    repeat: u32,
+    pattern: &PatternOverride,
+) -> anyhow::Result<Vec<RunPlan>> {
     let mut plans = Vec::new();
     for scenario in loaded {
-        for variant in sweep::expand(scenario)? {
+        for mut variant in sweep::expand(scenario)? {
+            pattern.apply(&mut variant.scenario.pattern);
             for repetition in 1..=repeat {
                 plans.push(RunPlan {
                     scenario: variant.scenario.clone(),
@@ -150,30 +168,37 @@ pub fn finish(
     Ok(ExitCode::Success)
 }
 
-/// The progress bar on stderr: shown only once a session has lasted about two seconds, and
-/// never when stderr is not a terminal.
+/// The progress bar on stderr: shown only once a session has lasted about two seconds, never
+/// when stderr is not a terminal, and never with `-q`. It shows the requests done, their rate,
+/// the time elapsed and, when the session's request count is known, the time left.
 struct Progress {
     bar: ProgressBar,
     total_variants: usize,
-    shown_after: std::time::Instant,
+    shown_after: Option<std::time::Instant>,
 }
 
 impl Progress {
     fn new(plans: &[RunPlan]) -> Self {
-        let requests: u64 = plans
+        let requests: Option<u64> = plans
             .iter()
             .map(|p| p.scenario.pattern.total_requests())
             .sum();
-        let bar = ProgressBar::with_draw_target(Some(requests), ProgressDrawTarget::hidden());
+        let bar = ProgressBar::with_draw_target(requests, ProgressDrawTarget::hidden());
+        let template = match requests {
+            Some(_) => "{prefix} {wide_msg} [{bar:24}] {pos}/{len} requests  {per_sec:.0}  {elapsed} elapsed  ETA {eta}",
+            None => "{prefix} {wide_msg} {pos} requests  {per_sec:.0}  {elapsed} elapsed",
+        };
         bar.set_style(
-            ProgressStyle::with_template("{prefix} {wide_msg} [{bar:30}] {pos}/{len} requests")
+            ProgressStyle::with_template(template)
                 .expect("valid template")
                 .progress_chars("=> "),
         );
+        let shown_after = (!crate::model::verbosity::quiet())
+            .then(|| std::time::Instant::now() + Duration::from_secs(2));
         Progress {
             bar,
             total_variants: plans.len(),
-            shown_after: std::time::Instant::now() + Duration::from_secs(2),
+            shown_after,
         }
     }
 
@@ -195,7 +220,7 @@ impl Progress {
         let shown = std::sync::atomic::AtomicBool::new(false);
         Arc::new(move || {
             if !shown.load(std::sync::atomic::Ordering::Relaxed)
-                && std::time::Instant::now() >= shown_after
+                && shown_after.is_some_and(|at| std::time::Instant::now() >= at)
             {
                 shown.store(true, std::sync::atomic::Ordering::Relaxed);
                 if bar.is_hidden() {

@@ -39,7 +39,7 @@ impl From<WatchArgs> for WatchConfig {
                 host: args.host,
                 duration: args.duration,
                 // A live line is for a person at a terminal, never for a pipe or a log file.
-                live_line: std::io::stderr().is_terminal(),
+                live_line: std::io::stderr().is_terminal() && !crate::model::verbosity::quiet(),
                 options,
             },
             expect: args.expect,

@@ -108,6 +108,9 @@ pub enum EndState {
     Reset,
     /// Still open when the run ended (for example, idle in the client's pool).
     OpenAtEnd,
+    /// Both sides sent a FIN before either FIN was acknowledged (the FINs crossed): both sides
+    /// go through CLOSING and both hold TIME_WAIT. Only the wire can tell.
+    ClosedSimultaneously,
 }
 
 impl EndState {
@@ -118,6 +121,7 @@ impl EndState {
             EndState::ClosedByServer => "closed-by-server",
             EndState::Reset => "reset",
             EndState::OpenAtEnd => "open-at-end",
+            EndState::ClosedSimultaneously => "closed-simultaneously",
         }
     }
 }
@@ -141,6 +145,9 @@ pub struct Closes {
     pub reset: u64,
     /// Still open when the run ended.
     pub open_at_end: u64,
+    /// Both sides closed at once (their FINs crossed; both hold TIME_WAIT): the capture only.
+    #[serde(default)]
+    pub simultaneous: u64,
 }
 
 impl Closes {
@@ -156,6 +163,7 @@ impl Closes {
                 EndState::ClosedByServer => closes.by_server += 1,
                 EndState::Reset => closes.reset += 1,
                 EndState::OpenAtEnd => closes.open_at_end += 1,
+                EndState::ClosedSimultaneously => closes.simultaneous += 1,
             }
         }
         closes

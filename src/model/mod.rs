@@ -16,6 +16,7 @@ pub mod records;
 pub mod source;
 pub mod time_wait;
 pub mod tls;
+pub mod verbosity;
 pub mod warning;
 pub mod wire;
 

@@ -32,7 +32,8 @@ pub struct TimeWait {
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]
 pub struct SideReconciliation {
-    /// Connections this side closed first (its FIN was the first), on the wire.
+    /// Connections this side closed first (its FIN was the first), or closed at the same time
+    /// as the other side (see `simultaneous`), on the wire.
     pub closes: u64,
     /// This side's TIME_WAIT sockets of the run in the socket table's final snapshot.
     pub time_wait_end: u64,
@@ -46,6 +47,10 @@ pub struct SideReconciliation {
     /// `closes` minus the four terms: 0 when every close is accounted for. Negative when the
     /// socket table held more TIME_WAIT sockets than the wire's closes explain.
     pub unexplained: i64,
+    /// Of `closes`, simultaneous closes (the FINs crossed): each leaves TIME_WAIT on both
+    /// sides, so it is a close of both.
+    #[serde(default)]
+    pub simultaneous: u64,
 }
 
 impl SideReconciliation {

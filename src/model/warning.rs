@@ -83,6 +83,30 @@ pub enum Warning {
         /// How many SYNs were refused.
         count: u64,
     },
+    /// Connection attempts whose SYN nobody answered (no SYN-ACK): not opened connections.
+    ConnectionsUnanswered {
+        /// How many attempts.
+        count: u64,
+        /// Who counted them (the capture, or the socket table: client sockets only ever seen in
+        /// SYN_SENT).
+        source: Source,
+        /// How much `ListenOverflows` rose during the run, when it could be read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        listen_overflows: Option<u64>,
+    },
+    /// The kernel's listen-queue counters rose during the run: an accept queue was full, so
+    /// SYNs (or handshake ACKs) were dropped.
+    ListenQueueOverflowed {
+        /// `ListenOverflows` during the run.
+        overflows: u64,
+        /// `ListenDrops` during the run.
+        drops: u64,
+    },
+    /// Connections whose FINs crossed: both sides hold TIME_WAIT.
+    ClosedSimultaneously {
+        /// How many connections.
+        count: u64,
+    },
     /// Free text from a collector (kernel drops, undecodable packets, ...).
     Note {
         /// The message.
@@ -167,6 +191,13 @@ impl fmt::Display for Warning {
                     "{side} side: {} close(s) (capture) = {} in TIME_WAIT at the end (sockets) + {} ended by a reset + {} recycled by a later SYN on the same 4-tuple within {time_wait_secs} s + {} expired",
                     terms.closes, terms.time_wait_end, terms.reset, terms.recycled, terms.expired
                 )?;
+                if terms.simultaneous > 0 {
+                    write!(
+                        f,
+                        " ({} of the closes simultaneous: the FINs crossed, both sides hold TIME_WAIT)",
+                        terms.simultaneous
+                    )?;
+                }
                 if terms.unexplained != 0 {
                     write!(f, "; {} unexplained", terms.unexplained)?;
                 }
@@ -175,6 +206,29 @@ impl fmt::Display for Warning {
             Warning::ConnectionsRefused { count } => write!(
                 f,
                 "{count} connection attempt(s) refused (capture source): the SYN was answered by a RST, so nothing listened on the port; refused attempts are not counted as opened connections, closes or resets"
+            ),
+            Warning::ConnectionsUnanswered {
+                count,
+                source,
+                listen_overflows,
+            } => {
+                write!(
+                    f,
+                    "{count} connection attempt(s) never answered ({source} source): the SYN got no SYN-ACK, so they are attempts, not opened connections"
+                )?;
+                match listen_overflows {
+                    Some(0) => f.write_str("; the kernel counted no listen-queue overflow during the run (TcpExt ListenOverflows), so the SYNs were lost on the way or the client gave up before an answer"),
+                    Some(n) => write!(f, "; cause: the kernel counted {n} listen-queue overflow(s) during the run (TcpExt ListenOverflows): a server's accept queue was full and the kernel dropped the SYNs"),
+                    None => Ok(()),
+                }
+            }
+            Warning::ListenQueueOverflowed { overflows, drops } => write!(
+                f,
+                "the kernel counted {overflows} listen-queue overflow(s) and {drops} listen drop(s) during the run (TcpExt ListenOverflows / ListenDrops, every listener in this network namespace): an accept queue was full, so SYNs went unanswered and clients had to retry"
+            ),
+            Warning::ClosedSimultaneously { count } => write!(
+                f,
+                "{count} connection(s) closed simultaneously (capture source): both sides sent their FIN before the other's arrived, so both sides hold TIME_WAIT for each of them"
             ),
             Warning::Note { message } => f.write_str(message),
         }

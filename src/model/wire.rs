@@ -44,9 +44,11 @@ pub struct ConnectionRecord {
     pub responses: u64,
     /// When each request started: the time of the segment carrying its first byte.
     pub request_times_us: Vec<u64>,
-    /// Who sent the first FIN.
+    /// Who sent the first FIN (in a simultaneous close, the FIN captured first).
     pub active_closer: Option<Side>,
-    /// How the connection ended: any RST makes it `reset`, else the first FIN's side, else open.
+    /// How the connection ended: any RST makes it `reset`; else FINs from both sides, each
+    /// sent before the other was acknowledged, make it `closed-simultaneously`; else the first
+    /// FIN's side; else open.
     pub end: EndState,
     /// True when the client's SYN was not captured (the connection started before the capture).
     pub partial: bool,
@@ -96,9 +98,24 @@ impl ConnectionRecord {
         !self.partial && self.syn_ack_at_us.is_none() && self.rst_from == Some(Side::Server)
     }
 
-    /// A connection the capture saw open: its SYN captured, and answered by a SYN-ACK.
+    /// A connection attempt nobody answered: its SYN captured (retransmissions of it are the
+    /// same attempt), but no SYN-ACK and no other packet from the server ever was. Typically a
+    /// SYN the kernel dropped because the listener's accept queue was full (a listen overflow),
+    /// or a SYN lost on the way. It was never opened.
+    pub fn unanswered(&self) -> bool {
+        !self.partial && self.syn_ack_at_us.is_none() && self.packets_to_client == 0
+    }
+
+    /// A connection the capture saw open: its SYN captured, and answered by a SYN-ACK (refused
+    /// and unanswered attempts are not connections).
     pub fn opened(&self) -> bool {
-        !self.partial && !self.refused()
+        !self.partial && !self.refused() && !self.unanswered()
+    }
+
+    /// Whether both sides sent their FIN before either FIN was acknowledged (a simultaneous
+    /// close: both sides go through CLOSING and both hold TIME_WAIT).
+    pub fn closed_simultaneously(&self) -> bool {
+        self.end == EndState::ClosedSimultaneously
     }
 
     /// Why a RST ended it, when one did (refused attempts aside: see [`Self::refused`]).
@@ -176,6 +193,7 @@ mod tests {
         r.syn_ack_at_us = syn_ack.then_some(2);
         r.rst_from = rst_from;
         r.rst_at_us = rst_from.map(|_| 9);
+        r.packets_to_client = u64::from(syn_ack) + u64::from(rst_from == Some(Side::Server));
         r.requests = requests;
         r.responses = responses;
         r
@@ -184,7 +202,7 @@ mod tests {
     #[test]
     fn resets_are_told_apart_by_cause() {
         let refused = record(Some(Side::Server), false, 0, 0);
-        assert!(refused.refused() && !refused.opened());
+        assert!(refused.refused() && !refused.opened() && !refused.unanswered());
         assert_eq!(refused.reset_cause(), None);
         let dropped_body = record(Some(Side::Client), true, 1, 1);
         assert_eq!(dropped_body.reset_cause(), Some(ResetCause::Abortive));
@@ -195,5 +213,18 @@ mod tests {
         assert_eq!(record(None, true, 1, 1).reset_cause(), None);
         let causes = ResetCauses::count([&dropped_body, &raced, &refused, &answered]);
         assert_eq!((causes.abortive, causes.idle_race), (2, 1));
+    }
+
+    #[test]
+    fn a_syn_nobody_answered_is_an_attempt_not_a_connection() {
+        let unanswered = record(None, false, 0, 0);
+        assert!(unanswered.unanswered() && !unanswered.opened() && !unanswered.refused());
+        let mut answered = record(None, true, 1, 1);
+        answered.packets_to_client = 3;
+        assert!(answered.opened() && !answered.unanswered());
+        // A SYN-ACK the capture missed, but the server's data it did not: answered.
+        let mut missed_syn_ack = record(None, false, 1, 1);
+        missed_syn_ack.packets_to_client = 2;
+        assert!(missed_syn_ack.opened());
     }
 }

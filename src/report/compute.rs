@@ -16,7 +16,9 @@ use crate::model::{
     TimeWaitReconciliation, Warning,
 };
 use crate::sockets::forecast::TIME_WAIT_SECS;
-use crate::sockets::{forecast_ports, ForecastInput, PortForecast, PortSysctls, SocketsOutcome};
+use crate::sockets::{
+    forecast_ports, ForecastInput, ListenCounters, PortForecast, PortSysctls, SocketsOutcome,
+};
 
 /// Everything one run observed, before any figure is computed.
 #[derive(Debug, Clone)]
@@ -57,6 +59,8 @@ pub struct RawRun {
     pub port_sysctls: PortSysctls,
     /// Warnings the collectors and the driver raised.
     pub notes: Vec<Warning>,
+    /// How much the kernel's listen-queue counters rose during the run (`None`: unreadable).
+    pub listen_queue: Option<ListenCounters>,
     /// The target's server endpoints, in order (several hosts: one each); any other server
     /// address the sources saw is added after them in the breakdown.
     pub endpoints: Vec<std::net::SocketAddr>,
@@ -96,6 +100,11 @@ pub fn compute(mut raw: RawRun) -> RunReport {
     };
     let (connections_opened, connections_without_requests) =
         connection_counts(&sources, &mut warnings);
+    let connections_unanswered = connections_unanswered(&sources);
+    warnings.extend(unanswered_warning(
+        &connections_unanswered,
+        raw.listen_queue.as_ref(),
+    ));
     let reuse_ratio = connections_opened
         .best()
         .filter(|&(opened, _)| opened > 0 && counted.source.is_some())
@@ -104,9 +113,14 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         requests_per_connection(&sources);
     let latencies = sorted_latencies_ms(&raw.requests);
     let closes = closes(sources.capture, sources.servers, &mut warnings);
+    if closes.simultaneous > 0 {
+        warnings.push(Warning::ClosedSimultaneously {
+            count: closes.simultaneous,
+        });
+    }
     let time_wait_reconciled = time_wait_reconciled(raw.capture.as_ref(), sockets.as_ref());
     if let Some(reconciled) = &time_wait_reconciled {
-        warnings.extend(reconciliation_warnings(reconciled));
+        warnings.extend(reconciliation_warnings(reconciled, raw.target_is_loopback));
     }
     let port_forecast = port_forecast(
         &closes,
@@ -119,6 +133,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             message: format!("port exhaustion: {forecast}"),
         });
     }
+    let drive_ms = drive_ms(&raw, counted.sent);
     let tls = super::tls::figures(
         raw.dials.as_deref(),
         embedded.then_some(servers.as_slice()),
@@ -161,6 +176,8 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         connections_opened,
         connections_seen_lower_bound: sockets.as_ref().map(|s| s.distinct_connections),
         connections_refused: raw.capture.as_ref().map(|c| c.summary.refused),
+        connections_unanswered,
+        listen_queue: raw.listen_queue,
         reset_causes: raw
             .capture
             .as_ref()
@@ -186,8 +203,47 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         capture: raw.capture,
         endpoints: Vec::new(),
         endpoint: None,
+        drive_ms,
+        requests_per_s: per_second(Some(counted.sent), drive_ms),
+        connections_per_s: per_second(connections_opened.best().map(|(n, _)| n), drive_ms),
+        input: None,
         tls,
     }
+}
+
+/// How long the traffic was driven, in milliseconds: from the pattern's start to the end of
+/// its last request (at least the whole `duration` of a rate that sent all it planned: its
+/// arrivals spread over that window), or the watch's or the observed command's duration.
+fn drive_ms(raw: &RawRun, sent: u64) -> Option<f64> {
+    let first = raw.requests.iter().map(|r| r.started_at_us).min();
+    let last = raw
+        .requests
+        .iter()
+        .map(|r| r.started_at_us + r.latency_us)
+        .max();
+    match (first, last, &raw.driven_by) {
+        (Some(first), Some(last), DrivenBy::Settings(scenario)) if last > first => {
+            let start = raw.started_at_us.min(first);
+            let span_ms = (last - start) as f64 / 1000.0;
+            let pattern = &scenario.pattern;
+            let window_ms = match (pattern.rate, pattern.duration) {
+                (Some(_), Some(duration)) if Some(sent) >= pattern.total_requests() => {
+                    duration.0.as_secs_f64() * 1000.0
+                }
+                _ => 0.0,
+            };
+            Some(span_ms.max(window_ms))
+        }
+        (_, _, DrivenBy::Watched(watched)) => Some(watched.duration_ms),
+        (_, _, DrivenBy::Observed(observed)) => Some(observed.command.duration_ms),
+        _ => None,
+    }
+}
+
+/// `count` per second of `drive_ms` (none without a duration).
+pub fn per_second(count: Option<u64>, drive_ms: Option<f64>) -> Option<f64> {
+    let drive_ms = drive_ms.filter(|&ms| ms > 0.0)?;
+    Some(count? as f64 * 1000.0 / drive_ms)
 }
 
 /// Counts the requests from the best source there is, and warns about what that means: a
@@ -202,7 +258,7 @@ fn request_count(
         None => RequestCount::without_client(raw.capture.as_ref(), servers),
     };
     let planned = match &raw.driven_by {
-        DrivenBy::Settings(scenario) => Some(scenario.pattern.total_requests()),
+        DrivenBy::Settings(scenario) => scenario.pattern.total_requests(),
         DrivenBy::Observed(_) | DrivenBy::Watched(_) => None,
     };
     if let (Some(planned), Some(_)) = (planned, &raw.dials) {
@@ -216,7 +272,7 @@ fn request_count(
     if raw.dials.is_none() {
         warnings.push(Warning::Note {
             message: match counted.source {
-                Some(Source::Capture) => "requests counted by the capture (no client source): request heads sent, ok = answered".to_string(),
+                Some(Source::Capture) => "requests counted by the capture (no client source): HTTP/1 request heads and HTTP/2 streams opened, ok = answered".to_string(),
                 Some(source) => format!("requests counted by the {source} (no client source): those it served"),
                 None if super::tls::encrypted(raw.capture.as_ref(), servers) => "requests not counted: the connections are encrypted (TLS), and there is no client or server source".to_string(),
                 None => "requests not counted: no client, capture or server source".to_string(),
@@ -346,17 +402,29 @@ fn unused_connections_warning(unused: &PerSource, opened: &PerSource) -> Option<
 }
 
 /// One sentence per side whose TIME_WAIT sockets at the end differ from its closes for a
-/// reason other than resets (which have their own warning).
-fn reconciliation_warnings(reconciled: &TimeWaitReconciliation) -> Vec<Warning> {
+/// reason other than resets (which have their own warning). A server that is not on this
+/// machine's loopback keeps its sockets in another socket table: its side is not reconciled,
+/// and a note says so.
+fn reconciliation_warnings(reconciled: &TimeWaitReconciliation, local: bool) -> Vec<Warning> {
+    let remote_closes = reconciled.server.closes;
+    let remote = (!local && remote_closes > 0).then(|| Warning::Note {
+        message: format!(
+            "server side: {remote_closes} close(s) (capture) not reconciled with TIME_WAIT: the server is not on this machine's loopback, so its sockets are in another socket table"
+        ),
+    });
     [Side::Client, Side::Server]
         .into_iter()
+        .filter(|&side| local || side == Side::Client)
         .map(|side| (side, *reconciled.side(side)))
-        .filter(|(_, terms)| terms.recycled + terms.expired > 0 || !terms.adds_up())
+        .filter(|(_, terms)| {
+            terms.recycled + terms.expired + terms.simultaneous > 0 || !terms.adds_up()
+        })
         .map(|(side, terms)| Warning::TimeWaitReconciled {
             side,
             terms,
             time_wait_secs: reconciled.time_wait_secs,
         })
+        .chain(remote)
         .collect()
 }
 
@@ -390,9 +458,43 @@ fn connections_opened(sources: &Sources<'_>) -> PerSource {
             c.summary
                 .connections_opened
                 .saturating_sub(c.summary.refused)
+                .saturating_sub(c.summary.unanswered)
         }),
         // The socket table samples: its count is a lower bound, reported apart.
         sockets: None,
+    }
+}
+
+/// Attempts whose SYN nobody answered, as each source that can tell counted them: the capture
+/// exactly, the socket table as a lower bound (a client socket only ever seen in SYN_SENT).
+fn connections_unanswered(sources: &Sources<'_>) -> PerSource {
+    PerSource {
+        capture: sources.capture.map(|c| c.summary.unanswered),
+        sockets: sources.sockets.map(|s| s.unanswered_attempts),
+        ..PerSource::default()
+    }
+}
+
+/// The finding about unanswered SYNs and their cause (the listen-queue counters), or about the
+/// counters alone when they rose and no source saw an unanswered SYN.
+fn unanswered_warning(
+    unanswered: &PerSource,
+    listen_queue: Option<&ListenCounters>,
+) -> Option<Warning> {
+    let seen = unanswered.present().into_iter().find(|&(_, n)| n > 0);
+    match (seen, listen_queue) {
+        (Some((source, count)), _) => Some(Warning::ConnectionsUnanswered {
+            count,
+            source,
+            listen_overflows: listen_queue.map(|q| q.listen_overflows),
+        }),
+        (None, Some(q)) if q.listen_overflows > 0 || q.listen_drops > 0 => {
+            Some(Warning::ListenQueueOverflowed {
+                overflows: q.listen_overflows,
+                drops: q.listen_drops,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -483,8 +585,10 @@ impl RequestCount {
         }
     }
 
-    /// Without a client source: request heads on the wire (ok: those answered by a final
-    /// response) on the run's full connections, or else what the embedded server served.
+    /// Without a client source: requests on the wire (HTTP/1 request heads and HTTP/2 HEADERS
+    /// opening a stream; ok: those answered by a final response) on the run's full
+    /// connections, or else what the embedded server served. Where the wire cannot see the
+    /// requests (TLS encrypts them) and the embedded server served the run, the server counts.
     fn without_client(
         capture: Option<&CaptureOutcome>,
         servers: Option<&[ServerConnection]>,
@@ -658,6 +762,7 @@ mod tests {
             capture: None,
             port_sysctls: PortSysctls::default(),
             notes: Vec::new(),
+            listen_queue: None,
             endpoints: Vec::new(),
         });
         assert_eq!(report.connections_opened.client, None);
@@ -677,6 +782,112 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.to_string().starts_with("requests counted by the server")));
+    }
+
+    fn capture_of(connections: Vec<crate::model::ConnectionRecord>) -> CaptureOutcome {
+        let counts = crate::capture::PacketCounts::default();
+        CaptureOutcome {
+            interface: "lo".into(),
+            filter: String::new(),
+            link_type: None,
+            summary: crate::capture::summarize(&connections, &counts),
+            connections,
+            kernel: Default::default(),
+            packets_captured: 0,
+            packets_skipped: 0,
+            skipped: Default::default(),
+            saved_file: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn answered(port: u16, requests: u64, tls: bool) -> crate::model::ConnectionRecord {
+        let tuple = crate::model::FourTuple::new(
+            ([127, 0, 0, 1], port).into(),
+            ([127, 0, 0, 1], 8443).into(),
+        );
+        let mut r = crate::model::ConnectionRecord::new(tuple, 1);
+        r.partial = false;
+        r.syn_at_us = Some(1);
+        r.syn_ack_at_us = Some(2);
+        r.packets_to_client = 4;
+        r.request_times_us = vec![3; requests as usize];
+        r.requests = requests;
+        r.responses = requests;
+        r.tls_seen = tls;
+        r.tls = tls.then_some(crate::model::TlsHandshake {
+            kind: crate::model::HandshakeKind::Full,
+            version: None,
+            alpn: Some("h2".into()),
+        });
+        r
+    }
+
+    fn served(requests: u64) -> ServerConnection {
+        ServerConnection {
+            peer: std::net::SocketAddr::from(([127, 0, 0, 1], 40000)),
+            accepted_at_us: 1,
+            ended_at_us: None,
+            requests,
+            end: crate::model::EndState::OpenAtEnd,
+            error: None,
+            protocol: "h2".into(),
+            tls: None,
+            local: None,
+        }
+    }
+
+    #[test]
+    fn where_the_wire_cannot_read_the_requests_the_server_counts_them() {
+        let servers = [served(5)];
+        let encrypted = capture_of(vec![answered(40000, 0, true)]);
+        let counted = RequestCount::without_client(Some(&encrypted), Some(&servers));
+        assert_eq!((counted.sent, counted.source), (5, Some(Source::Server)));
+        // Without the embedded server nothing can count them: the wire sees only ciphertext.
+        let counted = RequestCount::without_client(Some(&encrypted), None);
+        assert_eq!((counted.sent, counted.source), (0, None));
+        let clear = capture_of(vec![answered(40000, 5, false)]);
+        let counted = RequestCount::without_client(Some(&clear), Some(&servers));
+        assert_eq!((counted.sent, counted.source), (5, Some(Source::Capture)));
+    }
+
+    #[test]
+    fn unanswered_syns_are_reported_with_the_listen_queue_as_their_cause() {
+        let mut attempt = answered(40001, 0, false);
+        attempt.syn_ack_at_us = None;
+        attempt.packets_to_client = 0;
+        let capture = capture_of(vec![answered(40000, 1, false), attempt]);
+        let sources = Sources {
+            dials: None,
+            requests: &[],
+            servers: None,
+            sockets: None,
+            capture: Some(&capture),
+        };
+        assert_eq!(connections_opened(&sources).capture, Some(1));
+        let unanswered = connections_unanswered(&sources);
+        assert_eq!(unanswered.capture, Some(1));
+        let overflowed = ListenCounters {
+            listen_overflows: 3,
+            listen_drops: 3,
+        };
+        let warning = unanswered_warning(&unanswered, Some(&overflowed)).unwrap();
+        assert!(
+            warning.to_string().contains("3 listen-queue overflow(s)"),
+            "{warning}"
+        );
+        let none = PerSource {
+            capture: Some(0),
+            ..PerSource::default()
+        };
+        assert!(matches!(
+            unanswered_warning(&none, Some(&overflowed)),
+            Some(Warning::ListenQueueOverflowed { overflows: 3, .. })
+        ));
+        assert_eq!(
+            unanswered_warning(&none, Some(&ListenCounters::default())),
+            None
+        );
     }
 
     #[test]

@@ -131,6 +131,8 @@ fn share(raw: &RawRun, endpoint: SocketAddr) -> RawRun {
         port_sysctls: raw.port_sysctls,
         notes: Vec::new(),
         endpoints: Vec::new(),
+        // The kernel's listen counters belong to the machine, not to one endpoint.
+        listen_queue: None,
     }
 }
 
@@ -143,6 +145,7 @@ fn sockets_share(sockets: &SocketsOutcome, endpoint: SocketAddr) -> SocketsOutco
     SocketsOutcome {
         time_wait: mine.map(|e| e.time_wait).unwrap_or_default(),
         distinct_connections: mine.map_or(0, |e| e.distinct_connections),
+        unanswered_attempts: mine.map_or(0, |e| e.unanswered_attempts),
         by_endpoint: mine.into_iter().copied().collect(),
         ..sockets.clone()
     }
@@ -208,6 +211,11 @@ pub fn view(run: &RunReport, endpoint: &EndpointReport) -> RunReport {
         capture: None,
         endpoints: Vec::new(),
         endpoint: Some(endpoint.name.clone()),
+        requests_per_s: super::compute::per_second(Some(endpoint.requests_sent), run.drive_ms),
+        connections_per_s: super::compute::per_second(
+            endpoint.connections_opened.best().map(|(n, _)| n),
+            run.drive_ms,
+        ),
         ..run.clone()
     }
 }

@@ -268,6 +268,54 @@ pub const CONNECTIONS_REFUSED: Figure = Figure {
     value: |r, _| r.connections_refused.map(|v| v as f64),
 };
 
+/// `connections_unanswered`: connection attempts whose SYN nobody answered
+pub const CONNECTIONS_UNANSWERED: Figure = Figure {
+    name: "connections_unanswered",
+    about: "connection attempts whose SYN got no SYN-ACK (capture: exact; sockets: client sockets only seen in SYN_SENT, a lower bound); not opened",
+    sources: &[Source::Capture, Source::Sockets],
+    worse: Worse::Higher,
+    needs: None,
+    value: |r, source| match source {
+        Some(source) => r.connections_unanswered.get(source).map(|v| v as f64),
+        None => r.connections_unanswered.best().map(|(v, _)| v as f64),
+    },
+};
+
+/// `listen_overflows`: how much the kernel's `ListenOverflows` counter rose during the run
+pub const LISTEN_OVERFLOWS: Figure = Figure {
+    name: "listen_overflows",
+    about: "listen-queue overflows the kernel counted during the run (TcpExt ListenOverflows, every listener in this network namespace)",
+    sources: &[],
+    worse: Worse::Higher,
+    needs: None,
+    value: |r, _| r.listen_queue.map(|q| q.listen_overflows as f64),
+};
+
+/// `listen_drops`: how much the kernel's `ListenDrops` counter rose during the run
+pub const LISTEN_DROPS: Figure = Figure {
+    name: "listen_drops",
+    about: "SYNs dropped at a listener during the run (TcpExt ListenDrops, overflows included, every listener in this network namespace)",
+    sources: &[],
+    worse: Worse::Higher,
+    needs: None,
+    value: |r, _| r.listen_queue.map(|q| q.listen_drops as f64),
+};
+
+/// `closes_simultaneous`: connections whose FINs crossed (both sides hold TIME_WAIT)
+pub const CLOSES_SIMULTANEOUS: Figure = Figure {
+    name: "closes_simultaneous",
+    about: "connections both sides closed at once, each FIN sent before the other arrived (capture; both sides hold TIME_WAIT)",
+    sources: &[],
+    worse: Worse::Neither,
+    needs: Some(Source::Capture),
+    value: |r, _| {
+        r.closes
+            .source
+            .filter(|&s| s == Source::Capture)
+            .and(n(r.closes.simultaneous))
+    },
+};
+
 /// `connections_without_requests`: connections that carried no request
 pub const CONNECTIONS_WITHOUT_REQUESTS: Figure = Figure {
     name: "connections_without_requests",
@@ -415,6 +463,9 @@ pub const FIGURES: &[&Figure] = &[
     &CONNECTIONS_OPENED,
     &CONNECTIONS_SEEN_LOWER_BOUND,
     &CONNECTIONS_REFUSED,
+    &CONNECTIONS_UNANSWERED,
+    &LISTEN_OVERFLOWS,
+    &LISTEN_DROPS,
     &REUSE_RATIO,
     &REQUESTS_PER_CONNECTION_MIN,
     &REQUESTS_PER_CONNECTION_MEDIAN,
@@ -425,6 +476,7 @@ pub const FIGURES: &[&Figure] = &[
     &RESETS_ABORTIVE,
     &RESETS_IDLE_RACE,
     &OPEN_AT_END,
+    &CLOSES_SIMULTANEOUS,
     &TIME_WAIT_CLIENT_PEAK,
     &TIME_WAIT_CLIENT_END,
     &TIME_WAIT_SERVER_PEAK,
@@ -440,6 +492,8 @@ pub const FIGURES: &[&Figure] = &[
     &COMMAND_EXIT_CODE,
     &WALL_TIME_MS,
     &CONNECTIONS_ALREADY_OPEN,
+    &REQUESTS_PER_S,
+    &CONNECTIONS_PER_S,
     &TLS_HANDSHAKES_FULL,
     &TLS_HANDSHAKES_RESUMED,
     &TLS_HANDSHAKES_PER_REQUEST,
@@ -453,6 +507,26 @@ pub const CONNECTIONS_ALREADY_OPEN: Figure = Figure {
     worse: Worse::Neither,
     needs: Some(Source::Capture),
     value: |r, _| r.connections_already_open.map(|v| v as f64),
+};
+
+/// `requests_per_s`: requests sent per second of driven traffic (the achieved rate)
+pub const REQUESTS_PER_S: Figure = Figure {
+    name: "requests_per_s",
+    about: "requests sent per second, from the first request's start to the last one's end (the achieved rate)",
+    sources: &[],
+    worse: Worse::Neither,
+    needs: None,
+    value: |r, _| r.requests_per_s,
+};
+
+/// `connections_per_s`: connections opened per second of driven traffic
+pub const CONNECTIONS_PER_S: Figure = Figure {
+    name: "connections_per_s",
+    about: "connections opened (best exact source) per second of driven traffic",
+    sources: &[],
+    worse: Worse::Neither,
+    needs: None,
+    value: |r, _| r.connections_per_s,
 };
 
 /// The figure with this name.

@@ -1,9 +1,13 @@
 //! The side-by-side view every format shares: header, one row per variant, comparison
 //! sentences and notes. The terminal table and the markdown exporter only differ in markup.
+//!
+//! Two sets of columns: the wide one (every figure and every source: markdown, `--wide`, the
+//! vertical layout of a single run) and the compact one the terminal table shows by default,
+//! which names its sources in a legend and lists the columns it may drop on a narrow terminal.
 
 use super::figures::{self, Figure};
-use super::model::{RunReport, Source};
-use super::sentences;
+use super::model::{Comparison, ResultSet, RunReport, Source};
+use super::sentences::{self, Baselines};
 use super::summary::{cell, group, VariantSummary};
 use super::tls_text as tls;
 use crate::model::Warning;
@@ -15,6 +19,10 @@ pub struct Grid {
     pub headers: Vec<String>,
     /// One row per variant.
     pub rows: Vec<Vec<String>>,
+    /// The compact columns of the default terminal table.
+    pub compact: Compact,
+    /// Per row: the endpoint it breaks down (`None` on a run's own row).
+    pub breakdown: Vec<Option<String>>,
     /// "X opened 10.0x fewer connections than Y" sentences.
     pub sentences: Vec<String>,
     /// Warnings and notes, one line each.
@@ -23,9 +31,39 @@ pub struct Grid {
     pub files: Vec<String>,
 }
 
+/// The default terminal table's columns: fewer, shorter, with their sources in a legend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compact {
+    /// Column headers.
+    pub headers: Vec<String>,
+    /// One row per variant (breakdown rows labelled `  @ ENDPOINT`).
+    pub rows: Vec<Vec<String>>,
+    /// Columns that may go on a narrow terminal, the first to go first.
+    pub droppable: Vec<usize>,
+    /// Where the compact cells come from, one line each.
+    pub legend: Vec<String>,
+}
+
+impl Grid {
+    /// How many runs (variants) it shows, breakdown rows not counted.
+    pub fn variants(&self) -> usize {
+        self.breakdown.iter().filter(|b| b.is_none()).count()
+    }
+}
+
+/// The grid of a result set, with the explicit comparisons it names.
+pub fn build_set(results: &ResultSet, baseline: Option<&str>) -> Grid {
+    build_with(&results.runs, baseline, &results.comparisons)
+}
+
 /// Builds the side-by-side grid. `baseline` picks the variant others are compared with (by
-/// label or variant text); without it, each group of like patterns compares with its first.
+/// label or variant text); without it, only like things compare (see `report::sentences`).
 pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
+    build_with(runs, baseline, &[])
+}
+
+/// [`build`], with explicit comparisons between runs of different scenarios.
+pub fn build_with(runs: &[RunReport], baseline: Option<&str>, explicit: &[Comparison]) -> Grid {
     // A run with several server endpoints is followed by one row per endpoint.
     let with_endpoints = super::endpoints::views(runs);
     let runs = with_endpoints.as_slice();
@@ -40,23 +78,31 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
     .filter(|&s| runs.iter().any(|r| r.connections_opened.get(s).is_some()))
     .collect();
     let chosen = baseline.and_then(|wanted| {
-        variants
-            .iter()
-            .find(|v| v.label == wanted || v.first().variant == wanted)
+        variants.iter().find(|v| {
+            v.label == wanted
+                || v.first().variant == wanted
+                || (v.first().endpoint.is_none() && v.first().label() == wanted)
+        })
     });
+    let baselines = Baselines { chosen, explicit };
     let repeated = variants.iter().any(|v| v.runs.len() > 1);
+    let ratios: Vec<String> = (0..variants.len())
+        .map(|index| vs_baseline(&variants, index, baselines))
+        .collect();
     let rows = variants
         .iter()
-        .enumerate()
-        .map(|(index, variant)| {
-            let baseline_variant = sentences::baseline_for(&variants, index, chosen);
-            row(variant, baseline_variant, &sources, repeated)
-        })
+        .zip(&ratios)
+        .map(|(variant, ratio)| row(variant, ratio, &sources, repeated))
         .collect();
     let mut grid = Grid {
         headers: headers(&sources, repeated),
         rows,
-        sentences: sentences::comparisons(&variants, chosen),
+        compact: compact(&variants, &ratios, repeated),
+        breakdown: variants
+            .iter()
+            .map(|v| v.first().endpoint.clone())
+            .collect(),
+        sentences: sentences::comparisons(&variants, baselines),
         notes: notes(&variants),
         files: saved_files(runs),
     };
@@ -65,9 +111,42 @@ pub fn build(runs: &[RunReport], baseline: Option<&str>) -> Grid {
         for (row, variant) in grid.rows.iter_mut().zip(&variants) {
             row.push(tls::cell_text(variant));
         }
-        grid.sentences.extend(tls::sentences(&variants, chosen));
+        // The compact table shows the handshakes too, after the rates (dropped before them).
+        grid.compact.headers.push("TLS\nfull/resumed".into());
+        for (row, variant) in grid.compact.rows.iter_mut().zip(&variants) {
+            row.push(tls::cell_text(variant));
+        }
+        let tls_column = grid.compact.headers.len() - 1;
+        grid.compact.droppable.insert(1, tls_column);
+        grid.sentences.extend(tls::sentences(&variants, baselines));
     }
     grid
+}
+
+/// The `vs baseline` cell: connections opened over the baseline's (`1.00x` on a baseline,
+/// `-` where nothing like it ran).
+fn vs_baseline(
+    variants: &[VariantSummary<'_>],
+    index: usize,
+    baselines: Baselines<'_, '_>,
+) -> String {
+    let opened = &figures::CONNECTIONS_OPENED;
+    let variant = &variants[index];
+    match sentences::baseline_for(variants, index, baselines) {
+        Some(base) if base.label == variant.label => {
+            if sentences::is_baseline(variants, index, baselines) {
+                "1.00x".into()
+            } else {
+                "-".into()
+            }
+        }
+        Some(base) => match (base.median(opened, None), variant.median(opened, None)) {
+            (Some(b), Some(value)) if b > 0.0 => format!("{:.2}x", value / b),
+            _ => "-".into(),
+        },
+        None if sentences::is_baseline(variants, index, baselines) => "1.00x".into(),
+        None => "-".into(),
+    }
 }
 
 /// The column headers.
@@ -93,9 +172,133 @@ fn headers(sources: &[Source], repeated: bool) -> Vec<String> {
         "closed by\nclient / server / reset / open".into(),
         "TIME_WAIT end\nclient / server".into(),
         "latency ms\np50 / p99".into(),
+        "requests\nper s".into(),
+        "conns\nper s".into(),
         "wall\nms".into(),
     ]);
     headers
+}
+
+/// The compact columns: run, requests ok/failed, connections opened (best exact source), vs
+/// baseline, reuse, closes, TIME_WAIT at the end, p50 latency, requests/s and connections/s.
+fn compact(variants: &[VariantSummary<'_>], ratios: &[String], repeated: bool) -> Compact {
+    let opened = &figures::CONNECTIONS_OPENED;
+    // The source most rows' best count comes from names the column; others say theirs.
+    let best = |v: &VariantSummary<'_>| v.first().connections_opened.best().map(|(_, s)| s);
+    let main_source = Source::PREFERENCE
+        .iter()
+        .copied()
+        .max_by_key(|&s| variants.iter().filter(|v| best(v) == Some(s)).count())
+        .filter(|&s| variants.iter().any(|v| best(v) == Some(s)));
+    let closes_source = variants.iter().find_map(|v| v.first().closes.source);
+    let mut headers = vec!["run".to_string()];
+    if repeated {
+        headers.push("runs".into());
+    }
+    let first_figure = headers.len();
+    headers.extend([
+        "requests\nok/fail".to_string(),
+        match main_source {
+            Some(source) => format!("opened\n({source})"),
+            None => "opened".into(),
+        },
+        "vs\nbase".into(),
+        "reuse".into(),
+        "closed by\nc/s/rst/open".into(),
+        "TIME_WAIT\ncli/srv".into(),
+        "p50\nms".into(),
+        "req/s".into(),
+        "conn/s".into(),
+    ]);
+    let slash = |variant: &VariantSummary<'_>, figures: &[&Figure]| -> String {
+        joined(variant, figures, 0).replace(" / ", "/")
+    };
+    let rows = variants
+        .iter()
+        .zip(ratios)
+        .map(|(variant, ratio)| {
+            let run = variant.first();
+            let mut row = vec![match &run.endpoint {
+                Some(endpoint) => format!("  @ {endpoint}"),
+                None => variant.label.clone(),
+            }];
+            if repeated {
+                row.push(variant.runs.len().to_string());
+            }
+            row.push(slash(
+                variant,
+                &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED],
+            ));
+            row.push(match best(variant) {
+                Some(source) if Some(source) != main_source => format!(
+                    "{} ({source})",
+                    cell(&variant.values(opened, Some(source)), 0)
+                ),
+                Some(source) => cell(&variant.values(opened, Some(source)), 0),
+                None => "-".into(),
+            });
+            row.push(ratio.clone());
+            row.push(cell(&variant.values(&figures::REUSE_RATIO, None), 1));
+            row.push(slash(
+                variant,
+                &[
+                    &figures::CLOSES_BY_CLIENT,
+                    &figures::CLOSES_BY_SERVER,
+                    &figures::RESETS,
+                    &figures::OPEN_AT_END,
+                ],
+            ));
+            row.push(slash(
+                variant,
+                &[
+                    &figures::TIME_WAIT_CLIENT_END,
+                    &figures::TIME_WAIT_SERVER_END,
+                ],
+            ));
+            row.push(cell(&variant.values(&figures::LATENCY_P50_MS, None), 2));
+            row.push(rate_cell(&variant.values(&figures::REQUESTS_PER_S, None)));
+            row.push(rate_cell(
+                &variant.values(&figures::CONNECTIONS_PER_S, None),
+            ));
+            row
+        })
+        .collect();
+    let mut legend = Vec::new();
+    if let Some(source) = main_source {
+        legend.push(format!(
+            "opened: connections (SYNs) counted by the {source} source, exact"
+        ));
+    }
+    if let Some(source) = closes_source {
+        legend.push(format!(
+            "closed by ({source} source): client (first FIN), server, reset, still open at the end"
+        ));
+    }
+    legend.push("TIME_WAIT: sockets left after the settle, client/server (sockets source)".into());
+    legend.push(
+        "req/s, conn/s: per second of driven traffic; --wide shows every figure and source".into(),
+    );
+    Compact {
+        droppable: vec![
+            first_figure + 8, // conn/s
+            first_figure + 6, // p50
+            first_figure + 7, // req/s
+            first_figure + 3, // reuse
+        ],
+        headers,
+        rows,
+        legend,
+    }
+}
+
+/// A rate for a compact cell: no decimals from 100 up, one below.
+fn rate_cell(values: &[f64]) -> String {
+    let decimals = if values.iter().all(|&v| v >= 100.0) {
+        0
+    } else {
+        1
+    };
+    cell(values, decimals)
 }
 
 /// Several figures of a variant in one cell, `a / b / c`; `-` when none was measured.
@@ -114,7 +317,7 @@ fn joined(variant: &VariantSummary<'_>, figures: &[&Figure], decimals: usize) ->
 /// One variant's row.
 fn row(
     variant: &VariantSummary<'_>,
-    baseline: Option<&VariantSummary<'_>>,
+    ratio: &str,
     sources: &[Source],
     repeated: bool,
 ) -> Vec<String> {
@@ -144,13 +347,7 @@ fn row(
     } else {
         format!(">= {seen}")
     });
-    row.push(match (baseline, variant.median(opened, None)) {
-        (Some(base), Some(value)) => match base.median(opened, None) {
-            Some(b) if b > 0.0 => format!("{:.2}x", value / b),
-            _ => "-".into(),
-        },
-        _ => "-".into(),
-    });
+    row.push(ratio.to_string());
     row.push(cell(&variant.values(&figures::REUSE_RATIO, None), 1));
     row.push(joined(
         variant,
@@ -171,6 +368,13 @@ fn row(
         ],
         0,
     );
+    // Simultaneous closes (the FINs crossed) are a kind of their own, shown only when seen.
+    let closes = if variant.runs.iter().any(|r| r.closes.simultaneous > 0) {
+        let both = cell(&variant.values(&figures::CLOSES_SIMULTANEOUS, None), 0);
+        format!("{closes} + {both} both")
+    } else {
+        closes
+    };
     row.push(match variant.first().closes.source {
         Some(source) if closes != "-" => format!("{closes} ({source})"),
         _ => closes,
@@ -187,6 +391,10 @@ fn row(
         variant,
         &[&figures::LATENCY_P50_MS, &figures::LATENCY_P99_MS],
         2,
+    ));
+    row.push(rate_cell(&variant.values(&figures::REQUESTS_PER_S, None)));
+    row.push(rate_cell(
+        &variant.values(&figures::CONNECTIONS_PER_S, None),
     ));
     row.push(cell(&variant.values(&figures::WALL_TIME_MS, None), 0));
     row

@@ -15,7 +15,7 @@ pub use crate::model::{
 };
 use crate::model::{Dial, RequestOutcome, ResetCauses, ServerConnection};
 use crate::scenario::{PatternSettings, Scenario, ServerSettings};
-use crate::sockets::{PortForecast, SocketsOutcome};
+use crate::sockets::{ListenCounters, PortForecast, SocketsOutcome};
 
 /// The version of this model; `kalab compare` refuses results written with another one.
 pub const FORMAT_VERSION: u32 = 1;
@@ -29,6 +29,19 @@ pub struct ResultSet {
     pub format_version: u32,
     /// Every run, in the order they ran.
     pub runs: Vec<RunReport>,
+    /// Explicit comparisons between runs of different scenarios (the demo's curated pairs):
+    /// sentences compare only like things, and these pairs say which unlike ones to compare.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comparisons: Vec<Comparison>,
+}
+
+/// One explicit comparison: `variant` is compared with `baseline` (run labels, as in tables).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Comparison {
+    /// The label of the variant compared.
+    pub variant: String,
+    /// The label of the variant it is compared with.
+    pub baseline: String,
 }
 
 impl ResultSet {
@@ -38,6 +51,7 @@ impl ResultSet {
             kalab_version: env!("CARGO_PKG_VERSION").to_string(),
             format_version: FORMAT_VERSION,
             runs,
+            comparisons: Vec::new(),
         }
     }
 }
@@ -151,6 +165,17 @@ pub struct RunReport {
     /// capture source). Not counted as opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections_refused: Option<u64>,
+    /// Connection attempts whose SYN nobody answered (no SYN-ACK ever), per source that can
+    /// tell: the capture (exact; retransmitted SYNs are one attempt) and the socket table
+    /// (client sockets only ever seen in SYN_SENT, refused attempts included: a lower bound).
+    /// Not counted as opened.
+    #[serde(default)]
+    pub connections_unanswered: PerSource,
+    /// How much the kernel's listen-queue counters (`TcpExt` `ListenOverflows`, `ListenDrops`)
+    /// rose from before the run to after its settle: every listener in this network namespace
+    /// counts, so it is a finding about the machine during the run. `None`: unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_queue: Option<ListenCounters>,
     /// Resets by cause, from the wire (the capture source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_causes: Option<ResetCauses>,
@@ -206,6 +231,20 @@ pub struct RunReport {
     /// Set only on a per-endpoint view of a run (a breakdown row): the endpoint's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// How long traffic was driven, in milliseconds: from the first request's start to the last
+    /// one's end (kalab's client), or the watch's or the observed command's duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive_ms: Option<f64>,
+    /// Requests sent per second of `drive_ms` (the achieved rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_s: Option<f64>,
+    /// Connections opened (best exact source) per second of `drive_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_per_s: Option<f64>,
+    /// `kalab compare` only: the input (a `--label`, or the file's name) this run was read
+    /// from. Runs of different inputs are never merged as repetitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
     /// TLS handshakes, full and resumed, per source (HTTPS runs only; see `report::tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFigures>,

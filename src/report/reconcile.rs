@@ -1,6 +1,7 @@
 //! Closes reconciled with TIME_WAIT, per side: every connection a side closed first (on the
 //! wire) is in TIME_WAIT at the end, or ended in a reset, or had its TIME_WAIT socket recycled by
-//! a later connection on the same 4-tuple, or expired before the end.
+//! a later connection on the same 4-tuple, or expired before the end. A simultaneous close (the
+//! FINs crossed) leaves TIME_WAIT on both sides, so it is a close of each side.
 //!
 //! Pure: it reads the capture's connection records and the socket table's final counts. The
 //! terms come from the wire (closes, resets, recycled, expired) and from the final snapshot of
@@ -44,30 +45,37 @@ pub fn reconcile(
         time_wait_secs,
     };
     for connection in &full {
-        let Some(closer) = connection.active_closer else {
-            continue;
+        // The sides that hold TIME_WAIT: the first closer, or both when the FINs crossed.
+        let closers: &[Side] = match (connection.end, connection.active_closer) {
+            (EndState::ClosedSimultaneously, _) => &[Side::Client, Side::Server],
+            (_, Some(Side::Client)) => &[Side::Client],
+            (_, Some(Side::Server)) => &[Side::Server],
+            (_, None) => &[],
         };
-        let closed_at = match closer {
-            Side::Client => connection.client_fin_at_us,
-            Side::Server => connection.server_fin_at_us,
-        }
-        .unwrap_or(connection.last_packet_at_us);
-        let side = match closer {
-            Side::Client => &mut result.client,
-            Side::Server => &mut result.server,
-        };
-        side.closes += 1;
-        if connection.end == EndState::Reset {
-            side.reset += 1;
-            continue;
-        }
-        let next_syn = syns_by_tuple
-            .get(&connection.tuple)
-            .and_then(|syns| syns.iter().find(|&&syn| syn > closed_at));
-        if next_syn.is_some_and(|&syn| syn - closed_at < period_us) {
-            side.recycled += 1;
-        } else if end_at_us.saturating_sub(closed_at) >= period_us {
-            side.expired += 1;
+        for &closer in closers {
+            let closed_at = match closer {
+                Side::Client => connection.client_fin_at_us,
+                Side::Server => connection.server_fin_at_us,
+            }
+            .unwrap_or(connection.last_packet_at_us);
+            let side = match closer {
+                Side::Client => &mut result.client,
+                Side::Server => &mut result.server,
+            };
+            side.closes += 1;
+            side.simultaneous += u64::from(connection.closed_simultaneously());
+            if connection.end == EndState::Reset {
+                side.reset += 1;
+                continue;
+            }
+            let next_syn = syns_by_tuple
+                .get(&connection.tuple)
+                .and_then(|syns| syns.iter().find(|&&syn| syn > closed_at));
+            if next_syn.is_some_and(|&syn| syn - closed_at < period_us) {
+                side.recycled += 1;
+            } else if end_at_us.saturating_sub(closed_at) >= period_us {
+                side.expired += 1;
+            }
         }
     }
     for side in [&mut result.client, &mut result.server] {
@@ -132,7 +140,8 @@ mod tests {
                 reset: 0,
                 recycled: 1,
                 expired: 0,
-                unexplained: 0
+                unexplained: 0,
+                simultaneous: 0
             }
         );
         assert_eq!(
@@ -143,9 +152,28 @@ mod tests {
                 reset: 1,
                 recycled: 0,
                 expired: 1,
-                unexplained: 0
+                unexplained: 0,
+                simultaneous: 0
             }
         );
+    }
+
+    #[test]
+    fn a_simultaneous_close_expects_time_wait_on_both_sides() {
+        let mut both = closed(1, 0, Side::Server, EndState::ClosedSimultaneously);
+        both.client_fin_at_us = Some(6);
+        let connections = [both, closed(2, 0, Side::Client, EndState::ClosedByClient)];
+        let time_wait = TimeWait {
+            time_wait_client_end: 2,
+            time_wait_server_end: 1,
+            ..TimeWait::default()
+        };
+        let r = reconcile(&connections, &time_wait, SECOND, 60);
+        assert_eq!((r.client.closes, r.client.simultaneous), (2, 1));
+        assert_eq!((r.server.closes, r.server.simultaneous), (1, 1));
+        assert!(r.client.adds_up() && r.server.adds_up(), "{r:?}");
+        // Had it been counted for its first closer only, the client's second socket would be
+        // unexplained.
     }
 
     #[test]

@@ -5,24 +5,35 @@ use super::compute::spread;
 use super::figures::Figure;
 use super::model::{RunReport, Source, Spread};
 
-/// The repetitions of one scenario variant.
+/// The repetitions of one scenario variant (within one input of `kalab compare`).
 #[derive(Debug, Clone)]
 pub struct VariantSummary<'a> {
-    /// `scenario [variant]`.
+    /// `scenario [variant]`, `@ endpoint` on a breakdown row, prefixed by `INPUT: ` in
+    /// `kalab compare`.
     pub label: String,
+    /// The `kalab compare` input its runs were read from.
+    pub input: Option<String>,
     /// Its runs, in repetition order.
     pub runs: Vec<&'a RunReport>,
 }
 
-/// Groups runs by scenario and variant, in the order each first ran.
+/// Groups runs by scenario, variant and input, in the order each first ran: repetitions merge
+/// only within one result set, never across the inputs of `kalab compare`.
 pub fn group(runs: &[RunReport]) -> Vec<VariantSummary<'_>> {
     let mut groups: Vec<VariantSummary<'_>> = Vec::new();
     for run in runs {
-        let label = run.label();
-        match groups.iter_mut().find(|g| g.label == label) {
+        let label = match &run.input {
+            Some(input) => format!("{input}: {}", run.label()),
+            None => run.label(),
+        };
+        match groups
+            .iter_mut()
+            .find(|g| g.label == label && g.input == run.input)
+        {
             Some(group) => group.runs.push(run),
             None => groups.push(VariantSummary {
                 label,
+                input: run.input.clone(),
                 runs: vec![run],
             }),
         }
@@ -102,6 +113,18 @@ mod tests {
         let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
         assert_eq!(labels, ["s [a=1]", "s [a=2]"]);
         assert_eq!(groups[0].runs.len(), 2);
+    }
+
+    #[test]
+    fn inputs_of_a_comparison_never_merge() {
+        let mut before = repetition("s", "", 5, 1);
+        before.input = Some("before".into());
+        let mut after = repetition("s", "", 3, 1);
+        after.input = Some("after".into());
+        let runs = vec![before, after];
+        let groups = group(&runs);
+        let labels: Vec<&str> = groups.iter().map(|g| g.label.as_str()).collect();
+        assert_eq!(labels, ["before: s", "after: s"]);
     }
 
     #[test]

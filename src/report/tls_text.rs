@@ -5,7 +5,7 @@
 use super::connections::ConnectionView;
 use super::figures;
 use super::model::{PerSource, RunReport, TlsFigures};
-use super::sentences::baseline_for;
+use super::sentences::{baseline_for, Baselines};
 use super::summary::{cell, VariantSummary};
 use crate::model::Source;
 
@@ -43,17 +43,14 @@ pub fn cost(run: &RunReport) -> Option<String> {
 
 /// One sentence per HTTPS variant: what its requests cost in handshakes beside what the
 /// variant it is compared with paid, or alone for a variant nothing is compared with.
-pub fn sentences(
-    variants: &[VariantSummary<'_>],
-    chosen: Option<&VariantSummary<'_>>,
-) -> Vec<String> {
+pub fn sentences(variants: &[VariantSummary<'_>], compared_with: Baselines<'_, '_>) -> Vec<String> {
     let mut compared = Vec::new();
     let mut baselines = Vec::new();
     for (index, variant) in variants.iter().enumerate() {
         let Some(cost_here) = cost(variant.first()) else {
             continue;
         };
-        let base = baseline_for(variants, index, chosen)
+        let base = baseline_for(variants, index, compared_with)
             .filter(|base| base.label != variant.label)
             .and_then(|base| Some((base.label.clone(), cost(base.first())?)));
         match base {

@@ -159,6 +159,14 @@ where
                     remote: None,
                 },
             };
+            crate::model::verbosity::event(|| match (&dial.error, dial.local, dial.remote) {
+                (Some(error), _, _) => format!("client: dial failed: {error}"),
+                (None, Some(local), Some(remote)) => format!(
+                    "client: dialled {local} -> {remote} in {} us",
+                    dial.connect_us
+                ),
+                (None, _, _) => format!("client: dialled a connection in {} us", dial.connect_us),
+            });
             log.push(dial);
             result
         })

@@ -5,6 +5,9 @@
 
 pub(crate) mod body;
 pub mod client;
+pub mod listen;
 pub mod pattern;
+pub mod rate;
+pub(crate) mod request;
 pub mod server;
 pub mod tls;

@@ -53,7 +53,8 @@ struct Tracked {
 impl EmbeddedServer {
     /// Binds the configured address (a fresh ephemeral port when `port = 0`) and starts serving.
     pub async fn start(settings: &ServerSettings) -> std::io::Result<EmbeddedServer> {
-        let listener = TcpListener::bind((settings.address, settings.port)).await?;
+        let listener =
+            super::listen::bind_listener(SocketAddr::new(settings.address, settings.port))?;
         let addr = listener.local_addr()?;
         let (stop, stop_rx) = watch::channel(false);
         let connections: Arc<Mutex<Vec<Arc<Tracked>>>> = Arc::default();
@@ -183,6 +184,7 @@ async fn accept_loop(
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
+                crate::model::verbosity::event(|| format!("server: accepted a connection from {peer}"));
                 let tracked = Arc::new(Tracked {
                     peer,
                     accepted_at_us: now_us(),
@@ -242,6 +244,13 @@ async fn serve_connection(
         Err(err) if events.eof_first => (EndState::ClosedByClient, Some(error_chain(err.as_ref()))),
         Err(err) => (EndState::ClosedByServer, Some(error_chain(err.as_ref()))),
     };
+    crate::model::verbosity::event(|| {
+        format!(
+            "server: connection from {} ended {end} after {} request(s)",
+            tracked.peer,
+            tracked.requests.load(Ordering::SeqCst)
+        )
+    });
     *tracked.ended.lock().expect("connection end lock") = Some((end, now_us(), error));
 }
 

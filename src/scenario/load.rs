@@ -33,8 +33,19 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+/// The message of an error about a path that does not exist: nothing is wrong with a file
+/// there, the path is, and the error says so.
+pub const NO_SUCH_FILE: &str = "no such file or directory";
+
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_not_found() {
+            return write!(
+                f,
+                "no scenario file {}: no such file or directory; check the path (scenario files are *.toml, e.g. under scenarios/)",
+                self.origin
+            );
+        }
         write!(f, "invalid scenario file {}", self.origin)?;
         if let Some((line, col)) = self.position {
             write!(f, ":{line}:{col}")?;
@@ -53,16 +64,32 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+impl ScenarioError {
+    fn not_found(path: &Path) -> ScenarioError {
+        ScenarioError {
+            origin: path.display().to_string(),
+            position: None,
+            field: None,
+            message: NO_SUCH_FILE.into(),
+        }
+    }
+
+    /// Whether the error is about a path that does not exist (not about a file's content).
+    pub fn is_not_found(&self) -> bool {
+        self.position.is_none() && self.field.is_none() && self.message == NO_SUCH_FILE
+    }
+}
+
 /// Reads, parses and validates one scenario file.
 pub fn load_file(path: &Path) -> Result<LoadedScenario, ScenarioError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|err| ScenarioError {
-        origin: origin.clone(),
-        position: None,
-        field: None,
-        message: match err.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_string(),
-            _ => format!("cannot read it: {err}"),
+    let text = std::fs::read_to_string(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => ScenarioError::not_found(path),
+        _ => ScenarioError {
+            origin: origin.clone(),
+            position: None,
+            field: None,
+            message: format!("cannot read it: {err}"),
         },
     })?;
     parse_str(&origin, &text)
@@ -108,6 +135,13 @@ fn validate(origin: &str, text: &str, scenario: &Scenario) -> Result<(), Scenari
                 "a sequential pattern has exactly 1 worker, found {}; use kind = \"concurrent\" for more",
                 pattern.workers
             ),
+        ));
+    }
+    if pattern.requests_per_worker.is_none() && pattern.duration.is_none() {
+        return Err(fail(
+            "pattern",
+            "requests_per_worker",
+            "missing: give `requests_per_worker = N`, or `duration = \"30s\"` to send for that long (or both: whichever ends first)".into(),
         ));
     }
     if let Some(url) = &scenario.server.url {
@@ -340,7 +374,7 @@ requests_per_worker = 10
     #[test]
     fn a_minimal_file_takes_the_defaults() {
         let loaded = parse_str("t.toml", GOOD).unwrap();
-        assert_eq!(loaded.scenario.pattern.total_requests(), 10);
+        assert_eq!(loaded.scenario.pattern.total_requests(), Some(10));
         assert_eq!(loaded.scenario.server.body_bytes, 11);
         assert_eq!(loaded.scenario.client.max_idle_per_host, None);
     }

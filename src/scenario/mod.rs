@@ -3,6 +3,7 @@
 pub mod builtin;
 pub mod load;
 pub mod model;
+pub mod rate;
 pub mod sweep;
 
 pub use load::{collect_files, load_all, load_file, parse_str, LoadedScenario, ScenarioError};
@@ -10,3 +11,4 @@ pub use model::{
     BodyPolicy, BodySettings, ClientSettings, HostSpread, PatternKind, PatternSettings, Protocol,
     Scenario, ServerSettings,
 };
+pub use rate::{PatternDuration, PatternOverride, Rate, RateOf};

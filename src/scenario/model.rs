@@ -2,7 +2,8 @@
 //!
 //! Every impossible value is rejected while deserializing (zero workers, an unknown body policy,
 //! a negative pause cannot be written as `u64`), so the loader can point at the file, line and
-//! column of the offending value. Defaults match the classic Go keep-alive experiments (an 11-byte "Hello world" body, a 50 us handler).
+//! column of the offending value. Defaults match the classic Go keep-alive experiments (an 11-byte body, `kkkkkkkkkkk`, a
+//! 50 us handler).
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -212,9 +213,13 @@ pub struct PatternSettings {
     /// Concurrent workers; must be 1 (or omitted) for `sequential`.
     #[serde(default = "one")]
     pub workers: NonZeroU32,
-    /// Requests each worker sends, one after the other.
-    pub requests_per_worker: NonZeroU32,
-    /// Pause between two requests of one worker, in milliseconds.
+    /// Requests each worker sends, one after the other; omitted with a `duration`, which then
+    /// alone ends the pattern (with both, whichever comes first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<u32>")]
+    pub requests_per_worker: Option<NonZeroU32>,
+    /// Pause between two requests of one worker, in milliseconds (without a `rate`: with one,
+    /// the clock sets when requests start).
     #[serde(default)]
     pub pause_ms: u64,
     /// With several hosts: how requests are spread across them.
@@ -223,6 +228,15 @@ pub struct PatternSettings {
     /// With `spread = "random"`: the seed, so a run can be repeated exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Send for this long (`30s`, `2m`) instead of (or as well as) a request count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub duration: Option<super::rate::PatternDuration>,
+    /// Open-loop arrivals at this rate (`200/s`, `20 connections/s per worker`): requests
+    /// start on the clock, whether or not earlier ones have finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub rate: Option<super::rate::Rate>,
 }
 
 /// How a pattern spreads its requests across several hosts.
@@ -251,9 +265,25 @@ fn one() -> NonZeroU32 {
 }
 
 impl PatternSettings {
-    /// Total requests the pattern sends.
-    pub fn total_requests(&self) -> u64 {
-        u64::from(self.workers.get()) * u64::from(self.requests_per_worker.get())
+    /// Total requests the pattern plans to send: its request count, or what its rate sends
+    /// in its duration (whichever is smaller); `None` when only a duration bounds it.
+    pub fn total_requests(&self) -> Option<u64> {
+        let workers = u64::from(self.workers.get());
+        let counted = self
+            .requests_per_worker
+            .map(|n| workers * u64::from(n.get()));
+        let timed = match (self.rate, self.duration) {
+            (Some(rate), Some(duration)) => Some(
+                (0..self.workers.get())
+                    .map(|w| super::rate::arrivals(&rate, self.workers.get(), w, duration.0))
+                    .sum::<u64>(),
+            ),
+            _ => None,
+        };
+        match (counted, timed) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The seams through which a session touches the machine: the packet capture, the socket
-//! table, the port sysctls and the clock.
+//! table, the port sysctls, the listen-queue counters and the clock.
 //!
 //! [`Instruments::live`] is what the commands use: libpcap on the target's interface,
 //! `/proc/net/tcp`, `/proc/sys/net/ipv4`, the wall clock. Tests build their own: a session that
@@ -13,7 +13,10 @@ use crate::capture::{
     summarize, CaptureError, CaptureOutcome, CaptureSpec, FileSource, Ingest, LiveCapture,
     LiveTally, PacketSource as _,
 };
-use crate::sockets::{read_port_sysctls, KernelTable, PortSysctls, SocketTable};
+use crate::sockets::{
+    read_listen_counters, read_port_sysctls, read_somaxconn, KernelTable, ListenCounters,
+    PortSysctls, SocketTable,
+};
 
 /// A running packet capture, stopped once the session's traffic has settled.
 pub trait PacketCapture: Send {
@@ -53,11 +56,15 @@ pub struct Instruments {
     pub port_sysctls: Arc<dyn Fn() -> PortSysctls + Send + Sync>,
     /// Microseconds since the Unix epoch: the run's start on the shared timeline.
     pub clock: Arc<dyn Fn() -> u64 + Send + Sync>,
+    /// Reads the kernel's listen-queue counters (`/proc/net/netstat`), before and after a run.
+    pub listen_counters: Arc<dyn Fn() -> Option<ListenCounters> + Send + Sync>,
+    /// Reads `net.core.somaxconn`, the cap on the embedded server's listen backlog.
+    pub somaxconn: Arc<dyn Fn() -> Option<u32> + Send + Sync>,
 }
 
 impl Instruments {
     /// The machine's own instruments: libpcap, the socket table (sock_diag netlink, or
-    /// `/proc/net/tcp`), `/proc/sys`, the wall clock.
+    /// `/proc/net/tcp`), `/proc/sys`, `/proc/net/netstat`, the wall clock.
     pub fn live() -> Instruments {
         Instruments {
             capture: Arc::new(|spec| {
@@ -66,6 +73,8 @@ impl Instruments {
             socket_table: Arc::new(|| Box::new(KernelTable::new())),
             port_sysctls: Arc::new(read_port_sysctls),
             clock: Arc::new(crate::model::now_us),
+            listen_counters: Arc::new(read_listen_counters),
+            somaxconn: Arc::new(read_somaxconn),
         }
     }
 }

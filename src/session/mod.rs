@@ -27,6 +27,7 @@ use crate::model::{
 use crate::report::compute::RawRun;
 use crate::report::endpoints::compute_run;
 use crate::report::RunReport;
+use crate::runner::client::DialLog;
 use crate::scenario::Scenario;
 use crate::sockets::{Sampler, SamplerSpec};
 
@@ -164,6 +165,7 @@ pub async fn run<D: Driver>(
     instruments: &Instruments,
     driver: D,
 ) -> anyhow::Result<SessionOutcome> {
+    let listen_before = (instruments.listen_counters)();
     let target = target::Target::start(&plan.target).await?;
     let endpoint = target.endpoint.clone();
     let sampler_spec = SamplerSpec {
@@ -174,6 +176,9 @@ pub async fn run<D: Driver>(
     let sampler =
         tokio::task::spawn_blocking(move || Sampler::start(sampler_spec, open_table())).await?;
     let mut notes = Vec::new();
+    if !target.servers.is_empty() {
+        notes.extend(backlog_note((instruments.somaxconn)()));
+    }
     let capture = match start_capture(plan, options, instruments, &endpoint, &mut notes).await {
         Ok(capture) => capture,
         Err(err) => {
@@ -202,15 +207,19 @@ pub async fn run<D: Driver>(
     };
     tokio::time::sleep(options.settle).await;
     let wall_time_ms = clock.elapsed().as_secs_f64() * 1000.0;
+    let listen_queue = listen_before
+        .zip((instruments.listen_counters)())
+        .map(|(before, after)| before.delta(&after));
 
     let server_connections = target.snapshot();
+    let dials = driven.dials.as_ref().map(DialLog::dials);
     let capture = match capture {
         Some(capture) => Some(tokio::task::spawn_blocking(move || capture.stop()).await?),
         None => None,
     };
     let known = known_tuples(
         endpoint.addr,
-        driven.dials.as_deref().unwrap_or_default(),
+        dials.as_deref().unwrap_or_default(),
         server_connections.as_deref(),
         capture.as_ref(),
     );
@@ -232,12 +241,13 @@ pub async fn run<D: Driver>(
         endpoints: endpoint.hosts,
         driven_by: driven.driven_by,
         requests: driven.requests,
-        dials: driven.dials,
+        dials,
         server_connections,
         sockets: Some(sockets),
         capture,
         port_sysctls: (instruments.port_sysctls)(),
         notes,
+        listen_queue,
     });
     Ok(SessionOutcome {
         report,
@@ -279,7 +289,9 @@ async fn start_capture(
         Err(err) => {
             static TOLD: AtomicBool = AtomicBool::new(false);
             if !TOLD.swap(true, Ordering::SeqCst) {
-                eprintln!("kalab: running without the capture source: {err}");
+                crate::model::verbosity::note(&format!(
+                    "running without the capture source: {err}"
+                ));
             }
             notes.push(Warning::SourceUnavailable {
                 source: Source::Capture,
@@ -288,6 +300,18 @@ async fn start_capture(
             Ok(None)
         }
     }
+}
+
+/// A note when `net.core.somaxconn` caps the embedded server's listen backlog below what it
+/// asked for: more dials at once than the cap overflow the accept queue.
+fn backlog_note(somaxconn: Option<u32>) -> Option<Warning> {
+    use crate::runner::listen::{effective_backlog, LISTEN_BACKLOG};
+    let granted = effective_backlog(somaxconn);
+    (granted < LISTEN_BACKLOG).then(|| Warning::Note {
+        message: format!(
+            "the embedded server asked for a listen backlog of {LISTEN_BACKLOG}, but net.core.somaxconn caps it at {granted}: more than {granted} dials at once overflow its accept queue (raise it with `sysctl -w net.core.somaxconn={LISTEN_BACKLOG}`)"
+        ),
+    })
 }
 
 /// `name[_variant]_rN_UTC.pcap`, with anything but letters, digits, `.` and `-` replaced.
@@ -332,12 +356,13 @@ fn known_tuples(
         .iter()
         .map(|c| FourTuple::new(c.peer, c.local.unwrap_or(server)));
     // Only connections whose SYN this run saw: a partial one (someone else's connection closing
-    // as the run starts) must not pull an older socket into this run.
+    // as the run starts) must not pull an older socket into this run. Nor an attempt nobody
+    // answered: the socket table tells those apart by themselves (SYN_SENT only).
     let from_capture = capture
         .map(|c| c.connections.as_slice())
         .unwrap_or_default()
         .iter()
-        .filter(|c| !c.partial)
+        .filter(|c| c.opened())
         .map(|c| c.tuple);
     from_dials.chain(from_server).chain(from_capture).collect()
 }

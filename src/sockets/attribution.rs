@@ -85,6 +85,9 @@ pub struct SocketsSummary {
     pub distinct_connections: u64,
     /// Distinct 4-tuples talking to the server that were excluded as leftovers of earlier runs.
     pub baseline_excluded: u64,
+    /// Client sockets only ever seen in SYN_SENT, on tuples no other source knows: attempts
+    /// whose SYN was never answered (not in `distinct_connections`).
+    pub unanswered_attempts: u64,
     /// Every sample, in order; the last one is the final snapshot.
     pub samples: Vec<TimeWaitSample>,
     /// The same figures per server endpoint (the server address each socket talks to), in
@@ -103,6 +106,10 @@ pub struct EndpointSockets {
     pub time_wait: TimeWait,
     /// Distinct 4-tuples of this run to this endpoint seen in any state but LISTEN.
     pub distinct_connections: u64,
+    /// Client sockets to this endpoint only ever seen in SYN_SENT (see
+    /// `SocketsSummary::unanswered_attempts`).
+    #[serde(default)]
+    pub unanswered_attempts: u64,
 }
 
 /// A sample's TIME_WAIT (client side, server side) and CLOSE_WAIT counts for one endpoint.
@@ -182,8 +189,9 @@ pub struct Attributor {
     baseline: HashMap<(FourTuple, Side), TcpState>,
     /// Baseline sockets seen gone or in another state since the baseline.
     changed: HashSet<(FourTuple, Side)>,
-    /// Tuples not in the baseline seen in any sample.
-    fresh_tuples: HashSet<FourTuple>,
+    /// Tuples not in the baseline seen in any sample, and whether any sample showed them
+    /// answered (anything but a client socket in SYN_SENT).
+    fresh_tuples: HashMap<FourTuple, bool>,
     /// Baseline tuples seen after they changed (they count if `known` has them).
     changed_tuples_seen: HashSet<FourTuple>,
     samples: Vec<PendingSample>,
@@ -203,7 +211,7 @@ impl Attributor {
             server,
             baseline,
             changed: HashSet::new(),
-            fresh_tuples: HashSet::new(),
+            fresh_tuples: HashMap::new(),
             changed_tuples_seen: HashSet::new(),
             samples: Vec::new(),
         }
@@ -231,7 +239,8 @@ impl Attributor {
                     self.push_changed(&mut sample, tuple, side, entry.state);
                 }
                 None => {
-                    self.fresh_tuples.insert(tuple);
+                    let answered = side == Side::Server || entry.state != TcpState::SynSent;
+                    *self.fresh_tuples.entry(tuple).or_default() |= answered;
                     sample
                         .by_server
                         .entry(tuple.server)
@@ -304,10 +313,23 @@ impl Attributor {
             .map(|t| FourTuple::new(canonical_addr(t.client), canonical_addr(t.server)))
             .collect();
         let mut summary = SocketsSummary::default();
+        // A client socket only ever seen in SYN_SENT, on a tuple no other source knows, is an
+        // attempt whose SYN was never answered: not a connection.
+        let unanswered = |tuple: &FourTuple, answered: bool| !answered && !known.contains(tuple);
         let mut by_endpoint: BTreeMap<SocketAddr, EndpointSockets> = BTreeMap::new();
-        for tuple in &self.fresh_tuples {
-            endpoint_entry(&mut by_endpoint, tuple.server).distinct_connections += 1;
+        for (tuple, &answered) in &self.fresh_tuples {
+            let entry = endpoint_entry(&mut by_endpoint, tuple.server);
+            if unanswered(tuple, answered) {
+                entry.unanswered_attempts += 1;
+            } else {
+                entry.distinct_connections += 1;
+            }
         }
+        let unanswered_attempts = self
+            .fresh_tuples
+            .iter()
+            .filter(|(tuple, &answered)| unanswered(tuple, answered))
+            .count();
         for tuple in self
             .changed_tuples_seen
             .iter()
@@ -371,7 +393,9 @@ impl Attributor {
             .iter()
             .filter(|tuple| known.contains(tuple))
             .count();
-        summary.distinct_connections = (self.fresh_tuples.len() + reused) as u64;
+        summary.unanswered_attempts = unanswered_attempts as u64;
+        summary.distinct_connections =
+            (self.fresh_tuples.len() - unanswered_attempts + reused) as u64;
         let baseline_tuples: HashSet<FourTuple> = self.baseline.keys().map(|(t, _)| *t).collect();
         summary.baseline_excluded = baseline_tuples
             .iter()
@@ -391,6 +415,7 @@ fn endpoint_entry(
         server,
         time_wait: TimeWait::default(),
         distinct_connections: 0,
+        unanswered_attempts: 0,
     })
 }
 
@@ -499,6 +524,26 @@ mod tests {
         assert_eq!(summary.samples[1].server.established(), 1);
         assert_eq!(summary.samples[1].server.close_wait(), 1);
         assert_eq!(summary.samples[2].server.get(TcpState::LastAck), 1);
+    }
+
+    #[test]
+    fn a_client_socket_only_seen_in_syn_sent_is_an_unanswered_attempt() {
+        let mut a = Attributor::new(addr(SERVER), &[listener()]);
+        // 40001 waits in SYN_SENT, then is answered; 40002 never is; 40003 never is either, but
+        // another source knows it opened (the samples just missed its later states).
+        let s1 = vec![
+            listener(),
+            entry("127.0.0.1:40001", SERVER, TcpState::SynSent),
+            entry("127.0.0.1:40002", SERVER, TcpState::SynSent),
+            entry("127.0.0.1:40003", SERVER, TcpState::SynSent),
+        ];
+        a.record(1, &s1);
+        let mut s2 = vec![listener()];
+        s2.extend(pair(40001, TcpState::Established, TcpState::Established));
+        s2.push(entry("127.0.0.1:40002", SERVER, TcpState::SynSent));
+        let summary = a.finish(2, &s2, &[tuple(40003)]);
+        assert_eq!(summary.unanswered_attempts, 1);
+        assert_eq!(summary.distinct_connections, 2);
     }
 
     #[test]

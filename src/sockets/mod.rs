@@ -10,6 +10,7 @@
 pub mod attribution;
 pub mod forecast;
 pub mod netlink;
+pub mod netstat;
 pub mod sampler;
 pub mod table;
 
@@ -21,6 +22,7 @@ pub use forecast::{
     TwReuse,
 };
 pub use netlink::{KernelTable, NetlinkTable};
+pub use netstat::{read_listen_counters, read_somaxconn, ListenCounters};
 pub use sampler::{Sampler, SamplerSpec, SocketsOutcome, DEFAULT_SAMPLE_INTERVAL};
 pub use table::{
     parse_tcp_table, ProcfsTable, ScriptedTable, SocketEntry, SocketTable, SocketTableError,

@@ -62,6 +62,11 @@ pub struct SocketsOutcome {
     pub distinct_connections: u64,
     /// Sockets to the server address present before the run and not known to be this run's.
     pub baseline_excluded: u64,
+    /// Client sockets seen only in SYN_SENT, on tuples no other source knows: attempts whose
+    /// SYN was never answered (a lower bound: the table is sampled). Not in
+    /// `distinct_connections`.
+    #[serde(default)]
+    pub unanswered_attempts: u64,
     /// Snapshots that failed during the run (their samples are missing from `samples`).
     pub failed_snapshots: u64,
     /// Whether the final snapshot failed; then the `_end` values are from the last good sample.
@@ -94,6 +99,7 @@ impl SocketsOutcome {
             time_wait: summary.time_wait,
             distinct_connections: summary.distinct_connections,
             baseline_excluded: summary.baseline_excluded,
+            unanswered_attempts: summary.unanswered_attempts,
             failed_snapshots: 0,
             final_snapshot_failed: false,
             malformed_lines_skipped: 0,

@@ -301,7 +301,8 @@ fn tcpdump_fixtures() {
             connections: 1,
             requests: 1,
             by_client: 0,
-            by_server: 1,
+            // Its FINs crossed (see below): a simultaneous close, neither side's alone.
+            by_server: 0,
             resets: 0,
         },
     ];
@@ -325,6 +326,13 @@ fn tcpdump_fixtures() {
     assert_eq!(
         v6.connections[0].tuple.server,
         "[::1]:18932".parse().unwrap()
+    );
+    // The server's FIN and the client's FIN were sent 1 us apart, the client's acknowledging
+    // only the server's data: both sides closed at once.
+    assert_eq!(v6.summary.closes_simultaneous, 1);
+    assert_eq!(
+        v6.connections[0].end,
+        kalab::model::EndState::ClosedSimultaneously
     );
 }
 

@@ -31,7 +31,7 @@ fn the_demo_measures_what_the_integration_tests_assert() {
 
 #[test]
 fn the_demo_table_explains_go_and_reqwest() {
-    let output = kalab().arg("demo").output().unwrap();
+    let output = kalab().arg("demo").env_remove("COLUMNS").output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(

@@ -34,6 +34,8 @@ fn run_sweep(dir: &Path) -> (String, String, ResultSet) {
         .arg(&markdown)
         .arg("--timeline")
         .arg(dir.join("out.svg"))
+        // Every column, as in the markdown.
+        .arg("--wide")
         .env("COLUMNS", "400")
         .output()
         .unwrap();

@@ -44,6 +44,8 @@ fn recorded_instruments() -> Instruments {
             ..PortSysctls::default()
         }),
         clock: Arc::new(|| 1_700_000_000_000_000),
+        listen_counters: Arc::new(|| None),
+        somaxconn: Arc::new(|| Some(4096)),
     }
 }
 

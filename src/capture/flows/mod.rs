@@ -5,9 +5,9 @@
 //! ISN on the same 4-tuple starts a new connection. The server side is recognised by its port.
 //! Memory grows with the connections still open: a finished connection (RST, or FINs from both
 //! sides) is handed out once it has been quiet for [`LINGER_US`] of capture time, so its final
-//! ACK is still attributed to it. For [`TOMBSTONE_US`] after that, its 4-tuple is remembered in a
-//! small set so that a late retransmission is counted as late instead of opening a spurious
-//! partial connection. (Keeping finished flows short-lived keeps the flow table in cache: a
+//! ACK is still attributed to it. For [`TOMBSTONE_US`] after that (for [`LATE_TOMBSTONE_US`]
+//! when it saw retransmissions, or after its latest late segment), its 4-tuple is remembered in a small set so that a late
+//! retransmission is counted as late instead of opening a spurious partial connection. (Keeping finished flows short-lived keeps the flow table in cache: a
 //! one-second linger made the 1.2-million-packet benchmark 50% slower.)
 
 mod summary;
@@ -29,11 +29,25 @@ pub const LINGER_US: u64 = 100_000;
 /// How long (capture time) the 4-tuple of a handed-out connection is remembered, so late
 /// retransmissions are counted in [`PacketCounts::late`] instead of opening a partial connection.
 pub const TOMBSTONE_US: u64 = 2_000_000;
+/// How long (capture time) a handed-out connection's 4-tuple is remembered after each late
+/// segment, and after the hand-out of a connection that saw retransmissions: a retransmitted
+/// FIN comes again, with a backed-off timeout, until the other end's TIME_WAIT (60 s) is over.
+pub const LATE_TOMBSTONE_US: u64 = 60_000_000;
 
 struct Flow {
     record: ConnectionRecord,
     requests: MessageCounter,
     responses: MessageCounter,
+    /// The sequence number just past each side's first FIN (client, server): what the other
+    /// side acknowledges once it has received that FIN.
+    fin_end: [Option<u32>; 2],
+    /// Both FINs were sent before either was acknowledged.
+    simultaneous_close: bool,
+    /// Just past the highest sequence number each side (client, server) has sent.
+    seq_end: [Option<u32>; 2],
+    /// A SYN, FIN or data was seen again (retransmitted or duplicated): the link loses packets,
+    /// so late segments may come long after the close.
+    retransmitted: bool,
     tls: TlsWire,
 }
 
@@ -49,6 +63,10 @@ impl Flow {
                 record,
                 requests,
                 responses: MessageCounter::new(MessageKind::Response),
+                fin_end: [None; 2],
+                simultaneous_close: false,
+                seq_end: [None; 2],
+                retransmitted: false,
                 tls: TlsWire::default(),
             }
         } else {
@@ -56,6 +74,10 @@ impl Flow {
                 record,
                 requests: MessageCounter::new_mid_stream(MessageKind::Request),
                 responses: MessageCounter::new_mid_stream(MessageKind::Response),
+                fin_end: [None; 2],
+                simultaneous_close: false,
+                seq_end: [None; 2],
+                retransmitted: false,
                 tls: TlsWire::default(),
             }
         }
@@ -134,6 +156,45 @@ impl Flow {
                 r.rst_from = Some(side);
             }
         }
+        if flags.fin() {
+            self.note_fin(side, data_seq, seg);
+        }
+        self.note_sequence(side, seg);
+    }
+
+    /// Notes a segment that carries nothing new (its SYN, data or FIN seen before).
+    #[inline]
+    fn note_sequence(&mut self, side: Side, seg: &TcpSegment<'_>) {
+        let flags = seg.flags;
+        let consumed = seg.payload_len + u32::from(flags.syn()) + u32::from(flags.fin());
+        if consumed == 0 {
+            return;
+        }
+        let end = seg.seq.wrapping_add(consumed);
+        let high = &mut self.seq_end[side as usize];
+        match *high {
+            Some(h) if end.wrapping_sub(h) as i32 <= 0 => self.retransmitted = true,
+            _ => *high = Some(end),
+        }
+    }
+
+    /// Takes note of a FIN from `side`: where its sequence space ends and, for the second side's
+    /// first FIN, whether it was sent before the first side's FIN had arrived (its ACK does not
+    /// cover that FIN): then the FINs crossed, a simultaneous close. A FIN seen again (a
+    /// retransmission or a duplicate) changes nothing.
+    fn note_fin(&mut self, side: Side, data_seq: u32, seg: &TcpSegment<'_>) {
+        let (mine, theirs) = match side {
+            Side::Client => (0, 1),
+            Side::Server => (1, 0),
+        };
+        if self.fin_end[mine].is_some() {
+            return;
+        }
+        self.fin_end[mine] = Some(data_seq.wrapping_add(seg.payload_len).wrapping_add(1));
+        if let Some(their_end) = self.fin_end[theirs] {
+            let acknowledged = seg.flags.ack() && seg.ack.wrapping_sub(their_end) as i32 >= 0;
+            self.simultaneous_close = !acknowledged;
+        }
     }
 
     fn finished(&self) -> bool {
@@ -152,6 +213,8 @@ impl Flow {
         r.requests = r.request_times_us.len() as u64;
         r.end = if r.rst_at_us.is_some() {
             EndState::Reset
+        } else if self.simultaneous_close {
+            EndState::ClosedSimultaneously
         } else {
             match r.active_closer {
                 Some(Side::Client) => EndState::ClosedByClient,
@@ -324,8 +387,16 @@ impl FlowAssembler {
             return Some(index);
         }
         let table = K::table(&mut self.tables);
-        if !opening_syn && table.tombstones.contains_key(&key) {
-            return None;
+        if !opening_syn {
+            if let Some(kept_at_us) = table.tombstones.get_mut(&key) {
+                // A late segment keeps the tuple remembered for LATE_TOMBSTONE_US more: a FIN
+                // whose ACK was lost is retransmitted with a doubling timeout, for as long as
+                // the other end holds TIME_WAIT. (Pruning keeps entries for TOMBSTONE_US after
+                // their time, hence the offset.) Few tuples ever get here.
+                let until_us = seg.ts_us.saturating_add(LATE_TOMBSTONE_US - TOMBSTONE_US);
+                *kept_at_us = (*kept_at_us).max(until_us);
+                return None;
+            }
         }
         let flow = Flow::open(tuple, seg, opening_syn);
         let index = match self.free.pop() {
@@ -392,11 +463,17 @@ impl FlowAssembler {
         let table = K::table(&mut self.tables);
         let tombstones = &mut table.tombstones;
         table.flows.retain(|key, index| {
-            let keep = slab[*index]
-                .as_ref()
-                .is_some_and(|f| !f.finished() || f.record.last_packet_at_us >= cutoff);
+            let flow = slab[*index].as_ref();
+            let keep = flow.is_some_and(|f| !f.finished() || f.record.last_packet_at_us >= cutoff);
             if !keep {
-                tombstones.insert(*key, now_us);
+                // On a link that loses packets the last FIN may come again seconds later.
+                let lossy = flow.is_some_and(|f| f.retransmitted);
+                let kept_at_us = if lossy {
+                    now_us.saturating_add(LATE_TOMBSTONE_US - TOMBSTONE_US)
+                } else {
+                    now_us
+                };
+                tombstones.insert(*key, kept_at_us);
                 expired.push((0, *index));
             }
             keep

@@ -11,8 +11,8 @@ use crate::model::{ConnectionRecord, EndState, HandshakeKind};
 /// captured); partial connections are counted apart. Times are not part of the summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaptureSummary {
-    /// Connections whose opening SYN (without ACK) was captured (refused attempts included:
-    /// see `refused`).
+    /// Connections whose opening SYN (without ACK) was captured (refused and unanswered
+    /// attempts included: see `refused` and `unanswered`).
     pub connections_opened: u64,
     /// Connections whose SYN was not captured.
     pub partial_connections: u64,
@@ -20,6 +20,11 @@ pub struct CaptureSummary {
     /// listened): a run's report does not count them as opened.
     #[serde(default)]
     pub refused: u64,
+    /// Of `connections_opened`, the attempts whose SYN nobody answered (no SYN-ACK, no packet
+    /// from the server; retransmitted SYNs are the same attempt): a run's report does not
+    /// count them as opened.
+    #[serde(default)]
+    pub unanswered: u64,
     /// Full connections in which the client sent a FIN.
     pub fins_from_client: u64,
     /// Full connections in which the server sent a FIN.
@@ -34,6 +39,9 @@ pub struct CaptureSummary {
     pub closes_by_reset: u64,
     /// Full connections still open at the end of the capture.
     pub open_at_end: u64,
+    /// Full connections ended `closed-simultaneously` (the FINs crossed).
+    #[serde(default)]
+    pub closes_simultaneous: u64,
     /// HTTP/1.x requests started on full connections (TLS connections' requests are encrypted
     /// and not counted: see `tls_connections`).
     pub requests: u64,
@@ -107,6 +115,7 @@ impl SummaryBuilder {
             return;
         }
         s.refused += u64::from(r.refused());
+        s.unanswered += u64::from(r.unanswered());
         s.connections_opened += 1;
         s.fins_from_client += u64::from(r.client_fin_at_us.is_some());
         s.fins_from_server += u64::from(r.server_fin_at_us.is_some());
@@ -116,6 +125,7 @@ impl SummaryBuilder {
             EndState::ClosedByServer => s.closes_by_server += 1,
             EndState::Reset => s.closes_by_reset += 1,
             EndState::OpenAtEnd => s.open_at_end += 1,
+            EndState::ClosedSimultaneously => s.closes_simultaneous += 1,
         }
         if !r.tls_seen {
             s.requests += r.requests;

@@ -17,7 +17,8 @@ struct Conn {
     client_port: u16,
     client_seq: u32,
     server_seq: u32,
-    segments: Vec<(u64, bool, u8, u32, Vec<u8>)>,
+    /// (time, from client, flags, seq, ack, payload)
+    segments: Vec<(u64, bool, u8, u32, u32, Vec<u8>)>,
     ts_us: u64,
 }
 
@@ -31,7 +32,17 @@ impl Conn {
             ts_us: start_us,
         }
     }
+    /// Sends a segment acknowledging everything the other side sent so far.
     fn send(&mut self, from_client: bool, flags: u8, payload: &[u8]) -> &mut Self {
+        let ack = if from_client {
+            self.server_seq
+        } else {
+            self.client_seq
+        };
+        self.send_acking(from_client, flags, payload, ack)
+    }
+    /// Sends a segment that acknowledges the other side only up to `ack`.
+    fn send_acking(&mut self, from_client: bool, flags: u8, payload: &[u8], ack: u32) -> &mut Self {
         self.ts_us += 10;
         let seq = if from_client {
             &mut self.client_seq
@@ -43,7 +54,7 @@ impl Conn {
             payload.len() as u32 + u32::from(flags & (TcpFlags::SYN | TcpFlags::FIN) != 0);
         *seq = seq.wrapping_add(consumed);
         self.segments
-            .push((self.ts_us, from_client, flags, at, payload.to_vec()));
+            .push((self.ts_us, from_client, flags, at, ack, payload.to_vec()));
         self
     }
     fn handshake(&mut self) -> &mut Self {
@@ -58,7 +69,7 @@ impl Conn {
         let client: std::net::SocketAddr =
             format!("127.0.0.1:{}", self.client_port).parse().unwrap();
         let server: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        for (ts_us, from_client, flags, seq, payload) in &self.segments {
+        for (ts_us, from_client, flags, seq, ack, payload) in &self.segments {
             let (src, dst) = if *from_client {
                 (client, server)
             } else {
@@ -69,7 +80,7 @@ impl Conn {
                 src,
                 dst,
                 seq: *seq,
-                ack: 0,
+                ack: *ack,
                 flags: TcpFlags(*flags),
                 payload_len: payload.len() as u32,
                 payload,
@@ -128,6 +139,71 @@ fn closed_by_server() {
     let (records, _) = assemble(&[&c]);
     assert_eq!(records[0].active_closer, Some(Side::Server));
     assert_eq!(records[0].end, EndState::ClosedByServer);
+}
+
+#[test]
+fn fins_that_cross_are_a_simultaneous_close() {
+    let mut c = Conn::new(40000, 7, 0);
+    c.handshake().exchange();
+    // Each side sends its FIN before the other's has arrived: neither acknowledges the other.
+    let (client_seq, server_seq) = (c.client_seq, c.server_seq);
+    c.send_acking(false, FIN, b"", client_seq)
+        .send_acking(true, FIN, b"", server_seq)
+        .send(false, ACK, b"")
+        .send(true, ACK, b"");
+    // The server's FIN retransmitted, now acknowledging the client's: still the same close.
+    let server_fin = c.server_seq.wrapping_sub(1);
+    let ack = c.client_seq;
+    c.segments
+        .push((c.ts_us + 10, false, FIN, server_fin, ack, Vec::new()));
+    let (records, counts) = assemble(&[&c]);
+    let r = &records[0];
+    assert_eq!(r.end, EndState::ClosedSimultaneously);
+    assert!(r.closed_simultaneously());
+    assert_eq!(
+        r.active_closer,
+        Some(Side::Server),
+        "the FIN captured first"
+    );
+    assert_eq!(counts.fin_packets_from_server, 2);
+    let s = summarize(&records, &counts);
+    assert_eq!(s.closes_simultaneous, 1);
+    assert_eq!((s.closes_by_client, s.closes_by_server), (0, 0));
+}
+
+#[test]
+fn a_fin_sent_after_the_other_arrived_is_no_simultaneous_close() {
+    let mut c = Conn::new(40000, 7, 0);
+    c.handshake().exchange();
+    let server_seq = c.server_seq;
+    // The client's FIN with data still in flight from the server: it acknowledges an older
+    // byte, but the server's FIN comes after the client's arrived.
+    c.send_acking(true, FIN, b"", server_seq)
+        .send(false, PSH, b"late")
+        .send(false, FIN, b"")
+        .send(true, ACK, b"");
+    let (records, _) = assemble(&[&c]);
+    assert_eq!(records[0].end, EndState::ClosedByClient);
+}
+
+#[test]
+fn a_syn_nobody_answers_is_an_unanswered_attempt() {
+    let mut c = Conn::new(40000, 7, 0);
+    // The SYN and its retransmission (same ISN): one attempt, never answered.
+    c.send(true, SYN, b"");
+    c.client_seq = 7;
+    c.send(true, SYN, b"");
+    let mut ok = Conn::new(40001, 9, 100);
+    ok.handshake().exchange();
+    let (records, counts) = assemble(&[&c, &ok]);
+    assert_eq!(records.len(), 2);
+    let attempt = records
+        .iter()
+        .find(|r| r.tuple.client.port() == 40000)
+        .unwrap();
+    assert!(attempt.unanswered() && !attempt.opened());
+    let s = summarize(&records, &counts);
+    assert_eq!((s.connections_opened, s.unanswered), (2, 1));
 }
 
 #[test]
@@ -275,6 +351,66 @@ fn late_retransmission_after_hand_out_is_not_a_partial_connection() {
     let rest = a.finish();
     assert_eq!(rest.len(), 1, "only the other connection remains");
     assert!(!rest[0].partial);
+}
+
+#[test]
+fn a_fin_retransmitted_again_and_again_stays_late() {
+    let mut a = FlowAssembler::new(8080);
+    let mut c = Conn::new(40000, 1, 0);
+    c.handshake()
+        .exchange()
+        .send(false, FIN, b"")
+        .send(true, FIN, b"")
+        .send(false, ACK, b"");
+    c.feed(&mut a);
+    // The client's FIN is acknowledged on the wire, but the ACK is lost after the capture: the
+    // client retransmits with a doubling timeout (backed off further by an earlier loss), its
+    // gaps soon longer than TOMBSTONE_US.
+    let fin_seq = c.client_seq.wrapping_sub(1);
+    let mut at_us = 0;
+    for gap_us in [
+        200_000, 1_000_000, 2_000_000, 3_300_000, 6_500_000, 13_000_000,
+    ] {
+        at_us += gap_us;
+        let mut late = Conn::new(40000, 1, at_us);
+        late.client_seq = fin_seq;
+        late.server_seq = c.server_seq;
+        late.send(true, FIN, b"");
+        late.feed(&mut a);
+    }
+    assert!(at_us > 10 * TOMBSTONE_US);
+    assert!(a.counts().late >= 5, "{:?}", a.counts());
+    let all = a.finish();
+    assert_eq!(all.len(), 1, "no partial connection: {all:?}");
+    assert!(!all[0].partial);
+}
+
+#[test]
+fn after_retransmissions_a_fin_seconds_late_is_still_late() {
+    let mut a = FlowAssembler::new(8080);
+    let mut c = Conn::new(40000, 1, 0);
+    c.send(true, SYN, b"");
+    c.client_seq = 1; // the SYN again: a lossy link
+    c.handshake()
+        .exchange()
+        .send(false, FIN, b"")
+        .send(true, FIN, b"")
+        .send(false, ACK, b"");
+    c.feed(&mut a);
+    // The client's FIN again, with a backed-off timeout of 3.5 s: its ACK was lost after the
+    // capture point. No late segment came in between to renew the tombstone.
+    let mut late = Conn::new(40000, 1, 3_500_000);
+    late.client_seq = c.client_seq.wrapping_sub(1);
+    late.server_seq = c.server_seq;
+    late.send(true, FIN, b"");
+    let mut other = Conn::new(40001, 1, 1_000_000);
+    other.handshake();
+    other.feed(&mut a);
+    late.feed(&mut a);
+    assert_eq!(a.counts().late, 1, "{:?}", a.counts());
+    let all = a.finish();
+    assert_eq!(all.len(), 2, "no partial connection: {all:?}");
+    assert!(all.iter().all(|r| !r.partial));
 }
 
 #[test]

@@ -137,6 +137,13 @@ impl Emitter<'_> {
     }
 
     fn connection(&mut self, r: ConnectionRecord) {
+        // `-v`: each connection as the file's packets complete it.
+        crate::model::verbosity::event(|| {
+            format!(
+                "wire: connection {} -> {} ended {} after {} request(s)",
+                r.tuple.client, r.tuple.server, r.end, r.requests
+            )
+        });
         if self.error.is_some() {
             return;
         }
@@ -280,6 +287,14 @@ fn write_summary(out: &mut dyn Write, a: &Analysis, markdown: bool) -> std::io::
                 "{} / {} / {} / {}",
                 s.closes_by_client, s.closes_by_server, s.closes_by_reset, s.open_at_end
             ),
+        ),
+        (
+            "closed simultaneously (the FINs crossed)",
+            s.closes_simultaneous.to_string(),
+        ),
+        (
+            "attempts refused / never answered",
+            format!("{} / {}", s.refused, s.unanswered),
         ),
         (
             "connections with FIN from client / server",

@@ -1,5 +1,5 @@
 //! CSV: one row per variant and repetition, one column per figure of the catalogue
-//! (`connections_opened` once per source). A run with several server endpoints is followed by
+//! (`connections_opened` once per source, in the table's order: client, server, capture). A run with several server endpoints is followed by
 //! one row per endpoint, named in the last column (`endpoint`, empty on the total's row).
 
 use super::Exporter;
@@ -19,7 +19,7 @@ impl Exporter for Csv {
         ];
         for figure in FIGURES {
             if figure.per_source() {
-                for source in figure.sources {
+                for source in in_table_order(figure.sources) {
                     header.push(format!("{}_{}", figure.name, source));
                 }
             } else {
@@ -36,7 +36,10 @@ impl Exporter for Csv {
             ];
             for figure in FIGURES {
                 let sources: Vec<Option<Source>> = if figure.per_source() {
-                    figure.sources.iter().copied().map(Some).collect()
+                    in_table_order(figure.sources)
+                        .into_iter()
+                        .map(Some)
+                        .collect()
                 } else {
                     vec![None]
                 };
@@ -53,6 +56,17 @@ impl Exporter for Csv {
         }
         Ok(writer.into_inner()?)
     }
+}
+
+/// A figure's sources in the order the table names them: client, server, capture, sockets.
+fn in_table_order(sources: &[Source]) -> Vec<Source> {
+    const ORDER: [Source; 4] = [
+        Source::Client,
+        Source::Server,
+        Source::Capture,
+        Source::Sockets,
+    ];
+    ORDER.into_iter().filter(|s| sources.contains(s)).collect()
 }
 
 #[cfg(test)]
@@ -75,5 +89,12 @@ mod tests {
         assert_eq!(&rows[1][column("connections_opened_server")], "12");
         assert_eq!(&rows[0][column("connections_opened_capture")], "");
         assert_eq!(&rows[0][column("variant")], "max_idle_per_host=2");
+        // Per-source columns follow the table: client, server, capture.
+        let order: Vec<usize> = ["client", "server", "capture"]
+            .iter()
+            .map(|s| column(&format!("connections_opened_{s}")))
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] + 1 == w[1]), "{headers:?}");
+        assert!(column("requests_per_s") < column("endpoint"));
     }
 }

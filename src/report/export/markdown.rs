@@ -10,7 +10,7 @@ pub struct Markdown;
 
 impl Exporter for Markdown {
     fn export(&self, results: &ResultSet, baseline: Option<&str>) -> anyhow::Result<Vec<u8>> {
-        let grid = grid::build(&results.runs, baseline);
+        let grid = grid::build_set(results, baseline);
         let escape = |text: &str| text.replace('|', "\\|").replace('\n', " ");
         let mut out = String::new();
         out.push_str(&format!(
@@ -62,7 +62,10 @@ mod tests {
 
     #[test]
     fn markdown_has_a_row_per_variant_and_the_sentences() {
-        let results = ResultSet::new(vec![sample_run("drop", "", 10), sample_run("drain", "", 1)]);
+        let results = ResultSet::new(vec![
+            sample_run("pool", "policy=drop", 10),
+            sample_run("pool", "policy=drain", 1),
+        ]);
         let text = String::from_utf8(Markdown.export(&results, None).unwrap()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(
@@ -70,10 +73,18 @@ mod tests {
             "{text}"
         );
         assert!(lines[1].starts_with("|:---|---:|"), "{text}");
-        assert!(lines[2].starts_with("| drop | 10 / 0 |"), "{text}");
-        assert!(lines[3].starts_with("| drain | 10 / 0 |"), "{text}");
         assert!(
-            text.contains("- drain opened 10.0x fewer connections than drop"),
+            lines[2].starts_with("| pool [policy=drop] | 10 / 0 |"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("| pool [policy=drain] | 10 / 0 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- pool [policy=drain] opened 10.0x fewer connections than pool [policy=drop]"
+            ),
             "{text}"
         );
     }

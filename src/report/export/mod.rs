@@ -43,7 +43,7 @@ impl Format {
     /// The exporter for this format.
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {
-            Format::Table => Box::new(table::Table),
+            Format::Table => Box::new(table::Table::default()),
             Format::Json => Box::new(json::Json),
             Format::Markdown => Box::new(markdown::Markdown),
             Format::Csv => Box::new(csv::Csv),
@@ -182,6 +182,7 @@ pub(crate) mod tests {
             sockets: None,
             capture: None,
             notes: Vec::new(),
+            listen_queue: None,
             endpoints: Vec::new(),
         })
     }

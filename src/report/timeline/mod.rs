@@ -37,11 +37,12 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::model::{EndState, HandshakeKind};
 
 /// The end states in legend order.
-const END_ORDER: [EndState; 4] = [
+const END_ORDER: [EndState; 5] = [
     EndState::ClosedByClient,
     EndState::ClosedByServer,
     EndState::Reset,
     EndState::OpenAtEnd,
+    EndState::ClosedSimultaneously,
 ];
 
 /// How the legend and the tooltips say an end state.
@@ -51,6 +52,7 @@ fn legend_text(end: EndState) -> &'static str {
         EndState::ClosedByServer => "closed by server",
         EndState::Reset => "reset",
         EndState::OpenAtEnd => "open at end",
+        EndState::ClosedSimultaneously => "closed by both at once",
     }
 }
 
@@ -61,6 +63,7 @@ fn colour(end: EndState) -> RGBColor {
         EndState::ClosedByServer => RGBColor(0xFF, 0x7F, 0x0E),
         EndState::Reset => RGBColor(0xD6, 0x27, 0x28),
         EndState::OpenAtEnd => RGBColor(0x2C, 0xA0, 0x2C),
+        EndState::ClosedSimultaneously => RGBColor(0x94, 0x67, 0xBD),
     }
 }
 
@@ -222,8 +225,8 @@ impl PreparedPanel {
     }
 }
 
-fn end_counts(lanes: &[Lane]) -> [usize; 4] {
-    let mut counts = [0; 4];
+fn end_counts(lanes: &[Lane]) -> [usize; 5] {
+    let mut counts = [0; 5];
     for lane in lanes {
         counts[end_index(lane.end)] += 1;
     }
@@ -236,7 +239,7 @@ fn end_index(end: EndState) -> usize {
 
 /// The smallest number of connections per lane that keeps the panel within
 /// [`MAX_LANES_PER_PANEL`] lanes when each end state is grouped on its own.
-fn group_size(counts: &[usize; 4]) -> usize {
+fn group_size(counts: &[usize; 5]) -> usize {
     let total: usize = counts.iter().sum();
     if total <= MAX_LANES_PER_PANEL {
         return 1;

@@ -74,7 +74,7 @@ fn every_end_state_has_its_colour_and_the_legend_names_them() {
         .map(|(i, &end)| lane(i as f64 * 10.0, 80.0, end))
         .collect();
     let svg = render_svg(&[panel("drain", 100.0, lanes)], "reuse").unwrap();
-    assert_eq!(lanes_per_panel(&svg), vec![4]);
+    assert_eq!(lanes_per_panel(&svg), vec![END_ORDER.len()]);
     let doc = roxmltree::Document::parse(&svg).unwrap();
     for end in END_ORDER {
         let bar = doc
@@ -93,6 +93,7 @@ fn every_end_state_has_its_colour_and_the_legend_names_them() {
         "closed by server",
         "reset",
         "open at end",
+        "closed by both at once",
         "TIME_WAIT on the closing side",
         "request",
         "drain",
@@ -103,13 +104,14 @@ fn every_end_state_has_its_colour_and_the_legend_names_them() {
             "missing {expected:?}"
         );
     }
-    // Three closing lanes have a faded TIME_WAIT tail.
+    // Four closing lanes (the reset's included, as this test's lanes are built) have a faded
+    // TIME_WAIT tail.
     let tails = doc
         .descendants()
         .filter(|n| n.has_tag_name("rect"))
         .filter(|n| n.attribute("opacity") == Some(&*TAIL_ALPHA.to_string()))
         .count();
-    assert_eq!(tails, 3 + 1, "three lanes and the legend swatch");
+    assert_eq!(tails, 4 + 1, "four lanes and the legend swatch");
 }
 
 #[test]

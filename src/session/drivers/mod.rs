@@ -12,8 +12,9 @@ use std::any::Any;
 use std::future::Future;
 
 use super::target::Endpoint;
-use crate::model::{Dial, RequestOutcome, Warning};
+use crate::model::{RequestOutcome, Warning};
 use crate::report::DrivenBy;
+use crate::runner::client::DialLog;
 
 /// One way of driving traffic through a session.
 pub trait Driver {
@@ -28,8 +29,10 @@ pub struct Driven {
     /// Every request kalab's own client sent (empty when kalab sent none).
     pub requests: Vec<RequestOutcome>,
     /// The connections kalab's own client dialled: the `client` source (`None`: no client
-    /// source).
-    pub dials: Option<Vec<Dial>>,
+    /// source). A log, not a copy: a dial the client's pool started in the background may
+    /// complete after the last request, so the session reads it after the settle, when it
+    /// reads the server's connections.
+    pub dials: Option<DialLog>,
     /// What the reader of the report should know about how the traffic was driven.
     pub notes: Vec<Warning>,
     /// The user interrupted the driver (Ctrl-C); the run is reported all the same.

@@ -26,11 +26,16 @@ pub struct PatternDriver {
 impl Driver for PatternDriver {
     async fn drive(self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
         let log = DialLog::default();
+        let mut settings = self.scenario.client.clone();
+        if self.scenario.pattern.rate.map(|r| r.of) == Some(crate::scenario::RateOf::Connections) {
+            // A rate of new connections: every arrival dials; nothing waits idle in the pool.
+            settings.max_idle_per_host = Some(0);
+        }
         let trust = client::TargetTrust {
             https: endpoint.url.starts_with("https://"),
             embedded_cas: &endpoint.ca_files,
         };
-        let client = client::build(&self.scenario.client, trust, log.clone())
+        let client = client::build(&settings, trust, log.clone())
             .context("cannot build the HTTP client from [client]")?;
         let single = [endpoint.url.clone()];
         let urls = if endpoint.urls.is_empty() {
@@ -56,7 +61,7 @@ impl Driver for PatternDriver {
         Ok(Driven {
             driven_by: DrivenBy::Settings(Box::new(self.scenario)),
             requests,
-            dials: Some(log.dials()),
+            dials: Some(log),
             notes,
             interrupted: false,
             keep_until_stopped: Some(Box::new(client)),

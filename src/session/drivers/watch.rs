@@ -152,14 +152,14 @@ impl Driver for WatchDriver {
     async fn drive(mut self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
         // The collectors are running from here on: say so, so a person (or a script) knows
         // when traffic starts to count.
-        eprintln!(
-            "kalab: watching {} {}",
+        crate::model::verbosity::note(&format!(
+            "watching {} {}",
             endpoint.url,
             match self.duration {
                 Some(d) => format!("for {}", humantime::format_duration(d)),
                 None => "until Ctrl-C".to_string(),
             }
-        );
+        ));
         let started = Instant::now();
         let mut line = self
             .live
