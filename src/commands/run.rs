@@ -266,10 +266,16 @@ impl Progress {
     fn on_request(&self) -> Arc<dyn Fn() + Send + Sync> {
         let bar = self.bar.clone();
         let shown_after = self.shown_after;
+        // `is_hidden` locks the bar's state: once shown, each request only bumps an atomic.
+        let shown = std::sync::atomic::AtomicBool::new(false);
         Arc::new(move || {
-            let due = shown_after.is_some_and(|at| std::time::Instant::now() >= at);
-            if due && bar.is_hidden() {
-                bar.set_draw_target(ProgressDrawTarget::stderr());
+            if !shown.load(std::sync::atomic::Ordering::Relaxed)
+                && shown_after.is_some_and(|at| std::time::Instant::now() >= at)
+            {
+                shown.store(true, std::sync::atomic::Ordering::Relaxed);
+                if bar.is_hidden() {
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                }
             }
             bar.inc(1);
         })

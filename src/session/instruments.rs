@@ -14,8 +14,8 @@ use crate::capture::{
     LiveTally, PacketSource as _,
 };
 use crate::sockets::{
-    read_listen_counters, read_port_sysctls, read_somaxconn, ListenCounters, PortSysctls,
-    ProcfsTable, SocketTable,
+    read_listen_counters, read_port_sysctls, read_somaxconn, KernelTable, ListenCounters,
+    PortSysctls, SocketTable,
 };
 
 /// A running packet capture, stopped once the session's traffic has settled.
@@ -63,14 +63,14 @@ pub struct Instruments {
 }
 
 impl Instruments {
-    /// The machine's own instruments: libpcap, `/proc/net/tcp`, `/proc/sys`, `/proc/net/netstat`,
-    /// the wall clock.
+    /// The machine's own instruments: libpcap, the socket table (sock_diag netlink, or
+    /// `/proc/net/tcp`), `/proc/sys`, `/proc/net/netstat`, the wall clock.
     pub fn live() -> Instruments {
         Instruments {
             capture: Arc::new(|spec| {
                 LiveCapture::start(spec).map(|c| Box::new(c) as Box<dyn PacketCapture>)
             }),
-            socket_table: Arc::new(|| Box::new(ProcfsTable::new())),
+            socket_table: Arc::new(|| Box::new(KernelTable::new())),
             port_sysctls: Arc::new(read_port_sysctls),
             clock: Arc::new(crate::model::now_us),
             listen_counters: Arc::new(read_listen_counters),

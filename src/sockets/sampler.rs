@@ -3,7 +3,8 @@
 //! [`Sampler::start`] takes the baseline snapshot synchronously, so every socket that exists
 //! before the first request is known before the run begins; the thread `kalab-sockets` then
 //! samples every interval until [`Sampler::stop`], which takes one final snapshot and attributes
-//! everything (see [`super::attribution`]). A table that cannot be read never stops the run: the
+//! everything (see [`super::attribution`]). Sampling adapts to the table's cost: it never takes
+//! more than 1/[`MAX_DUTY_DIVISOR`] of a core. A table that cannot be read never stops the run: the
 //! outcome says the source is unavailable and why.
 
 use std::net::SocketAddr;
@@ -22,6 +23,10 @@ pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The shortest interval accepted; shorter ones are raised to it so a typo cannot spin a core.
 pub const MIN_SAMPLE_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The sampling thread spends at most 1/this of its time taking snapshots: a snapshot that
+/// costs more than interval/this pushes the next one back to this many times its cost.
+pub const MAX_DUTY_DIVISOR: u32 = 20;
 
 /// What the sampler watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +139,7 @@ impl Sampler {
             interval: spec.interval.max(MIN_SAMPLE_INTERVAL),
             ..spec
         };
+        table.restrict_to_port(spec.server.port());
         let baseline = match table.snapshot() {
             Ok(baseline) => baseline,
             Err(e) => return Sampler::unavailable(spec, &e),
@@ -225,11 +231,15 @@ fn sample_until_stopped(
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
         }
+        let began = Instant::now();
         match table.snapshot() {
             Ok(snapshot) => attributor.record(now_us(), &snapshot),
             Err(_) => failed_snapshots += 1,
         }
-        next += interval;
+        // Adaptive: a table so large that one snapshot costs more than 1/MAX_DUTY_DIVISOR of
+        // the interval stretches the interval, so sampling never takes more than that share of
+        // a core from the run it measures (the final snapshot still gives exact end values).
+        next += interval.max(began.elapsed() * MAX_DUTY_DIVISOR);
         // A slow snapshot skips ticks rather than firing a burst to catch up.
         let now = Instant::now();
         if next < now {

@@ -158,6 +158,11 @@ pub trait SocketTable: Send {
     fn malformed_lines_skipped(&self) -> u64 {
         0
     }
+
+    /// From now on only sockets with this local or remote port are needed. A table that can
+    /// filter (sock_diag, in the kernel) returns only those; others return every socket, and the
+    /// caller filters anyway.
+    fn restrict_to_port(&mut self, _port: u16) {}
 }
 
 /// Parses the text of `/proc/net/tcp` (`ipv6 == false`) or `/proc/net/tcp6` (`ipv6 == true`).

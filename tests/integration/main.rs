@@ -28,6 +28,7 @@ mod schema;
 mod session;
 mod signals;
 mod simultaneous_close;
+mod sockets_netlink;
 mod sockets_procfs;
 mod stdout_only;
 mod time_wait;

@@ -39,6 +39,14 @@ fn start_sampler(server: SocketAddr) -> Sampler {
     Sampler::start(spec, Box::new(ProcfsTable::new()))
 }
 
+/// The sampler's time between two snapshots right now: the interval, or more when one snapshot
+/// of this machine's table costs more than its share (see `MAX_DUTY_DIVISOR`).
+fn sampler_tick() -> Duration {
+    let began = Instant::now();
+    let _ = ProcfsTable::new().snapshot();
+    SAMPLE_INTERVAL.max(began.elapsed() * kalab::sockets::sampler::MAX_DUTY_DIVISOR)
+}
+
 fn connect(server: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&server, IO_TIMEOUT).expect("connect on loopback");
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -96,15 +104,6 @@ fn exchange(
 
 /// Waits (at most 3 s) until none of the server's sockets is still between ESTABLISHED and
 /// TIME_WAIT, so the last ACKs have been processed before the final snapshot.
-/// Long enough for the sampler to take a few whole samples: five intervals, or three reads of
-/// the table where one read takes longer than an interval (a machine holding tens of thousands
-/// of sockets from other programs makes each read of /proc/net/tcp slow).
-fn a_few_samples() -> Duration {
-    let started = Instant::now();
-    let _ = ProcfsTable::new().snapshot();
-    (SAMPLE_INTERVAL * 5).max(started.elapsed() * 3 + SAMPLE_INTERVAL * 3)
-}
-
 fn settle(server: SocketAddr) {
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut table = ProcfsTable::new();
@@ -187,7 +186,7 @@ fn run_fresh(ip: &str, closer: Closer, count: usize) -> SocketsOutcome {
     settle(server);
     // At least one sample between the exchange and the final snapshot, however fast the
     // exchange was (TIME_WAIT lasts 60 s, so nothing is lost by waiting).
-    thread::sleep(a_few_samples());
+    thread::sleep(sampler_tick() * 3);
     sampler.stop(&tuples)
 }
 
@@ -232,8 +231,9 @@ fn close_with_unread_data_resets_and_leaves_no_time_wait() {
         }
         pairs.push((client, accepted));
     }
-    // Let the sampler see every connection established.
-    thread::sleep(a_few_samples());
+    // Let the sampler see every connection established: five of its ticks, which stretch when
+    // the machine's table is slow to read (the sampler's duty cap).
+    thread::sleep(sampler_tick() * 5);
     for (client, mut accepted) in pairs {
         drop(client); // unread data in the receive buffer: the kernel sends RST, not FIN
         let mut buf = [0u8; 1];

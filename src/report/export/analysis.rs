@@ -119,7 +119,13 @@ struct Emitter<'w> {
     omitted: u64,
     written: u64,
     error: Option<std::io::Error>,
+    /// JSON rows are serialised here and written in large pieces: serde_json writes every
+    /// token separately, and each write through `out` is a dynamic call.
+    pending: Vec<u8>,
 }
+
+/// JSON rows are handed to the writer once this many bytes are pending.
+const JSON_FLUSH_BYTES: usize = 1 << 16;
 
 impl Emitter<'_> {
     fn begin(&mut self) -> std::io::Result<()> {
@@ -144,9 +150,16 @@ impl Emitter<'_> {
         let result = match self.format {
             Format::Json => {
                 let sep: &[u8] = if self.written == 0 { b"\n" } else { b",\n" };
-                self.out
-                    .write_all(sep)
-                    .and_then(|_| serde_json::to_writer(&mut *self.out, &r).map_err(Into::into))
+                self.pending.extend_from_slice(sep);
+                match serde_json::to_writer(&mut self.pending, &r) {
+                    Ok(()) if self.pending.len() >= JSON_FLUSH_BYTES => {
+                        let written = self.out.write_all(&self.pending);
+                        self.pending.clear();
+                        written
+                    }
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
             }
             Format::Csv => writeln!(self.out, "{}", csv_row(&r)),
             Format::Table | Format::Markdown => {
@@ -170,6 +183,9 @@ impl Emitter<'_> {
         }
         match self.format {
             Format::Json => {
+                self.out.write_all(&self.pending)?;
+                self.pending.clear();
+                // Only the summary: the connections were streamed, so `analysis` holds none.
                 let mut rest = serde_json::to_value(analysis)?;
                 if let Some(map) = rest.as_object_mut() {
                     map.remove("connections");
@@ -405,6 +421,7 @@ pub fn write_analysis(
         omitted: 0,
         written: 0,
         error: None,
+        pending: Vec::with_capacity(JSON_FLUSH_BYTES + 4096),
     };
     // Errors before the first packet are reported without writing anything.
     let mut started = false;
