@@ -107,10 +107,15 @@ fn walk(
 fn read_one(mut source: FileSource, port: u16, emit: &mut dyn FnMut(ConnectionRecord)) -> Pass {
     let mut ingest = Ingest::new(port);
     let mut link_types = Vec::new();
-    let result = walk(&mut source, &mut ingest, &mut link_types, &mut |mut batch| {
-        by_start(&mut batch);
-        batch.into_iter().for_each(&mut *emit);
-    });
+    let result = walk(
+        &mut source,
+        &mut ingest,
+        &mut link_types,
+        &mut |mut batch| {
+            by_start(&mut batch);
+            batch.into_iter().for_each(&mut *emit);
+        },
+    );
     let counts = ingest.assembler.counts();
     let (mut done, rest) = ingest.assembler.finish_parts();
     by_start(&mut done);
