@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::request::{one_request, HostChoice};
+use super::request::{one_request, HostChoice, Target};
 use crate::model::RequestOutcome;
 use crate::scenario::{BodyPolicy, PatternSettings};
 
@@ -80,7 +80,7 @@ async fn closed_loop(
     for worker in 0..pattern.workers.get() {
         let start = Arc::clone(&start);
         let client = client.clone();
-        let urls = urls.to_vec();
+        let urls = Target::all(urls);
         let mut choice = HostChoice::new(pattern, worker, urls.len());
         // Without a count, the duration (or the deadline) ends the loop.
         let requests = pattern.requests_per_worker.map_or(u32::MAX, |n| n.get());

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::request::{one_request, HostChoice};
+use super::request::{one_request, HostChoice, Target};
 use crate::model::RequestOutcome;
 use crate::scenario::rate::arrival_offset;
 use crate::scenario::{BodyPolicy, PatternSettings, Rate};
@@ -33,7 +33,7 @@ pub(super) async fn open_loop(
     let mut schedules = tokio::task::JoinSet::new();
     for worker in 0..workers {
         let client = client.clone();
-        let urls: Arc<[String]> = urls.into();
+        let urls: Arc<[Target]> = Target::all(urls).into();
         let mut choice = HostChoice::new(pattern, worker, urls.len());
         let on_done = Arc::clone(&on_done);
         schedules.spawn(async move {
