@@ -203,6 +203,9 @@ async fn accept_loop(
                 });
                 connections.lock().expect("server records lock").push(Arc::clone(&tracked));
                 tasks.spawn(serve_connection(stream, tracked, Arc::clone(&behaviour), stop.clone()));
+                // A finished task keeps its memory until it is joined: reap them as we go, so
+                // the set holds the open connections only.
+                while tasks.try_join_next().is_some() {}
             }
             _ = stop.changed() => break,
         }
