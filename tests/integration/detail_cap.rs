@@ -58,11 +58,17 @@ fn a_capped_churn_run_counts_every_connection_and_says_it_was_capped() {
     assert_eq!(run.connections_opened.server, Some(300));
     assert_eq!(run.connections_without_requests.client, Some(0));
     assert_eq!(run.connections_without_requests.server, Some(0));
-    let spread = run.requests_per_connection.expect("requests per connection");
+    let spread = run
+        .requests_per_connection
+        .expect("requests per connection");
     assert_eq!((spread.min, spread.median, spread.max), (1.0, 1.0, 1.0));
     let closes = &run.closes;
     assert_eq!(
-        closes.by_client + closes.by_server + closes.reset + closes.open_at_end + closes.simultaneous,
+        closes.by_client
+            + closes.by_server
+            + closes.reset
+            + closes.open_at_end
+            + closes.simultaneous,
         300,
         "{closes:?}"
     );
@@ -73,7 +79,10 @@ fn a_capped_churn_run_counts_every_connection_and_says_it_was_capped() {
     assert_eq!(run.server_connections.len(), 50);
     let capped = |list: &str| run.detail_capped.iter().find(|c| c.list == list).cloned();
     let requests = capped("requests").expect("requests capped");
-    assert_eq!((requests.source, requests.kept, requests.seen), (Source::Client, 50, 300));
+    assert_eq!(
+        (requests.source, requests.kept, requests.seen),
+        (Source::Client, 50, 300)
+    );
     let server = capped("server_connections").expect("server connections capped");
     assert_eq!((server.kept, server.seen), (50, 300));
     assert_eq!(capped("dials").map(|c| (c.kept, c.seen)), Some((50, 300)));
@@ -104,7 +113,9 @@ fn under_the_cap_nothing_is_capped_and_only_the_request_list_of_a_keep_alive_run
     assert_eq!(run.connections_opened.client, Some(3));
     assert_eq!(run.connections_opened.server, Some(3));
     assert_eq!(run.reuse_ratio, Some(100.0));
-    let spread = run.requests_per_connection.expect("requests per connection");
+    let spread = run
+        .requests_per_connection
+        .expect("requests per connection");
     assert_eq!((spread.min + spread.median + spread.max) as u64, 300);
     let lists: Vec<&str> = run.detail_capped.iter().map(|c| c.list.as_str()).collect();
     assert_eq!(lists, ["requests"], "{table}");
