@@ -44,7 +44,7 @@ fn observations() -> (
     for i in 0..CONNECTIONS {
         let at = 1_000_000 + u64::from(i) * 1000;
         let n = u64::from(i % 4);
-        let tls = (i % 7 == 0).then(|| TlsHandshake {
+        let tls = (i % 7 == 0).then_some(TlsHandshake {
             kind: if i % 3 == 0 {
                 HandshakeKind::Resumed
             } else {
