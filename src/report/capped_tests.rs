@@ -21,8 +21,11 @@ fn server(i: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1 + (i % 2) as u8], 8080))
 }
 
+/// 120 client ports for the first half, 120 others for the second: some 4-tuples carry two
+/// connections in turn (recycled), the first half's last ones expire before the end.
 fn client(i: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 30000 + i))
+    let half = if i < CONNECTIONS / 2 { 0 } else { 1000 };
+    SocketAddr::from(([127, 0, 0, 1], 30000 + half + i % 120))
 }
 
 /// Varied observations: two endpoints, 0 to 3 requests per connection, failures, every kind of
@@ -42,7 +45,8 @@ fn observations() -> (
         EndState::ClosedSimultaneously,
     ];
     for i in 0..CONNECTIONS {
-        let at = 1_000_000 + u64::from(i) * 1000;
+        // Spread over 120 s: a port comes back 48 s later, within the TIME_WAIT period.
+        let at = 1_000_000 + u64::from(i) * 400_000;
         let n = u64::from(i % 4);
         let tls = (i % 7 == 0).then_some(TlsHandshake {
             kind: if i % 3 == 0 {
@@ -145,7 +149,7 @@ fn raw(
         requests,
         dials: Some(dials),
         server_connections: Some(servers),
-        sockets: None,
+        sockets: Some(sockets()),
         capture: Some(capture),
         port_sysctls: PortSysctls::default(),
         notes: Vec::new(),
@@ -153,6 +157,21 @@ fn raw(
         endpoints: vec![server(0), server(1)],
         dropped,
     }
+}
+
+/// A final snapshot of the socket table at the end, with a few TIME_WAIT sockets.
+fn sockets() -> crate::sockets::SocketsOutcome {
+    let mut sockets = crate::sockets::SocketsOutcome::unavailable("", std::time::Duration::ZERO);
+    sockets.available = true;
+    sockets.unavailable_reason = None;
+    sockets.time_wait.time_wait_client_end = 7;
+    sockets.time_wait.time_wait_server_end = 5;
+    sockets.samples = vec![crate::sockets::TimeWaitSample {
+        at_us: 1_000_000 + u64::from(CONNECTIONS) * 400_000 + 1_000_000,
+        client: Default::default(),
+        server: Default::default(),
+    }];
+    sockets
 }
 
 fn capture(connections: Vec<ConnectionRecord>, dropped: DroppedConnections) -> CaptureOutcome {
@@ -185,7 +204,6 @@ fn figures(report: &super::RunReport) -> serde_json::Value {
         "capture",
         "warnings",
         "detail_capped",
-        "time_wait_reconciled",
     ] {
         map.remove(detail);
     }
@@ -222,6 +240,11 @@ fn every_figure_is_the_same_with_a_detail_cap() {
         ..Default::default()
     };
     wire[CAP..].iter().for_each(|r| wire_dropped.add(r));
+    // The assembler reconciles every record it hands out, kept or not, when capped.
+    for r in &wire {
+        let at = wire_dropped.reconcile.at(Some(r.tuple.server));
+        at.add(r, crate::sockets::forecast::TIME_WAIT_SECS);
+    }
     let dropped = Dropped {
         requests: request_folds,
         dials: dial_log.dropped().clone(),
@@ -240,6 +263,8 @@ fn every_figure_is_the_same_with_a_detail_cap() {
     ));
 
     assert_eq!(figures(&capped), figures(&whole));
+    let reconciled = whole.time_wait_reconciled.expect("reconciled");
+    assert!(reconciled.client.recycled > 0 && reconciled.client.expired > 0);
     assert_eq!(capped.endpoints.len(), 2);
     assert_eq!(capped.connections_opened, whole.connections_opened);
     assert_eq!(capped.requests.len(), CAP);

@@ -129,12 +129,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             count: closes.simultaneous,
         });
     }
-    let time_wait_reconciled =
-        time_wait_reconciled(raw.capture.as_ref(), sockets.as_ref()).filter(|_| {
-            raw.capture
-                .as_ref()
-                .is_none_or(|c| c.dropped.seen <= c.dropped.kept)
-        });
+    let time_wait_reconciled = time_wait_reconciled(raw.capture.as_ref(), sockets.as_ref());
     if let Some(reconciled) = &time_wait_reconciled {
         warnings.extend(reconciliation_warnings(reconciled, raw.target_is_loopback));
     }
@@ -242,16 +237,10 @@ fn capped_warning(capped: &[crate::model::DetailCapped]) -> Option<Warning> {
         return None;
     }
     let lists: Vec<String> = capped.iter().map(ToString::to_string).collect();
-    let capture = capped.iter().any(|c| c.source == Source::Capture);
     Some(Warning::Note {
         message: format!(
-            "detail capped (--detail-cap): kept {}; every count and statistic above covers them all (exact), but the per-connection view, the timeline and the exported lists hold the first ones only{}",
+            "detail capped (--detail-cap): kept {}; every count and statistic above covers them all (exact), but the per-connection view, the timeline and the exported lists hold the first ones only",
             lists.join(", "),
-            if capture {
-                "; the TIME_WAIT reconciliation needs every captured connection and is left out"
-            } else {
-                ""
-            }
         ),
     })
 }
@@ -516,6 +505,11 @@ fn time_wait_reconciled(
         return None;
     }
     let end_at_us = sockets.samples.last()?.at_us;
+    if capture.dropped.seen > capture.dropped.kept {
+        // Capped: the capture reconciled every connection as it handed it out.
+        let tally = capture.dropped.reconcile.total();
+        return Some(tally.finish(&sockets.time_wait, end_at_us, TIME_WAIT_SECS));
+    }
     Some(reconcile(
         &capture.connections,
         &sockets.time_wait,

@@ -174,6 +174,7 @@ fn capture_share(capture: &CaptureOutcome, endpoint: SocketAddr) -> CaptureOutco
         .collect();
     let dropped = DroppedConnections {
         folds: ByEndpoint::single(endpoint, capture.dropped.folds.of(endpoint)),
+        reconcile: ByEndpoint::single(endpoint, capture.dropped.reconcile.of(endpoint)),
         // Whether the whole capture was capped (it decides what can be reconciled).
         kept: capture.dropped.kept,
         seen: capture.dropped.seen,

@@ -97,6 +97,12 @@ fn a_capped_churn_run_counts_every_connection_and_says_it_was_capped() {
         );
         assert_eq!(run.connections_without_requests.capture, Some(0));
         assert_eq!(run.reset_causes.map(|c| c.abortive + c.idle_race), Some(0));
+        // Reconciled from every connection, not only the kept ones.
+        let reconciled = run
+            .time_wait_reconciled
+            .expect("closes reconciled with TIME_WAIT");
+        let closes = reconciled.client.closes + reconciled.server.closes;
+        assert!(closes >= 300, "{reconciled:?}");
     }
     assert!(table.contains("detail capped"), "{table}");
     let json = serde_json::to_string(&results).unwrap();

@@ -1,12 +1,15 @@
 //! The wire's connection records beyond the detail cap, folded into exact aggregates as the
 //! assembler hands them out (see `model::detail`): the capture's part of bounded memory.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::summary::{CaptureSummary, SummaryBuilder};
 use super::PacketCounts;
 use crate::model::detail::{add_end, merge_closes, ByEndpoint, HandshakeCounts, Histogram, Merge};
-use crate::model::{Closes, ConnectionRecord, FourTuple, ResetCauses};
+use crate::model::{
+    Closes, ConnectionRecord, EndState, FourTuple, ResetCauses, Side, SideReconciliation, TimeWait,
+    TimeWaitReconciliation,
+};
 
 /// What the report needs of a set of captured connections (opened = [`ConnectionRecord::opened`]).
 #[derive(Debug, Clone, Default)]
@@ -79,11 +82,143 @@ impl Merge for CaptureFold {
     }
 }
 
+/// Closes reconciled with TIME_WAIT (see `report::reconcile`), one connection at a time: the
+/// terms decided so far, and each 4-tuple's closes still waiting for a later SYN on it (one or
+/// two per 4-tuple: memory bounded by the 4-tuples, not the connections). Feed it the opened
+/// connections of each 4-tuple in the order they started.
+#[derive(Debug, Clone, Default)]
+pub struct ReconcileTally {
+    client: SideReconciliation,
+    server: SideReconciliation,
+    /// Per 4-tuple, the closes (side, closed at) no later SYN has followed yet.
+    pending: HashMap<FourTuple, Vec<(Side, u64)>>,
+}
+
+impl ReconcileTally {
+    fn side(&mut self, side: Side) -> &mut SideReconciliation {
+        match side {
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
+        }
+    }
+
+    /// Adds one connection; `time_wait_secs` is the TIME_WAIT period.
+    pub fn add(&mut self, c: &ConnectionRecord, time_wait_secs: u64) {
+        if !c.opened() {
+            return;
+        }
+        let period_us = time_wait_secs.saturating_mul(1_000_000);
+        let syn = c.started_at_us();
+        // This SYN recycles (or follows long after) the earlier closes on its 4-tuple.
+        if let Some(mut waiting) = self.pending.remove(&c.tuple) {
+            waiting.retain(|&(side, closed_at)| {
+                if syn <= closed_at {
+                    return true;
+                }
+                let terms = self.side(side);
+                if syn - closed_at < period_us {
+                    terms.recycled += 1;
+                } else {
+                    // Expired before this SYN, so before the end too.
+                    terms.expired += 1;
+                }
+                false
+            });
+            if !waiting.is_empty() {
+                self.pending.insert(c.tuple, waiting);
+            }
+        }
+        // The sides that hold TIME_WAIT: the first closer, or both when the FINs crossed.
+        let closers: &[Side] = match (c.end, c.active_closer) {
+            (EndState::ClosedSimultaneously, _) => &[Side::Client, Side::Server],
+            (_, Some(Side::Client)) => &[Side::Client],
+            (_, Some(Side::Server)) => &[Side::Server],
+            (_, None) => &[],
+        };
+        for &closer in closers {
+            let closed_at = match closer {
+                Side::Client => c.client_fin_at_us,
+                Side::Server => c.server_fin_at_us,
+            }
+            .unwrap_or(c.last_packet_at_us);
+            let terms = self.side(closer);
+            terms.closes += 1;
+            terms.simultaneous += u64::from(c.closed_simultaneously());
+            if c.end == EndState::Reset {
+                terms.reset += 1;
+                continue;
+            }
+            self.pending
+                .entry(c.tuple)
+                .or_default()
+                .push((closer, closed_at));
+        }
+    }
+
+    /// The reconciliation with the final snapshot's TIME_WAIT sockets, taken at `end_at_us`.
+    pub fn finish(
+        &self,
+        time_wait: &TimeWait,
+        end_at_us: u64,
+        time_wait_secs: u64,
+    ) -> TimeWaitReconciliation {
+        let period_us = time_wait_secs.saturating_mul(1_000_000);
+        let mut result = TimeWaitReconciliation {
+            client: SideReconciliation {
+                time_wait_end: time_wait.time_wait_client_end,
+                ..self.client
+            },
+            server: SideReconciliation {
+                time_wait_end: time_wait.time_wait_server_end,
+                ..self.server
+            },
+            time_wait_secs,
+        };
+        for &(side, closed_at) in self.pending.values().flatten() {
+            if end_at_us.saturating_sub(closed_at) >= period_us {
+                match side {
+                    Side::Client => result.client.expired += 1,
+                    Side::Server => result.server.expired += 1,
+                }
+            }
+        }
+        for side in [&mut result.client, &mut result.server] {
+            let explained = side.time_wait_end + side.reset + side.recycled + side.expired;
+            side.unexplained = side.closes as i64 - explained as i64;
+        }
+        result
+    }
+}
+
+impl Merge for ReconcileTally {
+    fn merge(&mut self, other: &Self) {
+        for (mine, theirs) in [
+            (&mut self.client, &other.client),
+            (&mut self.server, &other.server),
+        ] {
+            mine.closes += theirs.closes;
+            mine.reset += theirs.reset;
+            mine.recycled += theirs.recycled;
+            mine.expired += theirs.expired;
+            mine.simultaneous += theirs.simultaneous;
+        }
+        for (tuple, waiting) in &other.pending {
+            self.pending
+                .entry(*tuple)
+                .or_default()
+                .extend(waiting.iter().copied());
+        }
+    }
+}
+
 /// The records a capture did not keep, folded per server endpoint, with how many it kept.
 #[derive(Debug, Clone, Default)]
 pub struct DroppedConnections {
     /// The folds, per server address.
     pub folds: ByEndpoint<CaptureFold>,
+    /// Every record handed out (kept or not) reconciled as it came, per server address, when a
+    /// detail cap is set: the TIME_WAIT reconciliation of a capped capture.
+    pub reconcile: ByEndpoint<ReconcileTally>,
     /// Records kept as detail.
     pub kept: u64,
     /// Records handed out in all.

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::fold::{summarize_with, CaptureFold, DroppedConnections};
+pub use self::fold::{summarize_with, CaptureFold, DroppedConnections, ReconcileTally};
 pub use self::summary::{summarize, CaptureSummary, SummaryBuilder};
 use self::table::{TableKey, Tables, V4Key, V6Key};
 use super::decode::TcpSegment;
@@ -436,6 +436,12 @@ impl FlowAssembler {
     /// Keeps a finished record as detail while under the cap, folds it otherwise.
     fn hand_out(&mut self, record: ConnectionRecord) {
         self.dropped.seen += 1;
+        if self.detail_cap != usize::MAX {
+            self.dropped
+                .reconcile
+                .at(Some(record.tuple.server))
+                .add(&record, crate::sockets::forecast::TIME_WAIT_SECS);
+        }
         if self.dropped.kept < self.detail_cap as u64 {
             self.dropped.kept += 1;
             self.done.push(record);
