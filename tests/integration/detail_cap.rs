@@ -108,6 +108,28 @@ fn a_capped_churn_run_counts_every_connection_and_says_it_was_capped() {
     let json = serde_json::to_string(&results).unwrap();
     assert!(json.contains("\"detail_capped\""));
     assert!(json.contains("detail capped (--detail-cap)"));
+    // Markdown and CSV say it too, from the saved result.
+    let saved = dir.path().join("out-50.json");
+    let markdown = kalab()
+        .arg("compare")
+        .arg(&saved)
+        .args(["--format", "markdown"])
+        .output()
+        .unwrap();
+    let markdown = String::from_utf8(markdown.stdout).unwrap();
+    assert!(markdown.contains("detail capped"), "{markdown}");
+    let csv = kalab()
+        .arg("compare")
+        .arg(&saved)
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(
+        csv.lines().next().unwrap().contains(",detail_capped,"),
+        "{csv}"
+    );
+    assert!(csv.contains("requests:50/300;"), "{csv}");
 }
 
 #[test]
