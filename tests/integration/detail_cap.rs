@@ -103,6 +103,9 @@ fn a_capped_churn_run_counts_every_connection_and_says_it_was_capped() {
             .expect("closes reconciled with TIME_WAIT");
         let closes = reconciled.client.closes + reconciled.server.closes;
         assert!(closes >= 300, "{reconciled:?}");
+        for side in [reconciled.client, reconciled.server] {
+            assert_eq!(side.unexplained, 0, "{reconciled:?}");
+        }
     }
     assert!(table.contains("detail capped"), "{table}");
     let json = serde_json::to_string(&results).unwrap();
