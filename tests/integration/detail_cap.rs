@@ -141,18 +141,17 @@ fn under_the_cap_nothing_is_capped_and_only_the_request_list_of_a_keep_alive_run
     let (results, table) = run_capped(dir.path(), KEEP_ALIVE, 50);
     let run = &results.runs[0];
     assert_eq!((run.requests_sent, run.requests_ok), (300, 300));
-    assert_eq!(run.connections_opened.client, Some(3));
-    assert_eq!(run.connections_opened.server, Some(3));
-    assert_eq!(run.reuse_ratio, Some(100.0));
-    let spread = run
-        .requests_per_connection
-        .expect("requests per connection");
-    assert_eq!((spread.min + spread.median + spread.max) as u64, 300);
+    // A few connections (the pool may dial one more than the workers when a request goes out
+    // as another connection comes back), every source agreeing, far below the cap of 50.
+    let opened = run.connections_opened.client.expect("client source");
+    assert!((3..50).contains(&opened), "{table}");
+    assert_eq!(run.connections_opened.server, Some(opened));
+    assert_eq!(run.reuse_ratio, Some(300.0 / opened as f64));
     let lists: Vec<&str> = run.detail_capped.iter().map(|c| c.list.as_str()).collect();
     assert_eq!(lists, ["requests"], "{table}");
     assert_eq!(run.requests.len(), 50);
-    // The connection view still covers every connection (3 < 50).
-    assert_eq!(run.connections.len(), 3);
+    // The connection view still covers every connection (fewer than 50).
+    assert_eq!(run.connections.len() as u64, opened);
 
     let (uncapped, table) = run_capped(dir.path(), KEEP_ALIVE, 10_000);
     let run = &uncapped.runs[0];
