@@ -151,14 +151,13 @@ impl Emitter<'_> {
             Format::Json => {
                 let sep: &[u8] = if self.written == 0 { b"\n" } else { b",\n" };
                 self.pending.extend_from_slice(sep);
-                match serde_json::to_writer(&mut self.pending, &r) {
-                    Ok(()) if self.pending.len() >= JSON_FLUSH_BYTES => {
-                        let written = self.out.write_all(&self.pending);
-                        self.pending.clear();
-                        written
-                    }
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(e.into()),
+                super::record_json::write_record(&mut self.pending, &r);
+                if self.pending.len() >= JSON_FLUSH_BYTES {
+                    let written = self.out.write_all(&self.pending);
+                    self.pending.clear();
+                    written
+                } else {
+                    Ok(())
                 }
             }
             Format::Csv => writeln!(self.out, "{}", csv_row(&r)),
