@@ -256,6 +256,12 @@ pub struct RunReport {
     /// TLS handshakes, full and resumed, per source (HTTPS runs only; see `report::tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFigures>,
+    /// The detail lists that reached the detail cap (`--detail-cap`): how many items each kept
+    /// of how many it saw. Every figure above counts them all (exact); `requests`,
+    /// `connections`, `dials`, `server_connections` and `capture.connections` hold the first
+    /// `kept` only. Empty when nothing was capped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detail_capped: Vec<crate::model::DetailCapped>,
 }
 
 /// The TLS handshakes of one run, each counted once per connection by every source that saw
