@@ -22,6 +22,7 @@ mod lossy_link;
 mod mutation;
 mod observe;
 mod proxy_recipe;
+mod quick;
 mod reports;
 mod runs;
 mod schema;
