@@ -48,7 +48,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         source <(kalab completions bash)\n  \
         kalab completions zsh > ~/.zfunc/_kalab\n  \
-        kalab completions fish > ~/.config/fish/completions/kalab.fish")]
+        kalab completions fish > ~/.config/fish/completions/kalab.fish\n\n\
+        Exit codes: 0 printed, 2 bad usage (an unknown shell).")]
     Completions(CompletionsArgs),
     /// Print kalab's man page (roff) on stdout: `kalab man | man -l -`.
     #[command(after_help = "Examples:\n  \
@@ -217,6 +218,12 @@ pub struct ObserveArgs {
 
 /// Options of `kalab analyze`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab analyze captures/quick-1.pcap\n  \
+    kalab analyze trace.pcapng --port 8443 --format csv > connections.csv\n  \
+    tcpdump -i lo -w - port 8080 | kalab analyze - --port 8080\n\n\
+    Exit codes: 0 analysed, 2 bad usage, a file that cannot be read or is not a capture (what \
+    was read before the damage is printed first), or no connection on --port.")]
 pub struct AnalyzeArgs {
     /// A pcap or pcapng file (kalab's, tcpdump's, Wireshark's...).
     #[arg(value_name = "FILE")]
@@ -446,6 +453,16 @@ fn parse_body_policy(text: &str) -> Result<crate::scenario::BodyPolicy, String> 
 
 /// Options of `kalab check`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab check scenarios/\n  \
+    kalab check scenarios/ --repeat 3 --junit junit.xml\n  \
+    kalab check pool.toml --expect 'connections_opened.capture <= 10' --capture required\n  \
+    kalab check scenarios/ --save-baseline base.json; kalab check scenarios/ --baseline base.json\n\n\
+    Exit codes: 0 every expectation held, 1 one failed (or a figure regressed against \
+    --baseline), 2 bad input (a scenario file, an expectation, a flag), 3 an expectation \
+    could not be measured (its source did not measure) or the environment cannot run it, \
+    130 interrupted (what was measured is reported).\n\n\
+    The scenario format, [expect] and its metrics: kalab scenario --help")]
 pub struct CheckArgs {
     /// Scenario files or directories; those with expectations (or all, with --expect) run.
     #[arg(required = true, value_name = "PATH")]
@@ -479,6 +496,12 @@ pub struct CheckArgs {
 
 /// Options of `kalab demo`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab demo\n  \
+    kalab demo --format markdown > demo.md\n  \
+    kalab demo --capture required --timeline demo.svg\n\n\
+    Exit codes: 0 ran, 2 bad usage, 3 the environment cannot measure what was asked (e.g. \
+    --capture required without permission), 130 interrupted (what was measured is reported).")]
 pub struct DemoArgs {
     /// How runs are measured.
     #[command(flatten)]
@@ -490,6 +513,11 @@ pub struct DemoArgs {
 
 /// Options of `kalab compare`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab compare before.json after.json\n  \
+    kalab compare --label before=old.json --label after=new.json --format markdown\n\n\
+    Exit codes: 0 compared, 2 bad usage or a file that is not a kalab JSON result, 3 an \
+    export file that cannot be written.")]
 pub struct CompareArgs {
     /// JSON results written by `--export-json` (or `--format json`); each is its own group of
     /// rows, named by its file name.

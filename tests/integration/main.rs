@@ -25,6 +25,7 @@ mod proxy_recipe;
 mod quick;
 mod reports;
 mod runs;
+mod scenario_reference;
 mod schema;
 mod session;
 mod signals;
