@@ -105,9 +105,10 @@ pub const ORIGIN: &str = "command line";
 
 impl QuickScenario {
     /// The file `--print-scenario` writes: a comment saying where it came from and how to run
-    /// it, then every key the flags set, each under its meaning.
+    /// it, then every key the flags set, each under its meaning. It is the very text that was
+    /// loaded, so printing and running cannot differ.
     pub fn file_text(&self) -> String {
-        file_text(&self.command_line, &self.document)
+        self.loaded.text.clone()
     }
 }
 
