@@ -394,6 +394,20 @@ mod tests {
     }
 
     #[test]
+    fn several_urls_are_several_hosts() {
+        let mut spec = serve(Vec::new());
+        spec.target = QuickTarget::Urls(vec![
+            "http://127.0.0.1:8080/".into(),
+            "http://127.0.0.2:8080/".into(),
+        ]);
+        let server = build(&spec).unwrap().loaded.scenario.server;
+        assert_eq!((server.url, server.urls.len()), (None, 2));
+        spec.target = QuickTarget::Urls(vec!["http://127.0.0.1:8080/".into()]);
+        let server = build(&spec).unwrap().loaded.scenario.server;
+        assert_eq!(server.url.as_deref(), Some("http://127.0.0.1:8080/"));
+    }
+
+    #[test]
     fn rates_are_written_exactly() {
         let rate: Rate = "20/min".parse().unwrap();
         assert_eq!(rate_text(&rate).parse::<Rate>().unwrap(), rate);
