@@ -48,10 +48,31 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         source <(kalab completions bash)\n  \
         kalab completions zsh > ~/.zfunc/_kalab\n  \
-        kalab completions fish > ~/.config/fish/completions/kalab.fish")]
+        kalab completions fish > ~/.config/fish/completions/kalab.fish\n\n\
+        Exit codes: 0 printed, 2 bad usage (an unknown shell).")]
     Completions(CompletionsArgs),
     /// Print kalab's man page (roff) on stdout: `kalab man | man -l -`.
+    #[command(after_help = "Examples:\n  \
+        kalab man | man -l -\n  \
+        kalab man > /usr/local/share/man/man1/kalab.1\n\n\
+        Exit codes: 0 printed, 2 bad usage.")]
     Man,
+    /// The scenario file format: every table and key with its type, default and meaning, and
+    /// an example per table (`--help`); `scenario new NAME` writes a starter file.
+    #[command(
+        after_help = "Examples:\n  \
+            kalab scenario --help | less          the whole reference\n  \
+            kalab scenario new pool-test          a commented starter file, pool-test.toml\n\n\
+            Exit codes: 0 done, 2 bad usage or the file exists.\n\n\
+            `kalab scenario --help` (or `kalab help scenario`, or `kalab scenario`) prints the \
+            reference of every table and key.",
+        after_long_help = scenario_reference() + "\nExamples:\n  \
+            kalab scenario | less                 this reference, on stdout\n  \
+            kalab scenario new pool-test          a commented starter file, pool-test.toml\n  \
+            kalab run --serve -c 10 --max-idle-per-host 2 --print-scenario   flags as a file\n\n\
+            Exit codes: 0 done, 2 bad usage or the file exists."
+    )]
+    Scenario(ScenarioArgs),
 }
 
 /// Options of `kalab completions`.
@@ -207,6 +228,12 @@ pub struct ObserveArgs {
 
 /// Options of `kalab analyze`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab analyze captures/quick-1.pcap\n  \
+    kalab analyze trace.pcapng --port 8443 --format csv > connections.csv\n  \
+    tcpdump -i lo -w - port 8080 | kalab analyze - --port 8080\n\n\
+    Exit codes: 0 analysed, 2 bad usage, a file that cannot be read or is not a capture (what \
+    was read before the damage is printed first), or no connection on --port.")]
 pub struct AnalyzeArgs {
     /// A pcap or pcapng file (kalab's, tcpdump's, Wireshark's...).
     #[arg(value_name = "FILE")]
@@ -222,10 +249,24 @@ pub struct AnalyzeArgs {
 }
 
 /// Options of `kalab run`.
+///
+/// Runs scenario files, or one scenario described by flags (quick mode: `--serve` or `--url`
+/// with `-c`, `-n` and the knobs below; `--print-scenario` turns the flags into a file).
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab run scenarios/demo/04-concurrent-idle2.toml --repeat 3\n  \
+    kalab run scenarios/ --format json > results.json\n  \
+    kalab run --serve -c 10 -n 100 --max-idle-per-host 2 --pause 20ms\n  \
+    kalab run --url http://127.0.0.1:8080/ -c 4 --duration 10s --expect 'connections_opened <= 4'\n  \
+    kalab run --serve -c 10 -n 100 --body drop --print-scenario > drop.toml\n\n\
+    Exit codes: 0 ran (every expectation held), 1 an --expect or [expect] failed, 2 bad input \
+    (a scenario file, a flag), 3 the environment cannot measure what was asked (capture \
+    permission with --capture required, an unreachable target, most requests failing for one \
+    local cause), 130 interrupted (what was measured is reported).\n\n\
+    The scenario format: kalab scenario --help")]
 pub struct RunArgs {
-    /// Scenario files or directories of them.
-    #[arg(required = true, value_name = "SCENARIO")]
+    /// Scenario files or directories of them (or, instead, quick-mode flags: --serve or --url).
+    #[arg(value_name = "SCENARIO")]
     pub scenarios: Vec<PathBuf>,
     /// Run every variant this many times.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -240,10 +281,198 @@ pub struct RunArgs {
     /// Where and how results are written.
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Quick mode: one scenario described by flags.
+    #[command(flatten)]
+    pub quick: Box<QuickArgs>,
+}
+
+/// Quick mode of `kalab run`: the flags that describe one scenario instead of a file. Each sets
+/// one key of the scenario (`kalab scenario --help`); `--duration` and `--rate` above go into
+/// its `[pattern]`.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Quick mode (one scenario from flags, instead of files)")]
+pub struct QuickArgs {
+    /// Target this external server, `http://HOST:PORT/PATH` or `https://...` (repeat for
+    /// several hosts sharing one port).
+    #[arg(long, value_name = "URL", conflicts_with = "serve")]
+    pub url: Vec<String>,
+    /// Target kalab's embedded server (loopback, a fresh port for every run).
+    #[arg(long)]
+    pub serve: bool,
+    /// Concurrent workers; 1 (the default) is a sequential pattern.
+    #[arg(short = 'c', long = "workers", value_name = "WORKERS",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: Option<u32>,
+    /// Requests in total, shared evenly by the workers (a multiple of -c); default: 10 per
+    /// worker, or none with --duration (which then alone ends the run).
+    #[arg(short = 'n', long = "requests", value_name = "REQUESTS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Pause between two requests of one worker (`20ms`, `1s`).
+    #[arg(long = "pause", value_name = "DURATION", value_parser = parse_whole_ms)]
+    pub pause_ms: Option<u64>,
+    /// What the client does with each response body: `drain` (default), `drop`, `partial:N`,
+    /// `drain-limit:N`.
+    #[arg(long, value_name = "POLICY", value_parser = parse_body_policy)]
+    pub body: Option<crate::scenario::BodyPolicy>,
+    /// Client: idle connections the pool keeps per host (default: unlimited).
+    #[arg(long, value_name = "N")]
+    pub max_idle_per_host: Option<u32>,
+    /// Client: how long an idle pooled connection is kept (`90s`, default; `0`: forever).
+    #[arg(long = "idle-timeout", value_name = "DURATION", value_parser = parse_whole_ms)]
+    pub idle_timeout_ms: Option<u64>,
+    /// Client: `Connection: close` on every request, nothing pooled.
+    #[arg(long)]
+    pub no_keep_alive: bool,
+    /// Client: `http1` (default), `h2c` (HTTP/2 cleartext, prior knowledge) or `h2` (over TLS).
+    #[arg(long, value_name = "PROTOCOL", value_parser = ["http1", "h2c", "h2"])]
+    pub protocol: Option<String>,
+    /// Client: per-request timeout (default `10s`).
+    #[arg(long = "request-timeout", value_name = "DURATION", value_parser = parse_whole_ms)]
+    pub request_timeout_ms: Option<u64>,
+    /// Client, HTTPS: the TLS versions offered (`1.2,1.3`, default).
+    #[arg(long, value_name = "VERSIONS", value_delimiter = ',', value_parser = ["1.2", "1.3"])]
+    pub tls_versions: Vec<String>,
+    /// Client, HTTPS: never offer to resume a session (every handshake full).
+    #[arg(long)]
+    pub no_tls_resumption: bool,
+    /// Client, HTTPS: TLS sessions remembered for resumption (default 256).
+    #[arg(long, value_name = "N")]
+    pub tls_session_cache: Option<u32>,
+    /// Client, HTTPS: a PEM file of CA certificates to trust for an external --url.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Client, HTTPS: accept any certificate unchecked (the report warns).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Several hosts: how requests are spread, `round-robin` (default) or `random`.
+    #[arg(long, value_name = "SPREAD", value_parser = ["round-robin", "random"])]
+    pub spread: Option<String>,
+    /// With --spread random: the seed, so a run repeats exactly.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// --serve: the address to bind (default 127.0.0.1; loopback only).
+    #[arg(long, value_name = "IP")]
+    pub server_address: Option<std::net::IpAddr>,
+    /// --serve: the port to bind (default: a fresh ephemeral port for every run).
+    #[arg(long, value_name = "N")]
+    pub server_port: Option<u16>,
+    /// --serve: N servers on 127.0.0.1, 127.0.0.2, ... (distinct hosts, one port).
+    #[arg(long, value_name = "N")]
+    pub hosts: Option<u32>,
+    /// --serve: size of every response body, in bytes (default 11).
+    #[arg(long, value_name = "BYTES")]
+    pub body_bytes: Option<u64>,
+    /// --serve: time the handler waits before answering, in microseconds (default 50).
+    #[arg(long, value_name = "US")]
+    pub delay_us: Option<u64>,
+    /// --serve: `Transfer-Encoding: chunked` framing instead of `Content-Length`.
+    #[arg(long)]
+    pub chunked: bool,
+    /// --serve: `off`: every response carries `Connection: close`.
+    #[arg(long, value_name = "on|off", value_enum)]
+    pub server_keep_alive: Option<OnOff>,
+    /// --serve: `Connection: close` on the Nth response of each connection.
+    #[arg(long, value_name = "N")]
+    pub close_after_requests: Option<u64>,
+    /// --serve: close keep-alive connections idle this long (`500ms`; default: never).
+    #[arg(long = "server-idle-timeout", value_name = "DURATION", value_parser = parse_whole_ms)]
+    pub server_idle_timeout_ms: Option<u64>,
+    /// --serve: speak HTTPS (HTTP/1.1 and h2 by ALPN) with a certificate made for the run.
+    #[arg(long)]
+    pub tls: bool,
+    /// --serve --tls: `off`: no session cache and no tickets (every handshake full).
+    #[arg(long, value_name = "on|off", value_enum)]
+    pub server_tls_resumption: Option<OnOff>,
+    /// The scenario's name in reports (default `quick`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Print the scenario these flags describe as a TOML file on stdout, and run nothing
+    /// (`kalab run --serve ... --print-scenario > NAME.toml`, then `kalab run NAME.toml`).
+    #[arg(long)]
+    pub print_scenario: bool,
+}
+
+/// Values of the `on|off` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+impl OnOff {
+    /// Whether it is `on`.
+    pub fn on(self) -> bool {
+        self == OnOff::On
+    }
+}
+
+/// Options of `kalab scenario`.
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// What to do; without one, print the reference on stdout.
+    #[command(subcommand)]
+    pub action: Option<ScenarioAction>,
+}
+
+/// The subcommands of `kalab scenario`.
+#[derive(Debug, Subcommand)]
+pub enum ScenarioAction {
+    /// Write a commented starter scenario NAME.toml (never over an existing file).
+    #[command(after_help = "Examples:\n  \
+        kalab scenario new pool-test          writes pool-test.toml here\n  \
+        kalab scenario new scenarios/mine     writes scenarios/mine.toml\n\n\
+        Exit codes: 0 written, 2 the file exists or cannot be written.")]
+    New(ScenarioNewArgs),
+}
+
+/// Options of `kalab scenario new`.
+#[derive(Debug, Args)]
+pub struct ScenarioNewArgs {
+    /// The file to write, with or without `.toml`; its name (without the directory) is the
+    /// scenario's name.
+    #[arg(value_name = "NAME")]
+    pub name: PathBuf,
+}
+
+/// The scenario reference `kalab scenario --help` prints: every table and key, and every
+/// metric an expectation can name.
+pub fn scenario_reference() -> String {
+    let metrics: Vec<(&str, &str, bool)> = crate::report::figures::FIGURES
+        .iter()
+        .map(|f| (f.name, f.about, f.per_source()))
+        .collect();
+    crate::scenario::reference::render(&metrics)
+}
+
+/// A duration flag (`20ms`, `1s`, `0`) as whole milliseconds, the unit scenario files use.
+fn parse_whole_ms(text: &str) -> Result<u64, String> {
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|err| format!("{err}; write e.g. `20ms`, `1s` or `0`"))?;
+    if duration.subsec_nanos() % 1_000_000 != 0 {
+        return Err("give whole milliseconds (e.g. `20ms`, `1s`)".into());
+    }
+    u64::try_from(duration.as_millis()).map_err(|_| "too long".into())
+}
+
+fn parse_body_policy(text: &str) -> Result<crate::scenario::BodyPolicy, String> {
+    text.parse()
 }
 
 /// Options of `kalab check`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab check scenarios/\n  \
+    kalab check scenarios/ --repeat 3 --junit junit.xml\n  \
+    kalab check pool.toml --expect 'connections_opened.capture <= 10' --capture required\n  \
+    kalab check scenarios/ --save-baseline base.json; kalab check scenarios/ --baseline base.json\n\n\
+    Exit codes: 0 every expectation held, 1 one failed (or a figure regressed against \
+    --baseline), 2 bad input (a scenario file, an expectation, a flag), 3 an expectation \
+    could not be measured (its source did not measure) or the environment cannot run it, \
+    130 interrupted (what was measured is reported).\n\n\
+    The scenario format, [expect] and its metrics: kalab scenario --help")]
 pub struct CheckArgs {
     /// Scenario files or directories; those with expectations (or all, with --expect) run.
     #[arg(required = true, value_name = "PATH")]
@@ -277,6 +506,12 @@ pub struct CheckArgs {
 
 /// Options of `kalab demo`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab demo\n  \
+    kalab demo --format markdown > demo.md\n  \
+    kalab demo --capture required --timeline demo.svg\n\n\
+    Exit codes: 0 ran, 2 bad usage, 3 the environment cannot measure what was asked (e.g. \
+    --capture required without permission), 130 interrupted (what was measured is reported).")]
 pub struct DemoArgs {
     /// How runs are measured.
     #[command(flatten)]
@@ -288,6 +523,11 @@ pub struct DemoArgs {
 
 /// Options of `kalab compare`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    kalab compare before.json after.json\n  \
+    kalab compare --label before=old.json --label after=new.json --format markdown\n\n\
+    Exit codes: 0 compared, 2 bad usage or a file that is not a kalab JSON result, 3 an \
+    export file that cannot be written.")]
 pub struct CompareArgs {
     /// JSON results written by `--export-json` (or `--format json`); each is its own group of
     /// rows, named by its file name.

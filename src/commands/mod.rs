@@ -8,7 +8,9 @@ pub mod completions;
 pub mod demo;
 pub mod observe;
 pub mod output;
+pub mod quick;
 pub mod run;
+pub mod scenario;
 pub mod stdout;
 pub mod watch;
 
@@ -50,6 +52,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::watch(args.into()),
         Command::Completions(args) => completions::completions(args.shell),
         Command::Man => completions::man(),
+        Command::Scenario(args) => scenario::scenario(args),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct RunConfig {
     pub options: RunOptions,
     /// Output options.
     pub output: OutputConfig,
+    /// Quick mode: the flags that describe one scenario instead of files.
+    pub quick: super::quick::QuickRequest,
 }
 
 impl From<&MeasureArgs> for PatternOverride {
@@ -47,7 +49,9 @@ impl From<&MeasureArgs> for PatternOverride {
 
 impl From<RunArgs> for RunConfig {
     fn from(args: RunArgs) -> Self {
+        let quick = super::quick::QuickRequest::from_args(&args.quick, &args.measure);
         RunConfig {
+            quick,
             paths: args.scenarios,
             repeat: args.repeat,
             expect: args.expect,
@@ -84,13 +88,38 @@ impl From<CaptureArg> for CaptureMode {
     }
 }
 
-/// Runs scenario files.
+/// Runs scenario files (or, with quick-mode flags, the scenario they describe).
 pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
+    if config.quick.any() {
+        use super::quick::QuickOutcome;
+        return match super::quick::scenario(&config.quick, &config.paths, &config.expect)? {
+            QuickOutcome::Print(text) => super::print(&text).map(|()| ExitCode::Success),
+            QuickOutcome::Run(loaded) => {
+                run_loaded(&[*loaded], &[], &PatternOverride::default(), &config)
+            }
+        };
+    }
+    if config.paths.is_empty() {
+        return Err(crate::model::InputError::new(
+            "nothing to run: give scenario files (`kalab run FILE.toml...`), or describe one scenario with flags (`kalab run --serve -c 10 -n 100`, `kalab run --url http://HOST:PORT/`)",
+        )
+        .into());
+    }
+    let loaded = scenario::load_all(&config.paths)?;
+    run_loaded(&loaded, &config.expect, &config.pattern, &config)
+}
+
+/// Runs loaded scenarios: every variant `--repeat` times, reported and checked.
+pub fn run_loaded(
+    loaded: &[LoadedScenario],
+    expect: &[String],
+    pattern: &PatternOverride,
+    config: &RunConfig,
+) -> anyhow::Result<ExitCode> {
     config.output.validate(&[])?;
     super::stdout::check_options(&config.options)?;
-    let loaded = scenario::load_all(&config.paths)?;
-    let expectations = Expectations::parse(&loaded, &config.expect)?;
-    let plans = plans(&loaded, config.repeat, &config.pattern)?;
+    let expectations = Expectations::parse(loaded, expect)?;
+    let plans = plans(loaded, config.repeat, pattern)?;
     let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;
     let code = finish(&runs, &config.output, interrupted)?;
     let results = expectations.evaluate(&runs);

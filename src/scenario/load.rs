@@ -56,7 +56,7 @@ impl fmt::Display for ScenarioError {
         }
         write!(
             f,
-            "{}. Fix the file and run again (the scenario format is described in README.md).",
+            "{}. Fix the file and run again (every table and key: `kalab scenario --help`).",
             self.message.trim_end_matches('.')
         )
     }

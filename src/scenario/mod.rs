@@ -4,8 +4,11 @@ pub mod bounds;
 pub mod builtin;
 pub mod load;
 pub mod model;
+pub mod quick;
 pub mod rate;
+pub mod reference;
 pub mod sweep;
+pub mod write;
 
 pub use load::{collect_files, load_all, load_file, parse_str, LoadedScenario, ScenarioError};
 pub use model::{
