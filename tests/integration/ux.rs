@@ -181,7 +181,7 @@ fn check_compares_no_two_scenario_files() {
             },
             None => text
                 .split_once(" than ")
-                .or_else(|| text.split_once(" as "))
+                .or_else(|| text.split_once(" opened as many connections as "))
                 .unwrap_or_else(|| panic!("{sentence}")),
         };
         let (left, right) = (left.trim_end_matches(','), right.trim_end_matches(','));
