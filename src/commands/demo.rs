@@ -66,11 +66,10 @@ pub fn demo(mut config: DemoConfig) -> anyhow::Result<ExitCode> {
             width,
         ))?;
     }
-    let (runs, interrupted) = execute_all(
-        &plans(&loaded, 1, &config.pattern)?,
-        &config.options,
-        &config.output,
-    )?;
+    let plans = plans(&loaded, 1, &config.pattern)?;
+    let baseline = config.output.baseline_variant.as_deref();
+    super::baseline_variant::check(baseline, &super::baseline_variant::of_plans(&plans))?;
+    let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;
     if explain_too && !interrupted {
         super::print(&reflow(&explain(&runs), width))?;
         super::print("\nSide by side:\n\n")?;

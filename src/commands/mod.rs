@@ -2,6 +2,7 @@
 //! line onto them.
 
 pub mod analyze;
+pub(crate) mod baseline_variant;
 pub mod check;
 pub mod compare;
 pub mod completions;

@@ -65,6 +65,10 @@ pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
     // Bad expressions are bad usage: refuse them before the program runs.
     let expectations = Expectations::parse(&[], &config.expect)?;
     config.output.validate(&[])?;
+    super::baseline_variant::refuse_for_one_run(
+        config.output.baseline_variant.as_deref(),
+        "observe",
+    )?;
     super::stdout::check_options(&config.spec.options)?;
     super::stdout::check_serve(&config.spec)?;
     let runtime = super::runtime()?;

@@ -90,6 +90,8 @@ pub fn run(config: RunConfig) -> anyhow::Result<ExitCode> {
     let loaded = scenario::load_all(&config.paths)?;
     let expectations = Expectations::parse(&loaded, &config.expect)?;
     let plans = plans(&loaded, config.repeat, &config.pattern)?;
+    let baseline = config.output.baseline_variant.as_deref();
+    super::baseline_variant::check(baseline, &super::baseline_variant::of_plans(&plans))?;
     let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;
     let code = finish(&runs, &config.output, interrupted)?;
     let results = expectations.evaluate(&runs);

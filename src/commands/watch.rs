@@ -53,6 +53,10 @@ pub fn watch(config: WatchConfig) -> anyhow::Result<ExitCode> {
     // Bad expressions are bad usage: refuse them before watching.
     let expectations = Expectations::parse(&[], &config.expect)?;
     config.output.validate(&[])?;
+    super::baseline_variant::refuse_for_one_run(
+        config.output.baseline_variant.as_deref(),
+        "watch",
+    )?;
     super::stdout::check_options(&config.spec.options)?;
     let runtime = super::runtime()?;
     let outcome = runtime.block_on(async {

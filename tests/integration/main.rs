@@ -23,6 +23,7 @@ mod mutation;
 mod observe;
 mod proxy_recipe;
 mod reports;
+mod rough_edges;
 mod runs;
 mod schema;
 mod session;
