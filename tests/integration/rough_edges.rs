@@ -90,3 +90,34 @@ fn a_wrong_operator_is_named_not_taken_for_part_of_the_metric() {
         .stderr(predicate::str::contains("did you mean `<=`"))
         .stderr(predicate::str::contains("unknown metric").not());
 }
+
+#[test]
+fn a_program_given_to_observe_without_dashes_gets_the_command_line_with_them() {
+    kalab()
+        .args([
+            "observe",
+            "--port",
+            "8080",
+            "curl",
+            "-s",
+            "http://127.0.0.1:8080/",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unexpected argument 'curl'"))
+        .stderr(predicate::str::contains(
+            "`kalab observe --port 8080 -- curl -s http://127.0.0.1:8080/`",
+        ));
+}
+
+#[test]
+fn observe_without_a_port_mentions_serve() {
+    kalab()
+        .args(["observe", "--", "curl", "-s", "http://127.0.0.1:8080/"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--port <N>"))
+        .stderr(predicate::str::contains(
+            "--serve to start kalab's embedded server",
+        ));
+}
