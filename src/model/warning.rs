@@ -112,6 +112,21 @@ pub enum Warning {
         /// The message.
         message: String,
     },
+    /// Not a problem: how to read the numbers (which source counted the requests, connections
+    /// that were open before the run). Printed as a `note:`, where the other kinds are
+    /// `warning:`s.
+    Info {
+        /// The message.
+        message: String,
+    },
+}
+
+impl Warning {
+    /// Whether this is a note on how to read the report rather than a warning about its
+    /// numbers.
+    pub fn is_note(&self) -> bool {
+        matches!(self, Warning::Info { .. })
+    }
 }
 
 impl fmt::Display for Warning {
@@ -230,7 +245,7 @@ impl fmt::Display for Warning {
                 f,
                 "{count} connection(s) closed simultaneously (capture source): both sides sent their FIN before the other's arrived, so both sides hold TIME_WAIT for each of them"
             ),
-            Warning::Note { message } => f.write_str(message),
+            Warning::Note { message } | Warning::Info { message } => f.write_str(message),
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Grid {
     pub notes: Vec<String>,
     /// Files the runs wrote (saved captures), one line each.
     pub files: Vec<String>,
+    /// Notes on how to read the numbers (nothing wrong), one line each.
+    pub info: Vec<String>,
 }
 
 /// The default terminal table's columns: fewer, shorter, with their sources in a legend.
@@ -103,8 +105,9 @@ pub fn build_with(runs: &[RunReport], baseline: Option<&str>, explicit: &[Compar
             .map(|v| v.first().endpoint.clone())
             .collect(),
         sentences: sentences::comparisons(&variants, baselines),
-        notes: notes(&variants),
+        notes: notes(&variants, false),
         files: saved_files(runs),
+        info: notes(&variants, true),
     };
     if tls::any(runs) {
         grid.headers.push(tls::COLUMN_HEADER.to_string());
@@ -401,10 +404,11 @@ fn row(
 }
 
 /// Unstable counts between repetitions, and every run's warnings, one line each.
-fn notes(variants: &[VariantSummary<'_>]) -> Vec<String> {
+/// With `info`: the notes on how to read the numbers instead of the warnings.
+fn notes(variants: &[VariantSummary<'_>], info: bool) -> Vec<String> {
     let mut notes = Vec::new();
     for variant in variants {
-        if let Some(counts) = variant.unstable_connection_counts() {
+        if let Some(counts) = variant.unstable_connection_counts().filter(|_| !info) {
             let counts: Vec<String> = counts.iter().map(u64::to_string).collect();
             notes.push(format!(
                 "{}: connections opened changed between repetitions ({}): the behaviour is not deterministic here",
@@ -418,7 +422,7 @@ fn notes(variants: &[VariantSummary<'_>]) -> Vec<String> {
             } else {
                 String::new()
             };
-            for warning in &run.warnings {
+            for warning in run.warnings.iter().filter(|w| w.is_note() == info) {
                 // Missing capture permission is said once, on stderr, with the remedy.
                 if matches!(
                     warning,
