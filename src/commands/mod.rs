@@ -7,6 +7,7 @@ pub mod check;
 pub mod compare;
 pub mod completions;
 pub mod demo;
+pub(crate) mod no_traffic;
 pub mod observe;
 pub mod output;
 pub mod run;

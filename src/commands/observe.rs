@@ -78,7 +78,12 @@ pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
         spec.options.stop = Some(session::signals::StopFlag::listen()?);
         session::observe(&spec, &Instruments::live()).await
     })?;
-    let runs = vec![observation.report];
+    let mut report = observation.report;
+    if let Some(port) = report.observed().map(|o| o.port) {
+        let embedded = config.spec.serve.is_some();
+        super::no_traffic::add_hint(&mut report, port, config.spec.host, embedded);
+    }
+    let runs = vec![report];
     if let Some(observed) = runs[0].observed() {
         crate::model::verbosity::note(&format!(
             "`{}` {} after {:.0} ms",

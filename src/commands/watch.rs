@@ -65,7 +65,9 @@ pub fn watch(config: WatchConfig) -> anyhow::Result<ExitCode> {
         spec.options.stop = Some(session::signals::StopFlag::listen()?);
         session::watch(&spec, &Instruments::live()).await
     })?;
-    let runs = vec![outcome.report];
+    let mut report = outcome.report;
+    super::no_traffic::add_hint(&mut report, config.spec.port, config.spec.host, false);
+    let runs = vec![report];
     config.output.write_final(&runs)?;
     if outcome.interrupted {
         eprintln!("kalab: interrupted; the watch so far is reported");

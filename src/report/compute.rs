@@ -173,6 +173,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         requests_sent: counted.sent,
         requests_ok: counted.ok,
         requests_failed,
+        requests_unmeasured: counted.source.is_none(),
         errors: counted.errors,
         connections_opened,
         connections_seen_lower_bound: sockets.as_ref().map(|s| s.distinct_connections),

@@ -160,14 +160,18 @@ fn headers(sources: &[Source], repeated: bool) -> Vec<String> {
     }
     headers.extend([
         "requests\nok / failed".to_string(),
-        format!(
-            "connections opened\n({})",
-            sources
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" / ")
-        ),
+        if sources.is_empty() {
+            "connections opened".to_string()
+        } else {
+            format!(
+                "connections opened\n({})",
+                sources
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            )
+        },
         "socket table saw\n(lower bound)".into(),
         "vs\nbaseline".into(),
         "reuse\nratio".into(),
@@ -228,9 +232,9 @@ fn compact(variants: &[VariantSummary<'_>], ratios: &[String], repeated: bool) -
             if repeated {
                 row.push(variant.runs.len().to_string());
             }
-            row.push(slash(
+            row.push(unmeasured_or(
                 variant,
-                &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED],
+                slash(variant, &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED]),
             ));
             row.push(match best(variant) {
                 Some(source) if Some(source) != main_source => format!(
@@ -317,6 +321,18 @@ fn joined(variant: &VariantSummary<'_>, figures: &[&Figure], decimals: usize) ->
     }
 }
 
+/// What a cell says of a figure no source measured: not measured is not zero.
+const UNMEASURED: &str = "unmeasured";
+
+/// `cell`, or "unmeasured" when no source counted the variant's requests.
+fn unmeasured_or(variant: &VariantSummary<'_>, cell: String) -> String {
+    if variant.runs.iter().all(|r| r.requests_unmeasured) {
+        UNMEASURED.to_string()
+    } else {
+        cell
+    }
+}
+
 /// One variant's row.
 fn row(
     variant: &VariantSummary<'_>,
@@ -329,18 +345,23 @@ fn row(
     if repeated {
         row.push(variant.runs.len().to_string());
     }
-    row.push(joined(
+    row.push(unmeasured_or(
         variant,
-        &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED],
-        0,
+        joined(
+            variant,
+            &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED],
+            0,
+        ),
     ));
-    row.push(
+    row.push(if sources.is_empty() {
+        UNMEASURED.to_string()
+    } else {
         sources
             .iter()
             .map(|&s| cell(&variant.values(opened, Some(s)), 0))
             .collect::<Vec<_>>()
-            .join(" / "),
-    );
+            .join(" / ")
+    });
     let seen = cell(
         &variant.values(&figures::CONNECTIONS_SEEN_LOWER_BOUND, None),
         0,

@@ -121,3 +121,149 @@ fn observe_without_a_port_mentions_serve() {
             "--serve to start kalab's embedded server",
         ));
 }
+
+/// The JSON report a command printed with `--export-json -`.
+fn json_report(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "not JSON ({err}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn warnings_of(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["runs"][0]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_port_with_no_traffic_gets_a_hint_naming_the_flags_and_the_busy_ports() {
+    // A real listener with one connection: the port the user probably meant.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = listener.local_addr().unwrap().port();
+    let _client = std::net::TcpStream::connect(("127.0.0.1", busy)).unwrap();
+    let (_server_side, _) = listener.accept().unwrap();
+    let quiet = crate::helpers::free_port();
+    let output = kalab()
+        .args(["watch", "--port", &quiet.to_string(), "--duration", "300ms"])
+        .args(["--settle-ms", "0", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report = json_report(&output);
+    let hint = warnings_of(&report)
+        .into_iter()
+        .find(|w| w["kind"] == "no-traffic")
+        .unwrap_or_else(|| panic!("no no-traffic warning: {report:#}"));
+    assert_eq!(hint["port"], quiet);
+    let listed = hint["listening"].as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|p| p["port"] == busy && p["connections"].as_u64() >= Some(1)),
+        "{hint:#}"
+    );
+    kalab()
+        .args(["watch", "--port", &quiet.to_string(), "--duration", "200ms"])
+        .args(["--settle-ms", "0"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing was seen on port"))
+        .stdout(predicate::str::contains("check --port"));
+}
+
+#[test]
+fn a_port_with_traffic_gets_no_such_hint() {
+    let Some(curl) = crate::helpers::peer("curl") else {
+        return;
+    };
+    let output = kalab()
+        .args([
+            "observe",
+            "--serve",
+            "--settle-ms",
+            "50",
+            "--format",
+            "json",
+            "--",
+        ])
+        .arg(curl)
+        .args(["-s", "-o", "/dev/null", "http://127.0.0.1:{port}/"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report = json_report(&output);
+    assert!(
+        warnings_of(&report)
+            .iter()
+            .all(|w| w["kind"] != "no-traffic"),
+        "{report:#}"
+    );
+    // Which source counted the requests is a note, not a warning.
+    assert!(
+        warnings_of(&report).iter().any(|w| w["kind"] == "info"
+            && w["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("requests counted by")),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn without_a_request_source_requests_are_unmeasured_not_zero() {
+    let output = kalab()
+        .args([
+            "observe",
+            "--port",
+            &crate::helpers::free_port().to_string(),
+        ])
+        .args([
+            "--capture",
+            "off",
+            "--settle-ms",
+            "0",
+            "--format",
+            "json",
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report = json_report(&output);
+    assert_eq!(report["runs"][0]["requests_unmeasured"], true, "{report:#}");
+    kalab()
+        .args([
+            "observe",
+            "--port",
+            &crate::helpers::free_port().to_string(),
+        ])
+        .args(["--capture", "off", "--settle-ms", "0", "--", "true"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"requests ok / failed\s+┆\s+unmeasured").unwrap());
+    // An expectation on an unmeasured figure is not a pass.
+    kalab()
+        .args([
+            "observe",
+            "--port",
+            &crate::helpers::free_port().to_string(),
+        ])
+        .args([
+            "--capture",
+            "off",
+            "--settle-ms",
+            "0",
+            "--expect",
+            "requests_failed == 0",
+        ])
+        .args(["--", "true"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("not measured"));
+}
