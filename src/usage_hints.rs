@@ -9,6 +9,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser as _;
 
 use crate::cli::Cli;
+use crate::session::drivers::command::display_command;
 
 /// Parses the process's arguments; on a usage error, prints it (with kalab's hints) and exits
 /// with clap's status (2; 0 for `--help` and `--version`).
@@ -69,13 +70,18 @@ fn program_without_dashes(
         .skip(observe_at + 1)
         .find(|(_, a)| *a == unexpected.as_str())
         .map(|(i, _)| i)?;
-    let mut fixed: Vec<String> = vec!["kalab".to_string()];
-    fixed.extend(args[1..at].iter().map(|a| quoted(&a.to_string_lossy())));
-    fixed.push("--".to_string());
-    fixed.extend(args[at..].iter().map(|a| quoted(&a.to_string_lossy())));
+    let words = |args: &[OsString]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    };
+    let fixed = format!(
+        "kalab {} -- {}",
+        display_command(&words(&args[1..at])),
+        display_command(&words(&args[at..]))
+    );
     Some(format!(
-        "the program to observe and its arguments go after `--`: `{}`",
-        fixed.join(" ")
+        "the program to observe and its arguments go after `--`: `{fixed}`"
     ))
 }
 
@@ -85,19 +91,6 @@ fn missing(err: &clap::Error, flag: &str) -> bool {
         Some(ContextValue::Strings(names)) => names.iter().any(|n| n.starts_with(flag)),
         Some(ContextValue::String(name)) => name.starts_with(flag),
         _ => false,
-    }
-}
-
-/// `text` as a POSIX shell word: as is when it is plain, else in single quotes.
-fn quoted(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,{}".contains(c));
-    if plain {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 
@@ -150,15 +143,5 @@ mod tests {
             .render()
             .to_string();
         assert_eq!(plain, hinted);
-    }
-
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(
-            quoted("http://127.0.0.1:{port}/"),
-            "http://127.0.0.1:{port}/"
-        );
-        assert_eq!(quoted("it's"), r"'it'\''s'");
-        assert_eq!(quoted(""), "''");
     }
 }

@@ -267,3 +267,46 @@ fn without_a_request_source_requests_are_unmeasured_not_zero() {
         .code(3)
         .stderr(predicate::str::contains("not measured"));
 }
+
+#[test]
+fn the_setcap_remedy_names_the_binary_run_as_dot_slash_kalab() {
+    let Some(capsh) = crate::helpers::peer("capsh") else {
+        return;
+    };
+    // A hard link of the binary in a directory with a space: run as `./kalab`, where
+    // `$(command -v kalab)` would be empty, and the path must stay one shell word.
+    let base = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = base.path().join("my tools");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::hard_link(env!("CARGO_BIN_EXE_kalab"), dir.join("kalab")).unwrap();
+    let output = std::process::Command::new(capsh)
+        .args([
+            "--drop=cap_net_raw,cap_net_admin",
+            "--",
+            "-c",
+            "exec ./kalab \"$@\"",
+            "sh",
+        ])
+        .args([
+            "observe",
+            "--port",
+            "9",
+            "--capture",
+            "required",
+            "--",
+            "true",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let real = std::fs::canonicalize(dir.join("kalab")).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "sudo setcap cap_net_raw,cap_net_admin=eip '{}'",
+            real.display()
+        )),
+        "{stderr}"
+    );
+}
