@@ -310,3 +310,50 @@ fn the_setcap_remedy_names_the_binary_run_as_dot_slash_kalab() {
         "{stderr}"
     );
 }
+
+/// A server on loopback that reads each request head and then, instead of a response, writes
+/// `reply` (maybe nothing) and closes: every request fails after its connection was made.
+fn closing_server(reply: &'static [u8], connections: usize) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(reply);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_request_that_fails_after_connecting_names_its_connection() {
+    for reply in [&b""[..], b"HTTP/1.1 200 OK\r\nContent-Le"] {
+        // Room for kalab's reachability probe before the run, and a retry.
+        let port = closing_server(reply, 10);
+        let report = crate::helpers::run_scenario(&format!(
+            "name = \"closing\"\n[server]\nurl = \"http://127.0.0.1:{port}/\"\n[pattern]\nkind = \"sequential\"\nrequests_per_worker = 3\n"
+        ));
+        assert_eq!(report.requests_failed, 3, "{:?}", report.errors);
+        let dialled: Vec<_> = report.dials.iter().filter_map(|d| d.local).collect();
+        assert!(dialled.len() >= 3, "{:?}", report.dials);
+        for request in &report.requests {
+            assert!(request.error.is_some(), "{request:?}");
+            let local = request.local.unwrap_or_else(|| {
+                panic!("a failed request without its local address: {request:?}")
+            });
+            assert!(dialled.contains(&local), "{local} not dialled: {dialled:?}");
+            // And so the report counts the failure against that connection.
+            assert!(request.connection.is_some(), "{request:?}");
+            assert_eq!(request.remote.map(|r| r.port()), Some(port), "{request:?}");
+        }
+    }
+}
