@@ -357,3 +357,20 @@ fn a_request_that_fails_after_connecting_names_its_connection() {
         }
     }
 }
+
+#[test]
+fn a_bad_duration_says_how_to_write_one() {
+    for command in [
+        &["watch", "--port", "9"][..],
+        &["run", "scenarios/h2c-multiplexing.toml"],
+    ] {
+        kalab()
+            .args(command)
+            .args(["--duration", "abc"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("a number is missing before `abc`"))
+            .stderr(predicate::str::contains("`30s`"))
+            .stderr(predicate::str::contains("expected number at").not());
+    }
+}
