@@ -374,3 +374,38 @@ fn a_bad_duration_says_how_to_write_one() {
             .stderr(predicate::str::contains("expected number at").not());
     }
 }
+
+#[test]
+fn the_demo_text_is_wrapped_and_says_what_it_quotes() {
+    let output = kalab().arg("demo").env_remove("COLUMNS").output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let explanation = &text[..text.find("Side by side:").expect("the table follows")];
+    // Piped, there is no terminal width: every point is hard-wrapped all the same.
+    for line in explanation.lines() {
+        assert!(line.chars().count() <= 120, "too long: {line}");
+    }
+    if let Some(at) = explanation.find("  5. Port exhaustion") {
+        let point = &explanation[at..];
+        let point = &point[..point.find("\n\n").unwrap_or(point.len())];
+        assert!(point.lines().count() > 1, "{point}");
+    }
+    // The figures quoted name their source, and the intro names every source they come from.
+    assert!(
+        !explanation.contains("counted by the client (dials) and the server (accepts)."),
+        "{explanation}"
+    );
+    assert!(
+        explanation.contains("the wire (the capture"),
+        "{explanation}"
+    );
+    // concurrent-idle2 is not claimed deterministic: the lockstep count and the drift are said.
+    assert!(
+        explanation.contains("10 + 9 x 8 = 82 connections, the most this pattern opens"),
+        "{explanation}"
+    );
+    assert!(
+        !explanation.contains("keep the counts deterministic"),
+        "{explanation}"
+    );
+}
