@@ -285,9 +285,11 @@ impl fmt::Display for Warning {
                     Some(host) => format!("{host} port {port}"),
                     None => format!("port {port}"),
                 };
-                let on = interface
-                    .as_ref()
-                    .map_or(String::new(), |i| format!(" (captured on {i})"));
+                let on = match interface {
+                    Some(interface) => format!(" (captured on {interface})"),
+                    None if !*embedded_server => " (by the socket table alone, which samples: a connection that opened and closed between two samples is missed)".to_string(),
+                    None => String::new(),
+                };
                 write!(
                     f,
                     "nothing was seen on {at}{on}: no connection, no attempt, none already open"

@@ -409,3 +409,31 @@ fn the_demo_text_is_wrapped_and_says_what_it_quotes() {
         "{explanation}"
     );
 }
+
+#[test]
+fn compare_refuses_a_baseline_variant_that_is_not_in_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sweep_file(&dir);
+    let json = dir.path().join("pool.json");
+    kalab()
+        .arg("run")
+        .arg(&path)
+        .args(["--capture", "off", "--export-json"])
+        .arg(&json)
+        .assert()
+        .success();
+    kalab()
+        .arg("compare")
+        .arg(&json)
+        .args(["--baseline-variant", "nope"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("`pool [max_idle_per_host=2]`"));
+    kalab()
+        .arg("compare")
+        .arg(&json)
+        .args(["--baseline-variant", "max_idle_per_host=2"])
+        .assert()
+        .success();
+}
