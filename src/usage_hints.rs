@@ -80,8 +80,17 @@ fn program_without_dashes(
         display_command(&words(&args[1..at])),
         display_command(&words(&args[at..]))
     );
+    let told_where = args[..at].iter().any(|a| {
+        let a = a.to_string_lossy();
+        a == "--serve" || a == "--port" || a.starts_with("--port=")
+    });
+    let and_where = if told_where {
+        ""
+    } else {
+        ", with --port N (the port its server listens on) or --serve (kalab's embedded server) before the `--`"
+    };
     Some(format!(
-        "the program to observe and its arguments go after `--`: `{fixed}`"
+        "the program to observe and its arguments go after `--`: `{fixed}`{and_where}"
     ))
 }
 
@@ -121,6 +130,19 @@ mod tests {
                     .contains("`kalab observe --port 8080 -- curl -s 'http://127.0.0.1:8080/a b'`"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_program_without_dashes_or_port_is_told_both() {
+        let text = error_for(&["kalab", "observe", "curl", "http://127.0.0.1:8080/"]);
+        assert!(
+            text.contains("`kalab observe -- curl http://127.0.0.1:8080/`, with --port N")
+                && text.contains("--serve"),
+            "{text}"
+        );
+        let text = error_for(&["kalab", "observe", "--serve", "curl", "x"]);
+        assert!(text.contains("`kalab observe --serve -- curl x`"), "{text}");
+        assert!(!text.contains("with --port N"), "{text}");
     }
 
     #[test]
