@@ -25,7 +25,7 @@ pub struct Grid {
     pub breakdown: Vec<Option<String>>,
     /// "X opened 10.0x fewer connections than Y" sentences.
     pub sentences: Vec<String>,
-    /// Warnings and notes, one line each.
+    /// Warnings (and unstable counts), one line each.
     pub notes: Vec<String>,
     /// Files the runs wrote (saved captures), one line each.
     pub files: Vec<String>,
