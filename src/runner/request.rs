@@ -67,7 +67,8 @@ pub(super) async fn one_request(
         reused: None,
         remote: None,
     };
-    match client.get(url).send().await {
+    let dialled = super::client::RequestDial::default();
+    match dialled.run(client.get(url).send()).await {
         Ok(response) => {
             outcome.status = Some(response.status().as_u16());
             let info = response.extensions().get::<HttpInfo>();
@@ -95,6 +96,11 @@ pub(super) async fn one_request(
             if let Some(info) = connection_of(&err) {
                 outcome.local = Some(info.local_addr());
                 outcome.remote = Some(info.remote_addr());
+            } else if let Some((local, remote)) = dialled.addresses() {
+                // No connection in the error (a timeout of reqwest's own), but the request
+                // dialled its connection itself.
+                outcome.local = Some(local);
+                outcome.remote = Some(remote);
             }
         }
     }

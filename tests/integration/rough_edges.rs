@@ -437,3 +437,50 @@ fn compare_refuses_a_baseline_variant_that_is_not_in_its_inputs() {
         .assert()
         .success();
 }
+
+/// A server on loopback that reads each request and never answers; it lets a connection go
+/// when the client closes it.
+fn silent_server(connections: usize) -> u16 {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+                let mut buf = [0u8; 1024];
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_request_that_times_out_on_its_own_connection_names_it() {
+    let port = silent_server(10);
+    let report = crate::helpers::run_scenario(&format!(
+        "name = \"silent\"\n[server]\nurl = \"http://127.0.0.1:{port}/\"\n[client]\nrequest_timeout_ms = 300\n[pattern]\nkind = \"sequential\"\nrequests_per_worker = 2\n"
+    ));
+    assert_eq!(report.requests_failed, 2, "{:?}", report.errors);
+    assert_eq!(
+        report.errors.get("timeout"),
+        Some(&2),
+        "{:?}",
+        report.errors
+    );
+    let dialled: Vec<_> = report.dials.iter().filter_map(|d| d.local).collect();
+    let mut locals = Vec::new();
+    for request in &report.requests {
+        let local = request.local.unwrap_or_else(|| {
+            panic!("a timed-out request without its local address: {request:?}")
+        });
+        assert!(dialled.contains(&local), "{local} not dialled: {dialled:?}");
+        assert!(request.connection.is_some(), "{request:?}");
+        locals.push(local);
+    }
+    // Each timed-out request's connection is its own: a timeout ends the connection.
+    locals.dedup();
+    assert_eq!(locals.len(), 2, "{locals:?}");
+}
