@@ -397,12 +397,13 @@ fn counts(kind: MessageKind, head: &[u8]) -> bool {
 
 /// Index just past the blank line that ends a message head.
 fn find_head_end(bytes: &[u8]) -> Option<usize> {
-    // The first "\r\n\r\n" is the one whose final '\n' comes first.
-    // Heads are short: a plain scan beats memchr's call overhead here.
-    (3..bytes.len())
-        .find(|&i| bytes[i] == b'\n' && bytes[i - 3..i] == *b"\r\n\r")
-        .map(|i| i + 1)
+    // The first "\r\n\r\n" (no two occurrences can overlap so that a later one ends first).
+    HEAD_END.find(bytes).map(|i| i + 4)
 }
+
+/// The blank line ending a head, searched with memchr's vectorised substring search.
+static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
 
 fn status_code(head: &[u8]) -> Option<u16> {
     let code = head.get(9..12)?;
@@ -434,29 +435,36 @@ fn framing_after_head(kind: MessageKind, head: &[u8]) -> State {
     }
     let mut content_length = None;
     let mut chunked = false;
-    // Header lines: everything after the first '\n', split at '\n'.
-    let newline = |bytes: &[u8]| bytes.iter().position(|&b| b == b'\n');
-    let mut rest = match newline(head) {
-        Some(i) => &head[i + 1..],
-        None => &[][..],
-    };
-    loop {
-        let (line, next) = match newline(rest) {
-            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-            None => (rest, None),
+    // Header lines: everything after the first '\n', split at '\n'. Only two names matter, so a
+    // line is looked at only when its first byte and length could make one of them.
+    let mut line_start = None;
+    for newline in memchr::memchr_iter(b'\n', head).chain(std::iter::once(head.len())) {
+        let Some(start) = line_start.replace(newline + 1) else {
+            continue; // the start line
+        };
+        let Some(line) = head.get(start..newline) else {
+            continue;
         };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(colon) = line.iter().position(|&b| b == b':') {
-            let name = &line[..colon];
-            if name.eq_ignore_ascii_case(b"content-length") {
-                content_length = parse_length(line[colon + 1..].trim_ascii());
-            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                chunked = true;
-            }
+        const CONTENT_LENGTH: &[u8] = b"content-length";
+        const TRANSFER_ENCODING: &[u8] = b"transfer-encoding";
+        let name_len = match line.first().map(u8::to_ascii_lowercase) {
+            Some(b'c') => CONTENT_LENGTH.len(),
+            Some(b't') => TRANSFER_ENCODING.len(),
+            _ => continue,
+        };
+        if line.len() <= name_len {
+            continue;
         }
-        match next {
-            Some(next) => rest = next,
-            None => break,
+        let (name, after) = line.split_at(name_len);
+        // The name ends at the first ':' (`Content-Length : 5` is no Content-Length).
+        let Some(value) = after.strip_prefix(b":") else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case(CONTENT_LENGTH) {
+            content_length = parse_length(value.trim_ascii());
+        } else if name.eq_ignore_ascii_case(TRANSFER_ENCODING) {
+            chunked = true;
         }
     }
     match (chunked, content_length) {

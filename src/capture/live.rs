@@ -1,9 +1,13 @@
-//! Live capture on a named thread: libpcap in immediate mode with a small snaplen and a large
-//! buffer, a BPF filter on the server, an optional pcap savefile, and a clean stop.
+//! Live capture on a named thread: libpcap in buffered (non-immediate) mode with a small snaplen
+//! and a large buffer, a BPF filter on the server, an optional pcap savefile, and a clean stop.
 //!
-//! Stopping uses `pcap_breakloop` from the caller's thread because an idle `lo` never returns
-//! the read timeout; after the break the handle is switched to non-blocking mode and drained, so
-//! packets already in the kernel buffer (the closing FINs) are not lost. The capture thread
+//! Buffered mode lets the kernel hand packets over a block at a time (TPACKET_V3): one wake-up
+//! per block or per [`READ_TIMEOUT_MS`], not one per packet, which is what keeps the capture's
+//! cost off the experiment it watches. The price is at the stop: a block the kernel is still
+//! filling is handed over only when its timer retires it, so the stop keeps reading until one
+//! whole read timeout has passed empty after the block timer ran out, then drains what is left
+//! without blocking. Should the read timeout never fire (it did not on some kernels in immediate
+//! mode), the stop falls back to `pcap_breakloop` from the caller's thread. The capture thread
 //! decodes and assembles as it reads, so memory grows with connections, not packets.
 
 use std::net::SocketAddr;
@@ -30,8 +34,12 @@ pub const SNAPLEN_BYTES: i32 = 512;
 pub const SAVED_SNAPLEN_BYTES: i32 = 65535;
 /// Kernel capture buffer; with [`SNAPLEN_BYTES`] it holds tens of thousands of packets.
 pub const BUFFER_BYTES: i32 = 16 << 20;
-/// Read timeout; only matters under load (an idle `lo` does not time out, see module docs).
-pub const READ_TIMEOUT_MS: i32 = 100;
+/// Read timeout, and the kernel's block timer in buffered mode: packets reach the capture
+/// thread at most this long after they were captured.
+pub const READ_TIMEOUT_MS: i32 = 50;
+/// How long after the stop is asked for the capture thread is left to finish on its own (the
+/// block timer, then one empty read timeout) before `pcap_breakloop` is used.
+const STOP_GRACE_MS: u64 = 5 * READ_TIMEOUT_MS as u64;
 /// How long [`LiveCapture::stop`] waits for the capture thread before giving up on it.
 pub const STOP_TIMEOUT_MS: u64 = 5_000;
 /// The remedy printed wherever capturing is not permitted: the `setcap` command for the
@@ -281,16 +289,26 @@ impl PacketSource for LiveSource {
         let Some(mut capture) = self.capture.take() else {
             return Ok(());
         };
+        // When the stop was first seen: from then on, a read timeout that began after the block
+        // timer ran out (one timeout later) proves every block holding earlier packets was read.
+        let mut stop_seen: Option<Instant> = None;
+        let drained_after = Duration::from_millis(2 * READ_TIMEOUT_MS as u64);
         loop {
+            if stop_seen.is_none() && self.stopping.load(Ordering::Acquire) {
+                stop_seen = Some(Instant::now());
+            }
             match capture.next_packet() {
                 Ok(packet) => {
                     if Self::deliver(&packet, self.link, &mut self.savefile, on_packet).is_break() {
                         break;
                     }
                 }
-                // Under load the timeout does fire: keep reading unless asked to stop.
-                Err(pcap::Error::TimeoutExpired) if !self.stopping.load(Ordering::Acquire) => {}
-                Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => break,
+                Err(pcap::Error::TimeoutExpired) => {
+                    if stop_seen.is_some_and(|at| at.elapsed() >= drained_after) {
+                        break;
+                    }
+                }
+                Err(pcap::Error::NoMorePackets) => break,
                 Err(e) => {
                     self.capture = Some(capture);
                     return Err(SourceError::Read(e.to_string()));
@@ -332,7 +350,7 @@ fn open_capture(
     };
     let mut capture = Capture::from_device(interface)
         .map_err(classify)?
-        .immediate_mode(true)
+        .immediate_mode(false)
         .snaplen(snaplen)
         .buffer_size(BUFFER_BYTES)
         .timeout(READ_TIMEOUT_MS)
@@ -362,7 +380,7 @@ fn open_savefile(capture: &Capture<Active>, path: &Path) -> Result<Savefile, Cap
 }
 
 impl LiveCapture {
-    /// Opens the device (immediate mode, [`SNAPLEN_BYTES`], [`BUFFER_BYTES`],
+    /// Opens the device (buffered mode, [`SNAPLEN_BYTES`], [`BUFFER_BYTES`],
     /// [`READ_TIMEOUT_MS`]), sets the filter, opens the savefile, starts the thread named
     /// `kalab-capture`, and returns once the device is capturing.
     pub fn start(spec: CaptureSpec) -> Result<LiveCapture, CaptureError> {
@@ -525,16 +543,22 @@ impl LiveCapture {
         outcome
     }
 
-    /// Breaks the capture loop until the thread ends; None if it did not within the timeout.
+    /// Asks the capture loop to stop and waits for the thread to end (breaking the loop after
+    /// [`STOP_GRACE_MS`]); None if it did not within [`STOP_TIMEOUT_MS`].
     fn halt(&mut self) -> Option<JoinHandle<ThreadResult>> {
         let thread = self.thread.take()?;
         self.stopping.store(true, Ordering::Release);
-        let deadline = Instant::now() + Duration::from_millis(STOP_TIMEOUT_MS);
+        let asked = Instant::now();
+        let grace = asked + Duration::from_millis(STOP_GRACE_MS);
+        let deadline = asked + Duration::from_millis(STOP_TIMEOUT_MS);
         while !thread.is_finished() {
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return None;
             }
-            self.breaker.breakloop();
+            if now >= grace {
+                self.breaker.breakloop();
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
         Some(thread)

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod analyze_threads;
 mod bounds;
 mod capture_files;
 mod capture_live;

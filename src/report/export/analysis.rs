@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use comfy_table::{presets, Table};
 
 use super::Format;
-use crate::capture::{analyze_file_with, Analysis, AnalyzeError, CaptureSummary};
+use crate::capture::{analyze_file_threads, Analysis, AnalyzeError, CaptureSummary};
 use crate::model::{ConnectionRecord, Side, TlsVersion};
 
 /// Connection rows shown by the table and Markdown formats.
@@ -406,11 +406,13 @@ fn write_connections(
 }
 
 /// The `kalab analyze FILE [--port N] [--format F]` command: analyses `path` and writes the
-/// summary and per-connection results to `out`. `port`: the server port, None guesses it.
+/// summary and per-connection results to `out`. `port`: the server port, None guesses it;
+/// `threads`: how many threads read the file (None: chosen by its size and the cores).
 /// For a damaged file the results up to the damage are written, then the error is returned.
 pub fn write_analysis(
     path: &Path,
     port: Option<u16>,
+    threads: Option<usize>,
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<Analysis> {
@@ -425,7 +427,7 @@ pub fn write_analysis(
     };
     // Errors before the first packet are reported without writing anything.
     let mut started = false;
-    let result = analyze_file_with(path, port, &mut |r| {
+    let result = analyze_file_threads(path, port, threads, &mut |r| {
         if !started {
             started = true;
             if let Err(e) = emitter.begin() {
@@ -463,7 +465,7 @@ mod tests {
             .join("tests/fixtures/capture")
             .join(file);
         let mut out = Vec::new();
-        write_analysis(&path, None, format, &mut out).unwrap();
+        write_analysis(&path, None, None, format, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
