@@ -209,10 +209,6 @@ pub struct AnalyzeArgs {
     /// connection).
     #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = format_parser())]
     pub format: Format,
-    /// Threads that read the file, each assembling its share of the connections (the output is
-    /// the same on any number); default: one per core up to 4, one for files under 16 MiB.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=4))]
-    pub threads: Option<u16>,
 }
 
 /// Options of `kalab run`.

@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::decode::{decode, LinkType};
 use super::file::{CaptureInput, FileFormat};
 use super::flows::{CaptureSummary, SummaryBuilder};
-use super::shards;
-use super::source::{PacketSource, SkipCounts, SourceError};
+use super::source::{Ingest, PacketSource, SkipCounts, SourceError};
 use crate::model::ConnectionRecord;
 
 /// Packets read at most when guessing the server port from SYNs.
@@ -216,7 +215,7 @@ pub fn analyze_file_with(
     on_connection: &mut dyn FnMut(ConnectionRecord),
 ) -> Result<Analysis, AnalyzeError> {
     let input = CaptureInput::open(path).map_err(|e| source_error(path, e))?;
-    analyze_input_with(&input, path, port, None, on_connection)
+    analyze_input_with(&input, path, port, on_connection)
 }
 
 /// Analyses a capture in memory, keeping every connection (`<memory>` in messages).
@@ -242,26 +241,11 @@ pub fn analyze_reader(
     analyze_input(&input, path, port)
 }
 
-/// [`analyze_file_with`] on `threads` threads (`None`: one per core for large files, see
-/// [`analyze_input_with`]); the connections come out in the same order on any number.
-pub fn analyze_file_threads(
-    path: &Path,
-    port: Option<u16>,
-    threads: Option<usize>,
-    on_connection: &mut dyn FnMut(ConnectionRecord),
-) -> Result<Analysis, AnalyzeError> {
-    let input = CaptureInput::open(path).map_err(|e| source_error(path, e))?;
-    analyze_input_with(&input, path, port, threads, on_connection)
-}
-
-/// [`analyze_file_with`] on an opened input (`path` names it in errors). `threads`: how many
-/// threads read it (`None`: one for inputs under 16 MiB and streams, else one per core up to
-/// four); each thread assembles its share of the connections.
+/// [`analyze_file_with`] on an opened input (`path` names it in errors).
 pub fn analyze_input_with(
     input: &CaptureInput,
     path: &Path,
     port: Option<u16>,
-    threads: Option<usize>,
     on_connection: &mut dyn FnMut(ConnectionRecord),
 ) -> Result<Analysis, AnalyzeError> {
     let (port, port_guessed, guess_warning) = match port {
@@ -277,23 +261,43 @@ pub fn analyze_input_with(
             (port, true, warning)
         }
     };
-    let source = input.source().map_err(|e| source_error(path, e))?;
+    let mut source = input.source().map_err(|e| source_error(path, e))?;
     let mut analysis = empty_analysis(path, source.format(), port, port_guessed);
     analysis.warnings.extend(guess_warning);
+    let mut ingest = Ingest::new(port);
     let mut summary = SummaryBuilder::new();
-    let threads = threads.unwrap_or_else(|| shards::auto_threads(input));
-    let pass = shards::read(input, source, port, threads, &mut |record| {
+    let mut last_link = None;
+    let mut link_types: Vec<LinkType> = Vec::new();
+    let mut emit = |record: ConnectionRecord, summary: &mut SummaryBuilder| {
         summary.add(&record);
         on_connection(record);
+    };
+    let result = source.for_each_packet(&mut |p| {
+        if p.link != last_link {
+            last_link = p.link;
+            if let Some(link) = p.link.filter(|l| !link_types.contains(l)) {
+                link_types.push(link);
+            }
+        }
+        ingest.packet(p);
+        if ingest.packets_captured % 4096 == 0 {
+            for record in ingest.assembler.take_finished() {
+                emit(record, &mut summary);
+            }
+        }
+        ControlFlow::Continue(())
     });
-    let (ingest, counts, result) = (pass.ingest, pass.counts, pass.result);
-    analysis.link_types = pass.link_types;
+    let counts = ingest.assembler.counts();
+    analysis.link_types = link_types;
     analysis.packets_read = ingest.packets_captured;
     analysis.skipped = ingest.skipped;
     analysis.packets_skipped = ingest.skipped.total();
     analysis.packets_other_port = counts.other_port;
     analysis.first_packet_at_us = ingest.first_packet_at_us;
     analysis.last_packet_at_us = ingest.last_packet_at_us;
+    for record in ingest.assembler.finish() {
+        emit(record, &mut summary);
+    }
     analysis.summary = summary.finish(&counts);
     if analysis.packets_skipped > 0 {
         analysis.warnings.push(format!(
@@ -336,7 +340,7 @@ fn analyze_input(
 ) -> Result<Analysis, AnalyzeError> {
     let mut connections = Vec::new();
     let sort = |c: &mut Vec<ConnectionRecord>| c.sort_by_key(|r| (r.started_at_us(), r.tuple));
-    match analyze_input_with(input, path, port, None, &mut |r| connections.push(r)) {
+    match analyze_input_with(input, path, port, &mut |r| connections.push(r)) {
         Ok(mut analysis) => {
             sort(&mut connections);
             analysis.connections = connections;

@@ -14,13 +14,12 @@ pub mod flows;
 pub mod http;
 pub mod live;
 pub mod route;
-pub(crate) mod shards;
 pub mod source;
 pub mod tls;
 
 pub use analyze::{
-    analyze_bytes, analyze_file, analyze_file_threads, analyze_file_with, analyze_input_with,
-    analyze_reader, Analysis, AnalyzeError,
+    analyze_bytes, analyze_file, analyze_file_with, analyze_input_with, analyze_reader, Analysis,
+    AnalyzeError,
 };
 pub use decode::{decode, LinkType, SkipReason, TcpFlags, TcpSegment};
 pub use file::{CaptureInput, FileFormat, FileSource};

@@ -14,13 +14,7 @@ use crate::report::export::analysis::write_analysis;
 pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let result = write_analysis(
-        &args.file,
-        args.port,
-        args.threads.map(usize::from),
-        args.format,
-        &mut out,
-    );
+    let result = write_analysis(&args.file, args.port, args.format, &mut out);
     match out.flush() {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::Success),
         other => other?,

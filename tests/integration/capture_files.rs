@@ -355,7 +355,7 @@ fn truncated_file_keeps_results_up_to_the_damage() {
 
     // run_analyze prints the partial results, then reports the error.
     let mut out = Vec::new();
-    let result = write_analysis(&path, Some(18931), None, Format::Json, &mut out);
+    let result = write_analysis(&path, Some(18931), Format::Json, &mut out);
     assert!(result.is_err());
     let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(json["connections"].as_array().unwrap().len(), 2);
@@ -442,7 +442,7 @@ fn output_formats() {
     let path = fixture("lo-en10mb.pcap");
     let render = |format| {
         let mut out = Vec::new();
-        write_analysis(&path, None, None, format, &mut out).unwrap();
+        write_analysis(&path, None, format, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     };
     let json = render(Format::Json);

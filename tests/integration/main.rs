@@ -4,7 +4,6 @@
 
 mod helpers;
 
-mod analyze_threads;
 mod bounds;
 mod capture_files;
 mod capture_live;

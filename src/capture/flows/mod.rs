@@ -245,17 +245,6 @@ pub struct PacketCounts {
     pub late: u64,
 }
 
-impl std::ops::AddAssign for PacketCounts {
-    fn add_assign(&mut self, other: PacketCounts) {
-        self.segments += other.segments;
-        self.fin_packets_from_client += other.fin_packets_from_client;
-        self.fin_packets_from_server += other.fin_packets_from_server;
-        self.rst_packets += other.rst_packets;
-        self.other_port += other.other_port;
-        self.late += other.late;
-    }
-}
-
 /// A running count of what a capture has seen so far (see [`FlowAssembler::tally`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LiveTally {
@@ -283,9 +272,6 @@ pub struct FlowAssembler {
     done: Vec<ConnectionRecord>,
     counts: PacketCounts,
     last_sweep_us: u64,
-    /// `(index, count)`: this assembler keeps only the connections of its shard (see
-    /// [`FlowAssembler::sharded`]).
-    shard: Option<(usize, usize)>,
 }
 
 impl FlowAssembler {
@@ -301,28 +287,7 @@ impl FlowAssembler {
             done: Vec::new(),
             counts: PacketCounts::default(),
             last_sweep_us: 0,
-            shard: None,
         }
-    }
-
-    /// An assembler that keeps only shard `index` of `count` (connections split by client
-    /// address, each connection wholly in one shard) while seeing every segment's time, so
-    /// every shard of one capture sweeps at the same instants. Segments of other ports are
-    /// counted by shard 0 alone: the shards' [`PacketCounts`] add up to one whole assembler's.
-    pub fn sharded(server_port: u16, index: usize, count: usize) -> Self {
-        FlowAssembler {
-            shard: (count > 1).then_some((index, count)),
-            ..FlowAssembler::new(server_port)
-        }
-    }
-
-    /// The shard a connection belongs to among `count`.
-    fn shard_of(tuple: &FourTuple, count: usize) -> usize {
-        let last_byte = match tuple.client.ip() {
-            std::net::IpAddr::V4(ip) => ip.octets()[3],
-            std::net::IpAddr::V6(ip) => ip.octets()[15],
-        };
-        (usize::from(tuple.client.port()) + usize::from(last_byte)) % count
     }
 
     /// The server port this assembler orients connections by.
@@ -347,20 +312,13 @@ impl FlowAssembler {
         } else if seg.src.port() == self.server_port {
             (Side::Server, FourTuple::new(seg.dst, seg.src))
         } else {
-            if self.shard.is_none_or(|(index, _)| index == 0) {
-                self.counts.other_port += 1;
-            }
+            self.counts.other_port += 1;
             return false;
         };
+        self.counts.segments += 1;
         if seg.ts_us >= self.last_sweep_us.saturating_add(LINGER_US) {
             self.sweep(seg.ts_us);
         }
-        if let Some((index, count)) = self.shard {
-            if Self::shard_of(&tuple, count) != index {
-                return true;
-            }
-        }
-        self.counts.segments += 1;
         let opening_syn = side == Side::Client && seg.flags.syn() && !seg.flags.ack();
         let Some(index) = self.locate_tuple(tuple, seg, opening_syn) else {
             self.counts.late += 1;
@@ -559,24 +517,16 @@ impl FlowAssembler {
 
     /// Ends assembly: every connection, finished ones first, then the rest sorted by start time.
     pub fn finish(mut self) -> Vec<ConnectionRecord> {
-        let (mut all, rest) = self.finish_parts();
-        all.extend(rest);
-        all
-    }
-
-    /// [`finish`](FlowAssembler::finish) in its two parts: the finished connections not yet
-    /// taken, in the order they were handed out, and the rest sorted by start time.
-    pub fn finish_parts(&mut self) -> (Vec<ConnectionRecord>, Vec<ConnectionRecord>) {
         let mut rest: Vec<ConnectionRecord> = self
             .slab
             .drain(..)
             .flatten()
             .map(Flow::into_record)
             .collect();
-        self.free.clear();
-        self.tables = Tables::default();
         rest.sort_by_key(|r| (r.started_at_us(), r.tuple));
-        (std::mem::take(&mut self.done), rest)
+        let mut all = std::mem::take(&mut self.done);
+        all.extend(rest);
+        all
     }
 }
 

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use comfy_table::{presets, Table};
 
 use super::Format;
-use crate::capture::{analyze_file_threads, Analysis, AnalyzeError, CaptureSummary};
+use crate::capture::{analyze_file_with, Analysis, AnalyzeError, CaptureSummary};
 use crate::model::{ConnectionRecord, Side, TlsVersion};
 
 /// Connection rows shown by the table and Markdown formats.
@@ -151,14 +151,13 @@ impl Emitter<'_> {
             Format::Json => {
                 let sep: &[u8] = if self.written == 0 { b"\n" } else { b",\n" };
                 self.pending.extend_from_slice(sep);
-                match serde_json::to_writer(&mut self.pending, &r) {
-                    Ok(()) if self.pending.len() >= JSON_FLUSH_BYTES => {
-                        let written = self.out.write_all(&self.pending);
-                        self.pending.clear();
-                        written
-                    }
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(e.into()),
+                super::record_json::write_record(&mut self.pending, &r);
+                if self.pending.len() >= JSON_FLUSH_BYTES {
+                    let written = self.out.write_all(&self.pending);
+                    self.pending.clear();
+                    written
+                } else {
+                    Ok(())
                 }
             }
             Format::Csv => writeln!(self.out, "{}", csv_row(&r)),
@@ -406,13 +405,11 @@ fn write_connections(
 }
 
 /// The `kalab analyze FILE [--port N] [--format F]` command: analyses `path` and writes the
-/// summary and per-connection results to `out`. `port`: the server port, None guesses it;
-/// `threads`: how many threads read the file (None: chosen by its size and the cores).
+/// summary and per-connection results to `out`. `port`: the server port, None guesses it.
 /// For a damaged file the results up to the damage are written, then the error is returned.
 pub fn write_analysis(
     path: &Path,
     port: Option<u16>,
-    threads: Option<usize>,
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<Analysis> {
@@ -427,7 +424,7 @@ pub fn write_analysis(
     };
     // Errors before the first packet are reported without writing anything.
     let mut started = false;
-    let result = analyze_file_threads(path, port, threads, &mut |r| {
+    let result = analyze_file_with(path, port, &mut |r| {
         if !started {
             started = true;
             if let Err(e) = emitter.begin() {
@@ -465,7 +462,7 @@ mod tests {
             .join("tests/fixtures/capture")
             .join(file);
         let mut out = Vec::new();
-        write_analysis(&path, None, None, format, &mut out).unwrap();
+        write_analysis(&path, None, format, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 

@@ -9,6 +9,7 @@ pub mod csv;
 pub mod file;
 pub mod json;
 pub mod markdown;
+pub(crate) mod record_json;
 pub mod table;
 
 use std::path::PathBuf;
