@@ -110,6 +110,11 @@ pub struct WatchArgs {
     /// Where and how results are written.
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Keep at most N items of each detail list (requests, dials, server connections,
+    /// captured connections) for the per-connection view and the exports; beyond N every
+    /// figure stays exact (folded as it arrives) and the report says the detail was capped.
+    #[arg(long, value_name = "N", default_value_t = crate::model::DETAIL_CAP)]
+    pub detail_cap: usize,
 }
 
 /// Options of `kalab observe`.
@@ -193,6 +198,11 @@ pub struct ObserveArgs {
     /// The program to run and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+    /// Keep at most N items of each detail list (requests, dials, server connections,
+    /// captured connections) for the per-connection view and the exports; beyond N every
+    /// figure stays exact (folded as it arrives) and the report says the detail was capped.
+    #[arg(long, value_name = "N", default_value_t = crate::model::DETAIL_CAP)]
+    pub detail_cap: usize,
 }
 
 /// Options of `kalab analyze`.
@@ -328,6 +338,11 @@ pub struct MeasureArgs {
     /// file `SSLKEYLOGFILE` names, if set.
     #[arg(long, value_name = "FILE")]
     pub tls_keylog: Option<PathBuf>,
+    /// Keep at most N items of each detail list (requests, dials, server connections,
+    /// captured connections) for the per-connection view and the exports; beyond N every
+    /// figure stays exact (folded as it arrives) and the report says the detail was capped.
+    #[arg(long, value_name = "N", default_value_t = crate::model::DETAIL_CAP)]
+    pub detail_cap: usize,
 }
 
 /// Values of `--capture`.

@@ -22,7 +22,7 @@ use pcap::{Active, Capture, Savefile};
 use serde::{Deserialize, Serialize};
 
 use super::decode::LinkType;
-use super::flows::{summarize, CaptureSummary, LiveTally};
+use super::flows::{summarize_with, CaptureSummary, LiveTally};
 use super::route;
 use super::source::{Ingest, PacketSource, RawPacket, SkipCounts, SourceError};
 use crate::model::ConnectionRecord;
@@ -78,6 +78,9 @@ pub struct CaptureSpec {
     /// Also write every captured packet to this pcap file (whole packets: see
     /// [`SAVED_SNAPLEN_BYTES`]).
     pub save_to: Option<PathBuf>,
+    /// Keep at most this many connection records as detail; fold the rest into exact
+    /// aggregates (`None`: keep all).
+    pub detail_cap: Option<usize>,
 }
 
 impl CaptureSpec {
@@ -87,6 +90,7 @@ impl CaptureSpec {
             server,
             interface: None,
             save_to: None,
+            detail_cap: None,
         }
     }
 
@@ -227,6 +231,10 @@ pub struct CaptureOutcome {
     pub saved_file: Option<PathBuf>,
     /// Problems worth a line in the report (kernel drops, read errors, a stuck thread).
     pub warnings: Vec<String>,
+    /// The connections beyond the detail cap, not in `connections` but folded into exact
+    /// aggregates (`summary` counts them too).
+    #[serde(skip)]
+    pub dropped: super::flows::DroppedConnections,
 }
 
 /// What the capture thread hands back.
@@ -417,12 +425,16 @@ impl LiveCapture {
             stopping: Arc::clone(&stopping),
         };
         let server_port = spec.server.port();
+        let detail_cap = spec.detail_cap;
         let tally = Arc::new(Mutex::new(LiveTally::default()));
         let published = Arc::clone(&tally);
         let thread = std::thread::Builder::new()
             .name("kalab-capture".into())
             .spawn(move || {
                 let mut ingest = Ingest::new(server_port);
+                if let Some(cap) = detail_cap {
+                    ingest.assembler.set_detail_cap(cap);
+                }
                 let mut warnings = Vec::new();
                 let mut last_tally = Instant::now();
                 if let Err(e) = source.for_each_packet(&mut |p| {
@@ -502,6 +514,7 @@ impl LiveCapture {
             skipped: SkipCounts::default(),
             saved_file: None,
             warnings: Vec::new(),
+            dropped: Default::default(),
         };
         let Some(thread) = self.halt() else {
             outcome.warnings.push(format!(
@@ -522,8 +535,8 @@ impl LiveCapture {
         outcome.packets_captured = result.ingest.packets_captured;
         outcome.skipped = result.ingest.skipped;
         outcome.packets_skipped = result.ingest.skipped.total();
-        outcome.connections = result.ingest.assembler.finish();
-        outcome.summary = summarize(&outcome.connections, &counts);
+        (outcome.connections, outcome.dropped) = result.ingest.assembler.finish_capped();
+        outcome.summary = summarize_with(&outcome.connections, &outcome.dropped, &counts);
         outcome.warnings = result.warnings;
         match result.kernel {
             Some(kernel) => {

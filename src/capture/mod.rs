@@ -26,6 +26,7 @@ pub use file::{CaptureInput, FileFormat, FileSource};
 pub use flows::{
     summarize, CaptureSummary, FlowAssembler, LiveTally, PacketCounts, SummaryBuilder,
 };
+pub use flows::{summarize_with, CaptureFold, DroppedConnections, ReconcileTally};
 pub use live::{
     permission_remedy, CaptureError, CaptureOutcome, CaptureSpec, KernelStats, LiveCapture,
 };

@@ -41,6 +41,7 @@ impl From<ObserveArgs> for ObserveConfig {
             interface: args.interface,
             settle: Duration::from_millis(args.settle_ms),
             sample_interval: Duration::from_millis(args.sample_ms),
+            detail_cap: args.detail_cap,
             ..RunOptions::default()
         };
         let output: OutputConfig = args.output.into();

@@ -69,6 +69,7 @@ impl From<MeasureArgs> for RunOptions {
             sample_interval: Duration::from_millis(args.sample_ms),
             live: None,
             stop: None,
+            detail_cap: args.detail_cap,
         }
     }
 }

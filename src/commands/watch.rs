@@ -31,6 +31,7 @@ impl From<WatchArgs> for WatchConfig {
             interface: args.interface,
             settle: Duration::from_millis(args.settle_ms),
             sample_interval: Duration::from_millis(args.sample_ms),
+            detail_cap: args.detail_cap,
             ..RunOptions::default()
         };
         WatchConfig {

@@ -11,6 +11,7 @@
 pub mod checked;
 pub mod clock;
 pub mod connection;
+pub mod detail;
 pub mod error;
 pub mod limits;
 pub mod observed;
@@ -25,6 +26,7 @@ pub mod wire;
 pub use checked::{CheckOutcome, CheckVerdict, CheckedExpectation};
 pub use clock::now_us;
 pub use connection::{Closes, EndState, FourTuple, Side};
+pub use detail::{Capped, DetailCapped, DETAIL_CAP};
 pub use error::{EnvironmentError, InputError};
 pub use observed::ObservedCommand;
 pub use records::{BodyFate, Dial, RequestError, RequestOutcome, ServerConnection};

@@ -3,17 +3,17 @@
 //! Pure in fact: it takes the raw observations of one run (the port sysctls among them, read by
 //! the session) and computes every figure, naming its source, and warns where sources disagree.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 
 use super::connections::connection_views;
 use super::model::{DrivenBy, PerSource, RunReport, Spread};
 use super::reconcile::reconcile;
-use crate::capture::CaptureOutcome;
+use crate::capture::{CaptureFold, CaptureOutcome};
+use crate::model::detail::{DialFold, Histogram, Merge, RequestFold, ServerFold};
 use crate::model::{
-    Closes, Dial, RequestOutcome, ResetCauses, ServerConnection, Side, Source,
-    TimeWaitReconciliation, Warning,
+    Closes, Dial, RequestOutcome, ServerConnection, Side, Source, TimeWaitReconciliation, Warning,
 };
 use crate::sockets::forecast::TIME_WAIT_SECS;
 use crate::sockets::{
@@ -64,6 +64,9 @@ pub struct RawRun {
     /// The target's server endpoints, in order (several hosts: one each); any other server
     /// address the sources saw is added after them in the breakdown.
     pub endpoints: Vec<std::net::SocketAddr>,
+    /// The client's and the server's items beyond the detail cap, folded (the capture's are in
+    /// its outcome): every figure counts them.
+    pub dropped: crate::model::detail::Dropped,
 }
 
 /// Computes every figure of a run.
@@ -87,16 +90,18 @@ pub fn compute(mut raw: RawRun) -> RunReport {
     let server_connections = raw.server_connections.take();
     let embedded = server_connections.is_some();
     let servers = server_connections.unwrap_or_default();
-    let counted = request_count(&raw, embedded.then_some(servers.as_slice()), &mut warnings);
+    let folds = Folds::of(&raw, embedded.then_some(servers.as_slice()));
+    let counted = request_count(&raw, &folds, &mut warnings);
     let requests_failed = counted.sent.saturating_sub(counted.ok);
 
     let sockets = available_sockets(raw.sockets.take(), &mut warnings);
     let sources = Sources {
-        dials: raw.dials.as_deref(),
-        requests: &raw.requests,
-        servers: embedded.then_some(servers.as_slice()),
+        dials: folds.dials.as_ref(),
+        requests: &folds.requests,
+        servers: folds.servers.as_ref(),
         sockets: sockets.as_ref(),
         capture: raw.capture.as_ref(),
+        wire: folds.capture.as_ref(),
     };
     let (connections_opened, connections_without_requests) =
         connection_counts(&sources, &mut warnings);
@@ -111,8 +116,14 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         .map(|(opened, _)| counted.ok as f64 / opened as f64);
     let (requests_per_connection, requests_per_connection_source) =
         requests_per_connection(&sources);
-    let latencies = sorted_latencies_ms(&raw.requests);
-    let closes = closes(sources.capture, sources.servers, &mut warnings);
+    let latency_ms = |p: f64| {
+        folds
+            .requests
+            .latency_us
+            .percentile(p)
+            .map(|us| us as f64 / 1000.0)
+    };
+    let closes = closes(sources.wire, sources.servers, &mut warnings);
     if closes.simultaneous > 0 {
         warnings.push(Warning::ClosedSimultaneously {
             count: closes.simultaneous,
@@ -133,11 +144,11 @@ pub fn compute(mut raw: RawRun) -> RunReport {
             message: format!("port exhaustion: {forecast}"),
         });
     }
-    let drive_ms = drive_ms(&raw, counted.sent);
+    let drive_ms = drive_ms(&raw, &folds.requests, counted.sent);
     let tls = super::tls::figures(
-        raw.dials.as_deref(),
-        embedded.then_some(servers.as_slice()),
-        raw.capture.as_ref(),
+        folds.dials.as_ref().map(|d| d.tls),
+        folds.servers.as_ref().map(|s| s.tls),
+        folds.capture.as_ref().map(|c| c.tls),
         counted.sent,
     );
     if let Some(tls) = &tls {
@@ -154,6 +165,16 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         raw.capture.as_ref(),
     );
     warnings.extend(super::tls::connection_disagreements(&connections));
+    let mut detail_capped = std::mem::take(&mut raw.dropped.capped);
+    if let Some(capture) = &raw.capture {
+        detail_capped.extend(crate::model::DetailCapped::of(
+            "capture_connections",
+            Source::Capture,
+            capture.dropped.kept,
+            capture.dropped.seen,
+        ));
+    }
+    warnings.extend(capped_warning(&detail_capped));
 
     RunReport {
         scenario: raw.name,
@@ -180,17 +201,14 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         connections_refused: raw.capture.as_ref().map(|c| c.summary.refused),
         connections_unanswered,
         listen_queue: raw.listen_queue,
-        reset_causes: raw
-            .capture
-            .as_ref()
-            .map(|c| ResetCauses::count(c.connections.iter().filter(|c| c.opened()))),
+        reset_causes: folds.capture.as_ref().map(|c| c.reset_causes),
         connections_without_requests,
         reuse_ratio,
         requests_per_connection,
         requests_per_connection_source: requests_per_connection_source
             .filter(|_| requests_per_connection.is_some()),
-        latency_p50_ms: percentile(&latencies, 50.0),
-        latency_p99_ms: percentile(&latencies, 99.0),
+        latency_p50_ms: latency_ms(50.0),
+        latency_p99_ms: latency_ms(99.0),
         closes,
         time_wait: sockets.as_ref().map(|s| s.time_wait),
         time_wait_reconciled,
@@ -210,19 +228,29 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         connections_per_s: per_second(connections_opened.best().map(|(n, _)| n), drive_ms),
         input: None,
         tls,
+        detail_capped,
     }
+}
+
+/// The warning that per-item detail was capped, naming each list capped.
+fn capped_warning(capped: &[crate::model::DetailCapped]) -> Option<Warning> {
+    if capped.is_empty() {
+        return None;
+    }
+    let lists: Vec<String> = capped.iter().map(ToString::to_string).collect();
+    Some(Warning::Note {
+        message: format!(
+            "detail capped (--detail-cap): kept {}; every count and statistic above covers them all (exact), but the per-connection view, the timeline and the exported lists hold the first ones only",
+            lists.join(", "),
+        ),
+    })
 }
 
 /// How long the traffic was driven, in milliseconds: from the pattern's start to the end of
 /// its last request (at least the whole `duration` of a rate that sent all it planned: its
 /// arrivals spread over that window), or the watch's or the observed command's duration.
-fn drive_ms(raw: &RawRun, sent: u64) -> Option<f64> {
-    let first = raw.requests.iter().map(|r| r.started_at_us).min();
-    let last = raw
-        .requests
-        .iter()
-        .map(|r| r.started_at_us + r.latency_us)
-        .max();
+fn drive_ms(raw: &RawRun, requests: &RequestFold, sent: u64) -> Option<f64> {
+    let (first, last) = (requests.first_start_us, requests.last_end_us);
     match (first, last, &raw.driven_by) {
         (Some(first), Some(last), DrivenBy::Settings(scenario)) if last > first => {
             let start = raw.started_at_us.min(first);
@@ -250,14 +278,11 @@ pub fn per_second(count: Option<u64>, drive_ms: Option<f64>) -> Option<f64> {
 
 /// Counts the requests from the best source there is, and warns about what that means: a
 /// pattern cut short by its deadline, counts without a client source, failures.
-fn request_count(
-    raw: &RawRun,
-    servers: Option<&[ServerConnection]>,
-    warnings: &mut Vec<Warning>,
-) -> RequestCount {
+fn request_count(raw: &RawRun, folds: &Folds, warnings: &mut Vec<Warning>) -> RequestCount {
+    let (wire, servers) = (folds.capture.as_ref(), folds.servers.as_ref());
     let counted = match &raw.dials {
-        Some(_) => RequestCount::from_client(&raw.requests),
-        None => RequestCount::without_client(raw.capture.as_ref(), servers),
+        Some(_) => RequestCount::from_client(&folds.requests),
+        None => RequestCount::without_client(wire, servers),
     };
     let planned = match &raw.driven_by {
         DrivenBy::Settings(scenario) => scenario.pattern.total_requests(),
@@ -278,7 +303,7 @@ fn request_count(
         let message = match counted.source {
                 Some(Source::Capture) => "requests counted by the capture (no client source): HTTP/1 request heads and HTTP/2 streams opened, ok = answered".to_string(),
                 Some(source) => format!("requests counted by the {source} (no client source): those it served"),
-                None if super::tls::encrypted(raw.capture.as_ref(), servers) => "requests not counted: the connections are encrypted (TLS), and there is no client or server source".to_string(),
+                None if encrypted(wire, servers) => "requests not counted: the connections are encrypted (TLS), and there is no client or server source".to_string(),
                 None => "requests not counted: no client, capture or server source".to_string(),
             };
         warnings.push(if note {
@@ -303,13 +328,64 @@ fn request_count(
     counted
 }
 
-/// What the sources recorded of one run, borrowed for the counting functions.
+/// What the sources recorded of one run, borrowed for the counting functions: each list's
+/// records folded (the kept detail and the items beyond the cap alike), the socket table's
+/// view and the capture's summary.
 struct Sources<'a> {
-    dials: Option<&'a [Dial]>,
-    requests: &'a [RequestOutcome],
-    servers: Option<&'a [ServerConnection]>,
+    dials: Option<&'a DialFold>,
+    requests: &'a RequestFold,
+    servers: Option<&'a ServerFold>,
     sockets: Option<&'a SocketsOutcome>,
     capture: Option<&'a CaptureOutcome>,
+    wire: Option<&'a CaptureFold>,
+}
+
+/// Every list of a run folded: its kept records, merged with the items the collectors folded
+/// beyond the detail cap. Every figure is computed from these, so it is exact whatever the cap.
+struct Folds {
+    requests: RequestFold,
+    /// `None` without a client source.
+    dials: Option<DialFold>,
+    /// `None` without an embedded server.
+    servers: Option<ServerFold>,
+    /// `None` without a capture.
+    capture: Option<CaptureFold>,
+}
+
+impl Folds {
+    fn of(raw: &RawRun, servers: Option<&[ServerConnection]>) -> Folds {
+        let mut requests = RequestFold::of(&raw.requests);
+        requests.merge(&raw.dropped.requests.total());
+        let dials = raw.dials.as_deref().map(|dials| {
+            let mut fold = DialFold::of(dials);
+            fold.merge(&raw.dropped.dials.total());
+            fold
+        });
+        // The 4-tuples of a server fold are not figures: any address does for the listener.
+        let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let servers = servers.map(|servers| {
+            let mut fold = ServerFold::of(servers, unspecified);
+            fold.merge(&raw.dropped.servers.total());
+            fold
+        });
+        let capture = raw.capture.as_ref().map(|capture| {
+            let mut fold = CaptureFold::of(&capture.connections);
+            fold.merge(&capture.dropped.folds.total());
+            fold
+        });
+        Folds {
+            requests,
+            dials,
+            servers,
+            capture,
+        }
+    }
+}
+
+/// Whether the run's connections were encrypted, so the capture cannot read their requests:
+/// the wire or the embedded server saw a TLS handshake.
+fn encrypted(wire: Option<&CaptureFold>, servers: Option<&ServerFold>) -> bool {
+    wire.is_some_and(|c| c.any_tls) || servers.is_some_and(|s| s.tls.any > 0)
 }
 
 /// Connections opened and connections that carried no request, per source, with the warnings
@@ -365,35 +441,24 @@ fn available_sockets(
     })
 }
 
-/// The latencies of the requests that succeeded, in milliseconds, sorted.
-fn sorted_latencies_ms(requests: &[RequestOutcome]) -> Vec<f64> {
-    let mut latencies: Vec<f64> = requests
-        .iter()
-        .filter(|r| r.ok())
-        .map(|r| r.latency_us as f64 / 1000.0)
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    latencies
-}
-
 /// How connections ended, from the wire when it was captured, else from the embedded server;
 /// resets get a warning (they leave no TIME_WAIT).
 fn closes(
-    capture: Option<&CaptureOutcome>,
-    servers: Option<&[ServerConnection]>,
+    capture: Option<&CaptureFold>,
+    servers: Option<&ServerFold>,
     warnings: &mut Vec<Warning>,
 ) -> Closes {
-    let closes = match (capture, servers) {
-        (Some(capture), _) => capture_closes(capture),
-        (None, Some(servers)) => Closes::count(Source::Server, servers.iter().map(|c| c.end)),
-        (None, None) => Closes::default(),
+    let (closes, source) = match (capture, servers) {
+        (Some(capture), _) => (capture.closes, Some(Source::Capture)),
+        (None, Some(servers)) => (servers.closes, Some(Source::Server)),
+        (None, None) => (Closes::default(), None),
     };
+    let closes = Closes { source, ..closes };
     if closes.reset > 0 {
         warnings.push(Warning::ResetsLeaveNoTimeWait {
             resets: closes.reset,
             source: closes.source.unwrap_or(Source::Server),
-            causes: capture
-                .map(|c| ResetCauses::count(c.connections.iter().filter(|c| c.opened()))),
+            causes: capture.map(|c| c.reset_causes),
         });
     }
     closes
@@ -447,6 +512,11 @@ fn time_wait_reconciled(
         return None;
     }
     let end_at_us = sockets.samples.last()?.at_us;
+    if capture.dropped.seen > capture.dropped.kept {
+        // Capped: the capture reconciled every connection as it handed it out.
+        let tally = capture.dropped.reconcile.total();
+        return Some(tally.finish(&sockets.time_wait, end_at_us, TIME_WAIT_SECS));
+    }
     Some(reconcile(
         &capture.connections,
         &sockets.time_wait,
@@ -458,10 +528,8 @@ fn time_wait_reconciled(
 /// Connections opened, as each source that measured the run counted them.
 fn connections_opened(sources: &Sources<'_>) -> PerSource {
     PerSource {
-        client: sources
-            .dials
-            .map(|dials| dials.iter().filter(|d| d.local.is_some()).count() as u64),
-        server: sources.servers.map(|servers| servers.len() as u64),
+        client: sources.dials.map(|dials| dials.connected),
+        server: sources.servers.map(|servers| servers.accepted),
         capture: sources.capture.map(|c| {
             c.summary
                 .connections_opened
@@ -512,26 +580,13 @@ fn connections_without_requests(sources: &Sources<'_>) -> PerSource {
         dials,
         requests,
         servers,
-        capture,
+        wire,
         ..
     } = *sources;
-    let client = dials.map(|dials| {
-        let used: HashSet<_> = requests.iter().filter_map(|r| r.local).collect();
-        dials
-            .iter()
-            .filter_map(|d| d.local)
-            .filter(|local| !used.contains(local))
-            .count() as u64
-    });
     PerSource {
-        client,
-        server: servers.map(|s| s.iter().filter(|c| c.requests == 0).count() as u64),
-        capture: capture.map(|c| {
-            c.connections
-                .iter()
-                .filter(|c| c.opened() && c.payload_bytes_to_server == 0)
-                .count() as u64
-        }),
+        client: dials.map(|dials| dials.without_requests(requests)),
+        server: servers.map(|s| s.without_requests),
+        capture: wire.map(|c| c.without_payload),
         sockets: None,
     }
 }
@@ -542,30 +597,32 @@ fn requests_per_connection(sources: &Sources<'_>) -> (Option<Spread>, Option<Sou
     let Sources {
         requests,
         servers,
-        capture,
+        wire,
         ..
     } = *sources;
     if let Some(servers) = servers {
-        let counts: Vec<f64> = servers.iter().map(|c| c.requests as f64).collect();
-        return (spread(&counts), Some(Source::Server));
+        return (
+            histogram_spread(&servers.requests_per_connection),
+            Some(Source::Server),
+        );
     }
-    if let Some(capture) = capture {
-        let counts: Vec<f64> = capture
-            .connections
-            .iter()
-            .filter(|c| c.opened())
-            .map(|c| c.requests as f64)
-            .collect();
-        return (spread(&counts), Some(Source::Capture));
+    if let Some(wire) = wire {
+        return (
+            histogram_spread(&wire.requests_per_connection),
+            Some(Source::Capture),
+        );
     }
-    let mut by_local: HashMap<_, u64> = HashMap::new();
-    for request in requests.iter().filter(|r| r.ok()) {
-        if let Some(local) = request.local {
-            *by_local.entry(local).or_default() += 1;
-        }
+    let mut by_local = Histogram::default();
+    for &n in requests.ok_by_local.values() {
+        by_local.add(n);
     }
-    let counts: Vec<f64> = by_local.values().map(|&n| n as f64).collect();
-    (spread(&counts), Some(Source::Client))
+    (histogram_spread(&by_local), Some(Source::Client))
+}
+
+/// Min, median and max of the values a histogram counted.
+fn histogram_spread(histogram: &Histogram) -> Option<Spread> {
+    let (min, median, max) = histogram.min_median_max()?;
+    Some(Spread { min, median, max })
 }
 
 /// Requests counted for a run, and by which source.
@@ -580,15 +637,11 @@ struct RequestCount {
 
 impl RequestCount {
     /// From the client's own outcomes.
-    fn from_client(requests: &[RequestOutcome]) -> RequestCount {
-        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-        for error in requests.iter().filter_map(|r| r.error.as_ref()) {
-            *errors.entry(error.kind.clone()).or_default() += 1;
-        }
+    fn from_client(requests: &RequestFold) -> RequestCount {
         RequestCount {
-            sent: requests.len() as u64,
-            ok: requests.iter().filter(|r| r.ok()).count() as u64,
-            errors,
+            sent: requests.sent,
+            ok: requests.ok,
+            errors: requests.errors.clone(),
             source: Some(Source::Client),
         }
     }
@@ -597,16 +650,11 @@ impl RequestCount {
     /// opening a stream; ok: those answered by a final response) on the run's full
     /// connections, or else what the embedded server served. Where the wire cannot see the
     /// requests (TLS encrypts them) and the embedded server served the run, the server counts.
-    fn without_client(
-        capture: Option<&CaptureOutcome>,
-        servers: Option<&[ServerConnection]>,
-    ) -> RequestCount {
+    fn without_client(capture: Option<&CaptureFold>, servers: Option<&ServerFold>) -> RequestCount {
         // The capture cannot read the requests of encrypted connections.
-        let capture = capture.filter(|_| !super::tls::encrypted(capture, servers));
+        let capture = capture.filter(|_| !encrypted(capture, servers));
         if let Some(capture) = capture {
-            let full = || capture.connections.iter().filter(|c| c.opened());
-            let sent: u64 = full().map(|c| c.requests).sum();
-            let ok: u64 = full().map(|c| c.requests.min(c.responses)).sum();
+            let (sent, ok) = (capture.requests, capture.answered);
             let mut errors = BTreeMap::new();
             if sent > ok {
                 errors.insert("no-response".to_string(), sent - ok);
@@ -620,7 +668,7 @@ impl RequestCount {
         }
         match servers {
             Some(servers) => {
-                let served = servers.iter().map(|c| c.requests).sum();
+                let served = servers.served;
                 RequestCount {
                     sent: served,
                     ok: served,
@@ -631,12 +679,6 @@ impl RequestCount {
             None => RequestCount::default(),
         }
     }
-}
-
-/// How the wire saw connections end (full connections only: a partial one's start is unknown).
-fn capture_closes(capture: &CaptureOutcome) -> Closes {
-    let full = capture.connections.iter().filter(|c| c.opened());
-    Closes::count(Source::Capture, full.map(|c| c.end))
 }
 
 /// The port-exhaustion forecast for this run's rate of client-closed connections.
@@ -772,6 +814,7 @@ mod tests {
             notes: Vec::new(),
             listen_queue: None,
             endpoints: Vec::new(),
+            dropped: Default::default(),
         });
         assert_eq!(report.connections_opened.client, None);
         assert_eq!(report.connections_opened.server, Some(2));
@@ -806,6 +849,7 @@ mod tests {
             skipped: Default::default(),
             saved_file: None,
             warnings: Vec::new(),
+            dropped: Default::default(),
         }
     }
 
@@ -847,14 +891,16 @@ mod tests {
 
     #[test]
     fn where_the_wire_cannot_read_the_requests_the_server_counts_them() {
-        let servers = [served(5)];
-        let encrypted = capture_of(vec![answered(40000, 0, true)]);
+        let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let servers = ServerFold::of(&[served(5)], unspecified);
+        let fold = |c: CaptureOutcome| CaptureFold::of(&c.connections);
+        let encrypted = fold(capture_of(vec![answered(40000, 0, true)]));
         let counted = RequestCount::without_client(Some(&encrypted), Some(&servers));
         assert_eq!((counted.sent, counted.source), (5, Some(Source::Server)));
         // Without the embedded server nothing can count them: the wire sees only ciphertext.
         let counted = RequestCount::without_client(Some(&encrypted), None);
         assert_eq!((counted.sent, counted.source), (0, None));
-        let clear = capture_of(vec![answered(40000, 5, false)]);
+        let clear = fold(capture_of(vec![answered(40000, 5, false)]));
         let counted = RequestCount::without_client(Some(&clear), Some(&servers));
         assert_eq!((counted.sent, counted.source), (5, Some(Source::Capture)));
     }
@@ -867,10 +913,11 @@ mod tests {
         let capture = capture_of(vec![answered(40000, 1, false), attempt]);
         let sources = Sources {
             dials: None,
-            requests: &[],
+            requests: &RequestFold::default(),
             servers: None,
             sockets: None,
             capture: Some(&capture),
+            wire: Some(&CaptureFold::of(&capture.connections)),
         };
         assert_eq!(connections_opened(&sources).capture, Some(1));
         let unanswered = connections_unanswered(&sources);

@@ -18,7 +18,8 @@ use std::net::SocketAddr;
 
 use super::compute::{compute, RawRun};
 use super::model::{EndpointReport, RunReport};
-use crate::capture::{summarize, CaptureOutcome};
+use crate::capture::{summarize_with, CaptureOutcome, DroppedConnections};
+use crate::model::detail::ByEndpoint;
 use crate::sockets::SocketsOutcome;
 
 /// Every figure of `raw`, and of each of its server endpoints: what a session reports.
@@ -45,6 +46,12 @@ pub(crate) fn endpoints_of(raw: &RawRun) -> Vec<SocketAddr> {
                 .iter()
                 .map(|c| canonical(c.tuple.server)),
         );
+    }
+    seen.extend(raw.dropped.requests.endpoints());
+    seen.extend(raw.dropped.dials.endpoints());
+    seen.extend(raw.dropped.servers.endpoints());
+    if let Some(capture) = &raw.capture {
+        seen.extend(capture.dropped.folds.endpoints());
     }
     if let Some(sockets) = &raw.sockets {
         seen.extend(sockets.by_endpoint.iter().map(|e| canonical(e.server)));
@@ -133,6 +140,12 @@ fn share(raw: &RawRun, endpoint: SocketAddr) -> RawRun {
         endpoints: Vec::new(),
         // The kernel's listen counters belong to the machine, not to one endpoint.
         listen_queue: None,
+        dropped: crate::model::detail::Dropped {
+            requests: ByEndpoint::single(endpoint, raw.dropped.requests.of(endpoint)),
+            dials: ByEndpoint::single(endpoint, raw.dropped.dials.of(endpoint)),
+            servers: ByEndpoint::single(endpoint, raw.dropped.servers.of(endpoint)),
+            capped: Vec::new(),
+        },
     }
 }
 
@@ -159,11 +172,19 @@ fn capture_share(capture: &CaptureOutcome, endpoint: SocketAddr) -> CaptureOutco
         .filter(|c| canonical(c.tuple.server) == endpoint)
         .cloned()
         .collect();
-    let summary = summarize(&connections, &Default::default());
+    let dropped = DroppedConnections {
+        folds: ByEndpoint::single(endpoint, capture.dropped.folds.of(endpoint)),
+        reconcile: ByEndpoint::single(endpoint, capture.dropped.reconcile.of(endpoint)),
+        // Whether the whole capture was capped (it decides what can be reconciled).
+        kept: capture.dropped.kept,
+        seen: capture.dropped.seen,
+    };
+    let summary = summarize_with(&connections, &dropped, &Default::default());
     CaptureOutcome {
         connections,
         summary,
         warnings: Vec::new(),
+        dropped,
         ..capture.clone()
     }
 }

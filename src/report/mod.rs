@@ -18,4 +18,7 @@ pub mod timeline;
 pub mod tls;
 pub mod tls_text;
 
+#[cfg(test)]
+mod capped_tests;
+
 pub use model::{DrivenBy, ObservedRun, ResultSet, RunReport, Source, Warning, WatchedRun};

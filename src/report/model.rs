@@ -261,6 +261,12 @@ pub struct RunReport {
     /// measured them, and reports show them as unmeasured.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub requests_unmeasured: bool,
+    /// The detail lists that reached the detail cap (`--detail-cap`): how many items each kept
+    /// of how many it saw. Every figure above counts them all (exact); `requests`,
+    /// `connections`, `dials`, `server_connections` and `capture.connections` hold the first
+    /// `kept` only. Empty when nothing was capped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detail_capped: Vec<crate::model::DetailCapped>,
 }
 
 /// The TLS handshakes of one run, each counted once per connection by every source that saw

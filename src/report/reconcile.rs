@@ -8,11 +8,8 @@
 //! the socket table (TIME_WAIT at the end, exact at that instant); whatever the terms do not
 //! explain is reported as such, never hidden.
 
-use std::collections::HashMap;
-
-use crate::model::{
-    ConnectionRecord, EndState, Side, SideReconciliation, TimeWait, TimeWaitReconciliation,
-};
+use crate::capture::ReconcileTally;
+use crate::model::{ConnectionRecord, TimeWait, TimeWaitReconciliation};
 
 /// Reconciles the wire's closes with the TIME_WAIT sockets of the final snapshot, taken at
 /// `end_at_us`.
@@ -22,73 +19,19 @@ pub fn reconcile(
     end_at_us: u64,
     time_wait_secs: u64,
 ) -> TimeWaitReconciliation {
-    let period_us = time_wait_secs.saturating_mul(1_000_000);
     let mut full: Vec<&ConnectionRecord> = connections.iter().filter(|c| c.opened()).collect();
     full.sort_by_key(|c| c.started_at_us());
-    // The SYN times of every connection on each 4-tuple, in order.
-    let mut syns_by_tuple: HashMap<_, Vec<u64>> = HashMap::new();
-    for connection in &full {
-        syns_by_tuple
-            .entry(connection.tuple)
-            .or_default()
-            .push(connection.started_at_us());
+    let mut tally = ReconcileTally::default();
+    for connection in full {
+        tally.add(connection, time_wait_secs);
     }
-    let mut result = TimeWaitReconciliation {
-        client: SideReconciliation {
-            time_wait_end: time_wait.time_wait_client_end,
-            ..SideReconciliation::default()
-        },
-        server: SideReconciliation {
-            time_wait_end: time_wait.time_wait_server_end,
-            ..SideReconciliation::default()
-        },
-        time_wait_secs,
-    };
-    for connection in &full {
-        // The sides that hold TIME_WAIT: the first closer, or both when the FINs crossed.
-        let closers: &[Side] = match (connection.end, connection.active_closer) {
-            (EndState::ClosedSimultaneously, _) => &[Side::Client, Side::Server],
-            (_, Some(Side::Client)) => &[Side::Client],
-            (_, Some(Side::Server)) => &[Side::Server],
-            (_, None) => &[],
-        };
-        for &closer in closers {
-            let closed_at = match closer {
-                Side::Client => connection.client_fin_at_us,
-                Side::Server => connection.server_fin_at_us,
-            }
-            .unwrap_or(connection.last_packet_at_us);
-            let side = match closer {
-                Side::Client => &mut result.client,
-                Side::Server => &mut result.server,
-            };
-            side.closes += 1;
-            side.simultaneous += u64::from(connection.closed_simultaneously());
-            if connection.end == EndState::Reset {
-                side.reset += 1;
-                continue;
-            }
-            let next_syn = syns_by_tuple
-                .get(&connection.tuple)
-                .and_then(|syns| syns.iter().find(|&&syn| syn > closed_at));
-            if next_syn.is_some_and(|&syn| syn - closed_at < period_us) {
-                side.recycled += 1;
-            } else if end_at_us.saturating_sub(closed_at) >= period_us {
-                side.expired += 1;
-            }
-        }
-    }
-    for side in [&mut result.client, &mut result.server] {
-        let explained = side.time_wait_end + side.reset + side.recycled + side.expired;
-        side.unexplained = side.closes as i64 - explained as i64;
-    }
-    result
+    tally.finish(time_wait, end_at_us, time_wait_secs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::FourTuple;
+    use crate::model::{EndState, FourTuple, Side, SideReconciliation};
 
     const SECOND: u64 = 1_000_000;
 

@@ -7,51 +7,26 @@
 
 use super::connections::ConnectionView;
 use super::model::TlsFigures;
-use crate::capture::CaptureOutcome;
-use crate::model::{Dial, HandshakeKind, ServerConnection, Source, TlsHandshake, Warning};
+use crate::model::detail::HandshakeCounts;
+use crate::model::{Source, Warning};
 
-/// Full, full-after-HelloRetryRequest and resumed handshakes among `handshakes`.
-fn count<'a>(handshakes: impl Iterator<Item = Option<&'a TlsHandshake>>) -> (u64, u64, u64, u64) {
-    let (mut full, mut hrr, mut resumed, mut any) = (0, 0, 0, 0);
-    for handshake in handshakes.flatten() {
-        any += 1;
-        match handshake.kind {
-            HandshakeKind::Full => full += 1,
-            HandshakeKind::FullHrr => {
-                full += 1;
-                hrr += 1;
-            }
-            HandshakeKind::Resumed => resumed += 1,
-        }
-    }
-    (full, hrr, resumed, any)
+/// Full, full-after-HelloRetryRequest and resumed handshakes, and handshakes of any kind.
+fn count(counts: HandshakeCounts) -> (u64, u64, u64, u64) {
+    (counts.full, counts.full_hrr, counts.resumed, counts.any)
 }
 
-/// The run's TLS figures, or `None` when no source saw a TLS handshake (a cleartext run).
+/// The run's TLS figures, or `None` when no source saw a TLS handshake (a cleartext run):
+/// from each source's handshake counts (the client's connected dials, the server's
+/// connections, the wire's opened connections).
 pub(crate) fn figures(
-    dials: Option<&[Dial]>,
-    servers: Option<&[ServerConnection]>,
-    capture: Option<&CaptureOutcome>,
+    dials: Option<HandshakeCounts>,
+    servers: Option<HandshakeCounts>,
+    capture: Option<HandshakeCounts>,
     requests_sent: u64,
 ) -> Option<TlsFigures> {
-    let client = dials.map(|dials| {
-        count(
-            dials
-                .iter()
-                .filter(|d| d.local.is_some())
-                .map(|d| d.tls.as_ref()),
-        )
-    });
-    let server = servers.map(|servers| count(servers.iter().map(|c| c.tls.as_ref())));
-    let wire = capture.map(|capture| {
-        count(
-            capture
-                .connections
-                .iter()
-                .filter(|c| c.opened())
-                .map(|c| c.tls.as_ref()),
-        )
-    });
+    let client = dials.map(count);
+    let server = servers.map(count);
+    let wire = capture.map(count);
     let counted = [
         (Source::Client, client),
         (Source::Server, server),
@@ -108,21 +83,11 @@ pub(crate) fn connection_disagreements(views: &[ConnectionView]) -> Option<Warni
     })
 }
 
-/// Whether the run's connections were encrypted, so the capture cannot read their requests:
-/// the wire or the embedded server saw a TLS handshake.
-pub(crate) fn encrypted(
-    capture: Option<&CaptureOutcome>,
-    servers: Option<&[ServerConnection]>,
-) -> bool {
-    let on_wire = capture.is_some_and(|c| c.connections.iter().any(|c| c.tls.is_some()));
-    let at_server = servers.is_some_and(|s| s.iter().any(|c| c.tls.is_some()));
-    on_wire || at_server
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TlsVersion;
+    use crate::model::detail::{DialFold, ServerFold};
+    use crate::model::{Dial, HandshakeKind, ServerConnection, TlsHandshake, TlsVersion};
 
     fn handshake(kind: HandshakeKind) -> Option<TlsHandshake> {
         Some(TlsHandshake {
@@ -149,7 +114,10 @@ mod tests {
             tls: None,
             ..dial(1, HandshakeKind::Full)
         }];
-        assert_eq!(figures(Some(&dials), None, None, 10), None);
+        assert_eq!(
+            figures(Some(DialFold::of(&dials).tls), None, None, 10),
+            None
+        );
     }
 
     #[test]
@@ -190,7 +158,8 @@ mod tests {
                 dial(40000 + i, kind)
             })
             .collect();
-        let tls = figures(Some(&dials), Some(&[]), None, 10).unwrap();
+        let server = ServerFold::default().tls;
+        let tls = figures(Some(DialFold::of(&dials).tls), Some(server), None, 10).unwrap();
         assert_eq!(tls.handshakes_full.client, Some(1));
         assert_eq!(tls.handshakes_full_hrr.client, Some(1));
         assert_eq!(tls.handshakes_resumed.client, Some(9));

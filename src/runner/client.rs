@@ -16,7 +16,8 @@ use hyper_util::client::legacy::connect::{Connection, HttpInfo};
 use tower::{Layer, Service};
 
 use super::tls::{self, HandshakeProbe};
-use crate::model::{now_us, Dial};
+use crate::model::detail::{ByEndpoint, DialFold, DialRecords};
+use crate::model::{now_us, DetailCapped, Dial};
 use crate::scenario::{ClientSettings, Protocol};
 
 /// What the client needs to know about its target beyond `[client]`.
@@ -28,14 +29,32 @@ pub struct TargetTrust<'a> {
     pub embedded_cas: &'a [std::path::PathBuf],
 }
 
-/// The dials of one run, shared between the connector layer and the runner.
-#[derive(Debug, Clone, Default)]
-pub struct DialLog(Arc<Mutex<Vec<Dial>>>);
+/// The dials of one run, shared between the connector layer and the runner: the first ones
+/// (up to the detail cap) kept, the rest folded into exact aggregates as they are dialled.
+#[derive(Debug, Clone)]
+pub struct DialLog(Arc<Mutex<DialRecords>>);
+
+impl Default for DialLog {
+    fn default() -> Self {
+        DialLog::with_cap(crate::model::DETAIL_CAP)
+    }
+}
 
 impl DialLog {
-    /// Every dial so far, in order.
+    /// A log that keeps at most `cap` dials as records.
+    pub fn with_cap(cap: usize) -> Self {
+        DialLog(Arc::new(Mutex::new(DialRecords::new(cap))))
+    }
+
+    /// Every dial so far, in order (at most the detail cap's first ones).
     pub fn dials(&self) -> Vec<Dial> {
-        self.0.lock().expect("dial log lock").clone()
+        self.0.lock().expect("dial log lock").kept().to_vec()
+    }
+
+    /// The dials beyond the cap, folded per endpoint, and the cap's entry when it dropped any.
+    pub fn dropped(&self) -> (ByEndpoint<DialFold>, Option<DetailCapped>) {
+        let log = self.0.lock().expect("dial log lock");
+        (log.dropped().clone(), log.capped())
     }
 
     fn push(&self, dial: Dial) {

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::request::{one_request, HostChoice};
-use crate::model::RequestOutcome;
+use super::request::{one_request, HostChoice, Target};
+use crate::model::detail::RequestLog;
 use crate::scenario::{BodyPolicy, PatternSettings};
 
 /// Runs the pattern against `urls` (one per host, spread as the pattern says) and returns every
@@ -20,7 +20,9 @@ use crate::scenario::{BodyPolicy, PatternSettings};
 /// [`super::rate`]). At `deadline` a pause or a request in flight is cut short, and `stop` (a
 /// stop signal) ends it at once; the requests finished by then are returned, and whether it
 /// was stopped. The closed loop's log grows as requests finish, never in proportion to the
-/// request count.
+/// request count. At most `detail_cap` outcomes are kept (the first to finish); the rest are
+/// folded into the log's exact aggregates.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     client: &reqwest::Client,
     urls: &[String],
@@ -29,7 +31,8 @@ pub async fn run(
     deadline: Instant,
     on_done: Arc<dyn Fn() + Send + Sync>,
     stop: impl std::future::Future<Output = ()>,
-) -> (Vec<RequestOutcome>, bool) {
+    detail_cap: usize,
+) -> (RequestLog, bool) {
     let started = Instant::now();
     let end = match pattern.duration {
         Some(duration) => deadline.min(started + duration.0),
@@ -38,26 +41,26 @@ pub async fn run(
     tokio::pin!(stop);
     let (mut all, stopped) = match pattern.rate {
         // The open loop keeps its own time; a stop signal ends it with nothing reported.
-        Some(rate) => tokio::select! {
-            all = super::rate::open_loop(client, urls, pattern, rate, policy, started, end, on_done) => (all, false),
-            () = &mut stop => (Vec::new(), true),
-        },
+        Some(rate) => {
+            let log = Arc::new(std::sync::Mutex::new(RequestLog::new(detail_cap)));
+            tokio::select! {
+                () = super::rate::open_loop(client, urls, pattern, rate, policy, started, end, on_done, Arc::clone(&log)) => (take(&log, detail_cap), false),
+                () = &mut stop => (RequestLog::new(detail_cap), true),
+            }
+        }
         None => {
-            let log: Arc<std::sync::Mutex<Vec<RequestOutcome>>> = Arc::default();
+            let log = Arc::new(std::sync::Mutex::new(RequestLog::new(detail_cap)));
             let stopped = tokio::select! {
                 () = closed_loop(client, urls, pattern, policy, end, on_done, Arc::clone(&log)) => false,
                 // A pause or a request in flight past the run's deadline is cut short.
                 () = tokio::time::sleep_until(deadline.into()) => false,
                 () = &mut stop => true,
             };
-            let all = log
-                .lock()
-                .map(|mut log| std::mem::take(&mut *log))
-                .unwrap_or_default();
-            (all, stopped)
+            (take(&log, detail_cap), stopped)
         }
     };
-    all.sort_by_key(|o| (o.started_at_us, o.worker, o.index));
+    all.kept_mut()
+        .sort_by_key(|o| (o.started_at_us, o.worker, o.index));
     (all, stopped)
 }
 
@@ -71,7 +74,7 @@ async fn closed_loop(
     policy: BodyPolicy,
     stop: Instant,
     on_done: Arc<dyn Fn() + Send + Sync>,
-    log: Arc<std::sync::Mutex<Vec<RequestOutcome>>>,
+    log: Arc<std::sync::Mutex<RequestLog>>,
 ) {
     let mut workers = tokio::task::JoinSet::new();
     // Workers start together: a worker spawned late could otherwise find an earlier worker's
@@ -80,7 +83,7 @@ async fn closed_loop(
     for worker in 0..pattern.workers.get() {
         let start = Arc::clone(&start);
         let client = client.clone();
-        let urls = urls.to_vec();
+        let urls = Target::all(urls);
         let mut choice = HostChoice::new(pattern, worker, urls.len());
         // Without a count, the duration (or the deadline) ends the loop.
         let requests = pattern.requests_per_worker.map_or(u32::MAX, |n| n.get());
@@ -106,4 +109,11 @@ async fn closed_loop(
         });
     }
     while workers.join_next().await.is_some() {}
+}
+
+/// The log's outcomes, taken out of the shared log.
+fn take(log: &std::sync::Mutex<RequestLog>, detail_cap: usize) -> RequestLog {
+    log.lock()
+        .map(|mut log| std::mem::replace(&mut *log, RequestLog::new(detail_cap)))
+        .unwrap_or_else(|_| RequestLog::new(detail_cap))
 }

@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::request::{one_request, HostChoice};
+use super::request::{one_request, HostChoice, Target};
+use crate::model::detail::RequestLog;
 use crate::model::RequestOutcome;
 use crate::scenario::rate::arrival_offset;
 use crate::scenario::{BodyPolicy, PatternSettings, Rate};
 
-/// Sends the pattern's arrivals from `started` until `stop`, and returns every outcome.
+/// Sends the pattern's arrivals from `started` until `stop`, recording every outcome in `log`.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn open_loop(
     client: &reqwest::Client,
@@ -25,7 +26,8 @@ pub(super) async fn open_loop(
     started: Instant,
     stop: Instant,
     on_done: Arc<dyn Fn() + Send + Sync>,
-) -> Vec<RequestOutcome> {
+    log: Arc<std::sync::Mutex<RequestLog>>,
+) {
     let workers = pattern.workers.get();
     let limit = pattern
         .requests_per_worker
@@ -33,12 +35,17 @@ pub(super) async fn open_loop(
     let mut schedules = tokio::task::JoinSet::new();
     for worker in 0..workers {
         let client = client.clone();
-        let urls: Arc<[String]> = urls.into();
+        let urls: Arc<[Target]> = Target::all(urls).into();
         let mut choice = HostChoice::new(pattern, worker, urls.len());
         let on_done = Arc::clone(&on_done);
+        let log = Arc::clone(&log);
         schedules.spawn(async move {
             let mut in_flight = tokio::task::JoinSet::new();
-            let mut outcomes = Vec::new();
+            let record = |done: Result<RequestOutcome, _>| {
+                if let (Ok(outcome), Ok(mut log)) = (done, log.lock()) {
+                    log.push(outcome);
+                }
+            };
             let mut k: u64 = 0;
             while k < limit {
                 let due = started + arrival_offset(&rate, workers, worker, k);
@@ -57,20 +64,13 @@ pub(super) async fn open_loop(
                 });
                 k += 1;
                 while let Some(done) = in_flight.try_join_next() {
-                    outcomes.extend(done.ok());
+                    record(done);
                 }
             }
             while let Some(done) = in_flight.join_next().await {
-                outcomes.extend(done.ok());
+                record(done);
             }
-            outcomes
         });
     }
-    let mut all = Vec::new();
-    while let Some(done) = schedules.join_next().await {
-        if let Ok(outcomes) = done {
-            all.extend(outcomes);
-        }
-    }
-    all
+    while schedules.join_next().await.is_some() {}
 }

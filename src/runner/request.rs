@@ -10,6 +10,35 @@ use super::body;
 use crate::model::{now_us, RequestError, RequestOutcome};
 use crate::scenario::{BodyPolicy, HostSpread, PatternSettings};
 
+/// A request's URL, parsed once per run: reqwest would otherwise parse (and check for
+/// international names) the same string on every request.
+#[derive(Debug, Clone)]
+pub(super) enum Target {
+    /// A URL that parses: handed to reqwest as it is.
+    Parsed(reqwest::Url),
+    /// A string that does not: reqwest reports it on each request, as it always did.
+    Unparsed(String),
+}
+
+impl Target {
+    /// Every URL of a run, parsed.
+    pub(super) fn all(urls: &[String]) -> Vec<Target> {
+        urls.iter()
+            .map(|url| match reqwest::Url::parse(url) {
+                Ok(parsed) => Target::Parsed(parsed),
+                Err(_) => Target::Unparsed(url.clone()),
+            })
+            .collect()
+    }
+
+    fn get(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        match self {
+            Target::Parsed(url) => client.get(url.clone()),
+            Target::Unparsed(url) => client.get(url.as_str()),
+        }
+    }
+}
+
 /// Which host each request of one worker goes to.
 pub(super) enum HostChoice {
     /// `(worker + index) mod hosts`.
@@ -46,7 +75,7 @@ impl HostChoice {
 
 pub(super) async fn one_request(
     client: &reqwest::Client,
-    url: &str,
+    url: &Target,
     policy: BodyPolicy,
     worker: u32,
     index: u32,
@@ -68,7 +97,7 @@ pub(super) async fn one_request(
         remote: None,
     };
     let dialled = super::client::RequestDial::default();
-    match dialled.run(client.get(url).send()).await {
+    match dialled.run(url.get(client).send()).await {
         Ok(response) => {
             outcome.status = Some(response.status().as_u16());
             let info = response.extensions().get::<HttpInfo>();

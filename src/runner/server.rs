@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 
 use super::streamed_body::ResponseBody;
 use super::tls::{self, ServerIdentity};
+use crate::model::detail::ServerFold;
 use crate::model::{now_us, EndState, ServerConnection, TlsHandshake};
 use crate::scenario::ServerSettings;
 
@@ -32,8 +33,49 @@ pub struct EmbeddedServer {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     accept_loop: tokio::task::JoinHandle<JoinSet<()>>,
-    connections: Arc<Mutex<Vec<Arc<Tracked>>>>,
+    connections: Arc<Mutex<ConnectionLog>>,
     identity: Option<Arc<ServerIdentity>>,
+}
+
+/// The server's connections: the first ones accepted (up to the detail cap) kept in order,
+/// the ones beyond it tracked while open and folded into exact aggregates once they end.
+struct ConnectionLog {
+    kept: Vec<Arc<Tracked>>,
+    overflow: std::collections::HashMap<u64, Arc<Tracked>>,
+    dropped: ServerFold,
+    seen: u64,
+    cap: usize,
+}
+
+impl ConnectionLog {
+    fn new() -> Self {
+        ConnectionLog {
+            kept: Vec::new(),
+            overflow: std::collections::HashMap::new(),
+            dropped: ServerFold::default(),
+            seen: 0,
+            cap: crate::model::DETAIL_CAP,
+        }
+    }
+
+    /// Records a new connection; its id names it when it ends.
+    fn accepted(&mut self, tracked: &Arc<Tracked>) -> u64 {
+        let id = self.seen;
+        self.seen += 1;
+        if self.kept.len() < self.cap {
+            self.kept.push(Arc::clone(tracked));
+        } else {
+            self.overflow.insert(id, Arc::clone(tracked));
+        }
+        id
+    }
+
+    /// A connection ended: beyond the cap, it is folded and forgotten.
+    fn ended(&mut self, id: u64, server: SocketAddr) {
+        if let Some(tracked) = self.overflow.remove(&id) {
+            self.dropped.add(&tracked.record(), server);
+        }
+    }
 }
 
 /// What the server knows about one connection while it is open.
@@ -56,7 +98,7 @@ impl EmbeddedServer {
             super::listen::bind_listener(SocketAddr::new(settings.address, settings.port))?;
         let addr = listener.local_addr()?;
         let (stop, stop_rx) = watch::channel(false);
-        let connections: Arc<Mutex<Vec<Arc<Tracked>>>> = Arc::default();
+        let connections = Arc::new(Mutex::new(ConnectionLog::new()));
         let mut behaviour = Behaviour::new(settings);
         let identity = match settings.tls {
             true => {
@@ -99,9 +141,28 @@ impl EmbeddedServer {
     }
 
     /// What the server has seen so far; connections still open are reported `open-at-end`.
+    /// At most the detail cap's first connections: see [`EmbeddedServer::snapshot_capped`].
     pub fn snapshot(&self) -> Vec<ServerConnection> {
-        let tracked = self.connections.lock().expect("server records lock");
-        tracked.iter().map(|t| t.record()).collect()
+        self.snapshot_capped().0
+    }
+
+    /// What the server has seen so far: the first connections (up to the detail cap) as
+    /// records, the ones beyond it folded (still open ones as `open-at-end`), and how many
+    /// it accepted in all.
+    pub fn snapshot_capped(&self) -> (Vec<ServerConnection>, ServerFold, u64) {
+        let log = self.connections.lock().expect("server records lock");
+        let mut dropped = log.dropped.clone();
+        for tracked in log.overflow.values() {
+            dropped.add(&tracked.record(), self.addr);
+        }
+        let kept = log.kept.iter().map(|t| t.record()).collect();
+        (kept, dropped, log.seen)
+    }
+
+    /// Keeps at most `cap` connections as records; the ones accepted beyond it are folded into
+    /// exact aggregates when they end (default: [`crate::model::DETAIL_CAP`]).
+    pub fn set_detail_cap(&self, cap: usize) {
+        self.connections.lock().expect("server records lock").cap = cap;
     }
 
     /// Stops accepting, closes open connections gracefully and waits (bounded) for them to end.
@@ -168,9 +229,12 @@ impl Behaviour {
 async fn accept_loop(
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
-    connections: Arc<Mutex<Vec<Arc<Tracked>>>>,
+    connections: Arc<Mutex<ConnectionLog>>,
     behaviour: Arc<Behaviour>,
 ) -> JoinSet<()> {
+    let server = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let mut tasks = JoinSet::new();
     let mut backoff = super::accept_backoff::AcceptBackoff::default();
     loop {
@@ -201,8 +265,16 @@ async fn accept_loop(
                     ended: Mutex::new(None),
                     tls: Mutex::new(None),
                 });
-                connections.lock().expect("server records lock").push(Arc::clone(&tracked));
-                tasks.spawn(serve_connection(stream, tracked, Arc::clone(&behaviour), stop.clone()));
+                let id = connections.lock().expect("server records lock").accepted(&tracked);
+                let log = Arc::clone(&connections);
+                let serving = serve_connection(stream, tracked, Arc::clone(&behaviour), stop.clone());
+                tasks.spawn(async move {
+                    serving.await;
+                    log.lock().expect("server records lock").ended(id, server);
+                });
+                // A finished task keeps its memory until it is joined: reap them as we go, so
+                // the set holds the open connections only.
+                while tasks.try_join_next().is_some() {}
             }
             _ = stop.changed() => break,
         }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::capture::{
-    summarize, CaptureError, CaptureOutcome, CaptureSpec, FileSource, Ingest, LiveCapture,
+    summarize_with, CaptureError, CaptureOutcome, CaptureSpec, FileSource, Ingest, LiveCapture,
     LiveTally, PacketSource as _,
 };
 use crate::sockets::{
@@ -120,8 +120,12 @@ impl PacketCapture for RecordedCapture {
             skipped: Default::default(),
             saved_file: None,
             warnings: Vec::new(),
+            dropped: Default::default(),
         };
         let mut ingest = Ingest::new(self.spec.server.port());
+        if let Some(cap) = self.spec.detail_cap {
+            ingest.assembler.set_detail_cap(cap);
+        }
         let read = FileSource::open(&self.path).and_then(|mut source| {
             source.for_each_packet(&mut |packet| {
                 outcome.link_type = outcome.link_type.or(packet.link);
@@ -139,8 +143,8 @@ impl PacketCapture for RecordedCapture {
         outcome.packets_captured = ingest.packets_captured;
         outcome.skipped = ingest.skipped;
         outcome.packets_skipped = ingest.skipped.total();
-        outcome.connections = ingest.assembler.finish();
-        outcome.summary = summarize(&outcome.connections, &counts);
+        (outcome.connections, outcome.dropped) = ingest.assembler.finish_capped();
+        outcome.summary = summarize_with(&outcome.connections, &outcome.dropped, &counts);
         outcome
     }
 }

@@ -73,6 +73,10 @@ pub struct RunOptions {
     /// The process's stop signals (SIGINT, SIGTERM, SIGHUP), listened to from before the
     /// session starts; `None`: the driver listens from when it starts.
     pub stop: Option<signals::StopFlag>,
+    /// How many items of each detail list (requests, dials, server connections, captured
+    /// connections) a run keeps; beyond it they are folded into exact aggregates (see
+    /// `model::detail`).
+    pub detail_cap: usize,
 }
 
 impl Default for RunOptions {
@@ -86,6 +90,7 @@ impl Default for RunOptions {
             sample_interval: crate::sockets::DEFAULT_SAMPLE_INTERVAL,
             live: None,
             stop: None,
+            detail_cap: crate::model::DETAIL_CAP,
         }
     }
 }
@@ -162,6 +167,7 @@ fn scenario_session(
         max_run: options.max_run,
         on_request,
         stop: options.stop.clone(),
+        detail_cap: options.detail_cap,
     };
     (session, driver)
 }
@@ -175,6 +181,7 @@ pub async fn run<D: Driver>(
 ) -> anyhow::Result<SessionOutcome> {
     let listen_before = (instruments.listen_counters)();
     let target = target::Target::start(&plan.target).await?;
+    target.set_detail_cap(options.detail_cap);
     let endpoint = target.endpoint.clone();
     let sampler_spec = SamplerSpec {
         server: endpoint.addr,
@@ -219,8 +226,15 @@ pub async fn run<D: Driver>(
         .zip((instruments.listen_counters)())
         .map(|(before, after)| before.delta(&after));
 
-    let server_connections = target.snapshot();
+    let (server_connections, server_folds, server_capped) = target.snapshot_capped();
     let dials = driven.dials.as_ref().map(DialLog::dials);
+    let mut dropped = driven.dropped;
+    dropped.servers = server_folds;
+    dropped.capped.extend(server_capped);
+    if let Some((dial_folds, dials_capped)) = driven.dials.as_ref().map(DialLog::dropped) {
+        dropped.dials = dial_folds;
+        dropped.capped.extend(dials_capped);
+    }
     let capture = match capture {
         Some(capture) => Some(tokio::task::spawn_blocking(move || capture.stop()).await?),
         None => None,
@@ -230,6 +244,7 @@ pub async fn run<D: Driver>(
         dials.as_deref().unwrap_or_default(),
         server_connections.as_deref(),
         capture.as_ref(),
+        &dropped,
     );
     let sockets = tokio::task::spawn_blocking(move || sampler.stop(&known)).await?;
     drop(driven.keep_until_stopped);
@@ -257,6 +272,7 @@ pub async fn run<D: Driver>(
         port_sysctls: (instruments.port_sysctls)(),
         notes,
         listen_queue,
+        dropped,
     });
     let mut report = report;
     report.interrupted = driven.interrupted;
@@ -294,6 +310,7 @@ async fn start_capture(
             .save_capture
             .as_ref()
             .map(|dir| dir.join(capture_file_name(plan))),
+        detail_cap: Some(options.detail_cap),
     };
     let start = Arc::clone(&instruments.capture);
     match tokio::task::spawn_blocking(move || start(spec)).await? {
@@ -363,6 +380,7 @@ fn known_tuples(
     dials: &[Dial],
     accepted: Option<&[ServerConnection]>,
     capture: Option<&CaptureOutcome>,
+    dropped: &crate::model::detail::Dropped,
 ) -> Vec<FourTuple> {
     let from_dials = dials
         .iter()
@@ -381,5 +399,19 @@ fn known_tuples(
         .iter()
         .filter(|c| c.opened())
         .map(|c| c.tuple);
-    from_dials.chain(from_server).chain(from_capture).collect()
+    // The connections beyond the detail cap: their distinct 4-tuples were kept in the folds.
+    let dialled = dropped.dials.total();
+    let accepted = dropped.servers.total();
+    let captured = capture.map(|c| c.dropped.folds.total()).unwrap_or_default();
+    let from_folds = dialled
+        .by_tuple
+        .into_keys()
+        .map(|(local, remote)| FourTuple::new(local, remote.unwrap_or(server)))
+        .chain(accepted.tuples)
+        .chain(captured.opened_tuples);
+    from_dials
+        .chain(from_server)
+        .chain(from_capture)
+        .chain(from_folds)
+        .collect()
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::capture::route::LOOPBACK_INTERFACE;
-use crate::model::{EnvironmentError, InputError, ServerConnection};
+use crate::model::detail::{ByEndpoint, Merge, ServerFold};
+use crate::model::{DetailCapped, EnvironmentError, InputError, ServerConnection, Source};
 use crate::runner::server::EmbeddedServer;
 use crate::scenario::ServerSettings;
 
@@ -208,24 +209,41 @@ impl Target {
         }
     }
 
-    /// What the embedded servers have seen so far, each connection marked with the server
-    /// address that accepted it; `None` without an embedded server.
-    pub(crate) fn snapshot(&self) -> Option<Vec<ServerConnection>> {
+    /// What the embedded servers have seen so far (`None` without one), each connection marked
+    /// with the server address that accepted it; the connections beyond the detail cap folded
+    /// per server address, and the cap's entry when it dropped any.
+    pub(crate) fn snapshot_capped(
+        &self,
+    ) -> (
+        Option<Vec<ServerConnection>>,
+        ByEndpoint<ServerFold>,
+        Option<DetailCapped>,
+    ) {
+        let mut folds = ByEndpoint::default();
         if self.servers.is_empty() {
-            return None;
+            return (None, folds, None);
         }
-        Some(
-            self.servers
-                .iter()
-                .flat_map(|server| {
-                    let local = server.addr();
-                    server.snapshot().into_iter().map(move |mut connection| {
-                        connection.local = Some(local);
-                        connection
-                    })
-                })
-                .collect(),
-        )
+        let (mut all, mut seen) = (Vec::new(), 0);
+        for server in &self.servers {
+            let local = server.addr();
+            let (kept, dropped, accepted) = server.snapshot_capped();
+            all.extend(kept.into_iter().map(|mut connection| {
+                connection.local = Some(local);
+                connection
+            }));
+            folds.at(Some(local)).merge(&dropped);
+            seen += accepted;
+        }
+        let capped = DetailCapped::of("server_connections", Source::Server, all.len() as u64, seen);
+        (Some(all), folds, capped)
+    }
+
+    /// Keeps at most `cap` connection records per embedded server (see
+    /// [`EmbeddedServer::set_detail_cap`]).
+    pub(crate) fn set_detail_cap(&self, cap: usize) {
+        for server in &self.servers {
+            server.set_detail_cap(cap);
+        }
     }
 
     /// Shuts the embedded servers down.

@@ -140,6 +140,7 @@ fn start_capture(spec: CaptureSpec) -> Option<LiveCapture> {
 fn live_run(bind: &str, save: Option<&Path>) {
     let server = TestServer::start(bind);
     let spec = CaptureSpec {
+        detail_cap: None,
         server: server.addr,
         interface: None,
         save_to: save.map(Path::to_path_buf),
@@ -230,6 +231,7 @@ fn live_capture_stops_promptly_when_idle() {
 #[test]
 fn bad_interface_is_a_clear_error() {
     let spec = CaptureSpec {
+        detail_cap: None,
         server: "127.0.0.1:9".parse().unwrap(),
         interface: Some("kalab-no-such-if0".into()),
         save_to: None,

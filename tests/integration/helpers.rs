@@ -9,6 +9,11 @@ use kalab::session::{self, RunOptions, RunPlan};
 
 /// Parses scenario text (panicking with the error if it is invalid) and runs it once.
 pub fn run_scenario(text: &str) -> RunReport {
+    run_scenario_with(text, &RunOptions::default())
+}
+
+/// [`run_scenario`] with these options.
+pub fn run_scenario_with(text: &str, options: &RunOptions) -> RunReport {
     let loaded = scenario::parse_str("test.toml", text).unwrap_or_else(|err| panic!("{err}"));
     let plan = RunPlan {
         scenario: loaded.scenario,
@@ -21,11 +26,7 @@ pub fn run_scenario(text: &str) -> RunReport {
         .build()
         .unwrap();
     runtime
-        .block_on(session::run_scenario(
-            &plan,
-            &RunOptions::default(),
-            Arc::new(|| {}),
-        ))
+        .block_on(session::run_scenario(&plan, options, Arc::new(|| {})))
         .unwrap_or_else(|err| panic!("run failed: {err:#}"))
 }
 

@@ -11,6 +11,7 @@ mod capture_permission;
 mod check;
 mod cli_errors;
 mod demo;
+mod detail_cap;
 mod external_nginx;
 mod faults;
 mod h2_wire;

@@ -176,7 +176,12 @@ requests_per_worker = 1000
 [body]
 policy = "drain"
 "#;
-    let report = run_scenario(text);
+    // Every captured connection kept as detail: the test counts the closes record by record.
+    let options = kalab::session::RunOptions {
+        detail_cap: 20_000,
+        ..Default::default()
+    };
+    let report = crate::helpers::run_scenario_with(text, &options);
     assert_eq!(report.requests_ok, 20_000, "{}", summary(&report));
     if !capture_expected() {
         return;

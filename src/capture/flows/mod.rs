@@ -10,6 +10,7 @@
 //! retransmission is counted as late instead of opening a spurious partial connection. (Keeping finished flows short-lived keeps the flow table in cache: a
 //! one-second linger made the 1.2-million-packet benchmark 50% slower.)
 
+mod fold;
 mod summary;
 mod table;
 
@@ -17,6 +18,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::fold::{summarize_with, CaptureFold, DroppedConnections, ReconcileTally};
 pub use self::summary::{summarize, CaptureSummary, SummaryBuilder};
 use self::table::{TableKey, Tables, V4Key, V6Key};
 use super::decode::TcpSegment;
@@ -272,6 +274,10 @@ pub struct FlowAssembler {
     done: Vec<ConnectionRecord>,
     counts: PacketCounts,
     last_sweep_us: u64,
+    /// Records kept as detail at most (see [`FlowAssembler::set_detail_cap`]).
+    detail_cap: usize,
+    /// Records beyond the cap, folded.
+    dropped: DroppedConnections,
 }
 
 impl FlowAssembler {
@@ -287,6 +293,8 @@ impl FlowAssembler {
             done: Vec::new(),
             counts: PacketCounts::default(),
             last_sweep_us: 0,
+            detail_cap: usize::MAX,
+            dropped: DroppedConnections::default(),
         }
     }
 
@@ -419,9 +427,34 @@ impl FlowAssembler {
     /// Frees a slab slot, handing its connection to the finished list.
     fn release(&mut self, index: usize) {
         if let Some(flow) = self.slab[index].take() {
-            self.done.push(flow.into_record());
+            let record = flow.into_record();
+            self.hand_out(record);
             self.free.push(index);
         }
+    }
+
+    /// Keeps a finished record as detail while under the cap, folds it otherwise.
+    fn hand_out(&mut self, record: ConnectionRecord) {
+        self.dropped.seen += 1;
+        if self.detail_cap != usize::MAX {
+            self.dropped
+                .reconcile
+                .at(Some(record.tuple.server))
+                .add(&record, crate::sockets::forecast::TIME_WAIT_SECS);
+        }
+        if self.dropped.kept < self.detail_cap as u64 {
+            self.dropped.kept += 1;
+            self.done.push(record);
+        } else {
+            self.dropped.add(&record);
+        }
+    }
+
+    /// Keeps at most `cap` records as detail (the first ones handed out); every record beyond
+    /// it is folded into exact aggregates ([`FlowAssembler::finish_capped`]) and dropped, so
+    /// memory holds the open connections and the cap, not the run. Without a call: no cap.
+    pub fn set_detail_cap(&mut self, cap: usize) {
+        self.detail_cap = cap;
     }
 
     /// Moves finished connections quiet for [`LINGER_US`] to the finished list, in order of
@@ -501,6 +534,15 @@ impl FlowAssembler {
             )
         });
         let done = self.done.iter().map(|r| (r, r.requests, true));
+        let dropped = self
+            .dropped
+            .folds
+            .total()
+            .summary
+            .finish(&PacketCounts::default());
+        tally.opened += dropped.connections_opened;
+        tally.already_open += dropped.partial_connections;
+        tally.requests += dropped.requests;
         for (record, requests, finished) in live.chain(done) {
             if record.partial {
                 tally.already_open += 1;
@@ -516,17 +558,37 @@ impl FlowAssembler {
     }
 
     /// Ends assembly: every connection, finished ones first, then the rest sorted by start time.
+    /// (Without a detail cap; with one, see [`FlowAssembler::finish_capped`].)
     pub fn finish(mut self) -> Vec<ConnectionRecord> {
+        let (mut all, rest) = self.finish_parts();
+        all.extend(rest);
+        all
+    }
+
+    /// [`finish`](FlowAssembler::finish) in its two parts: the finished connections not yet
+    /// taken, in the order they were handed out, and the rest sorted by start time.
+    pub fn finish_parts(&mut self) -> (Vec<ConnectionRecord>, Vec<ConnectionRecord>) {
         let mut rest: Vec<ConnectionRecord> = self
             .slab
             .drain(..)
             .flatten()
             .map(Flow::into_record)
             .collect();
+        self.free.clear();
+        self.tables = Tables::default();
         rest.sort_by_key(|r| (r.started_at_us(), r.tuple));
-        let mut all = std::mem::take(&mut self.done);
-        all.extend(rest);
-        all
+        (std::mem::take(&mut self.done), rest)
+    }
+
+    /// Like [`FlowAssembler::finish`], with the detail cap applied to the connections still
+    /// open too: the records kept, and the ones folded beyond the cap.
+    pub fn finish_capped(mut self) -> (Vec<ConnectionRecord>, DroppedConnections) {
+        let (done, rest) = self.finish_parts();
+        self.done = done;
+        for record in rest {
+            self.hand_out(record);
+        }
+        (std::mem::take(&mut self.done), self.dropped)
     }
 }
 

@@ -134,6 +134,35 @@ impl SummaryBuilder {
         }
     }
 
+    /// Adds everything `other` counted (its packet-level counts are not its own: see
+    /// [`SummaryBuilder::finish`]).
+    pub fn merge(&mut self, other: &SummaryBuilder) {
+        let (s, o) = (&mut self.summary, &other.summary);
+        s.connections_opened += o.connections_opened;
+        s.partial_connections += o.partial_connections;
+        s.refused += o.refused;
+        s.unanswered += o.unanswered;
+        s.fins_from_client += o.fins_from_client;
+        s.fins_from_server += o.fins_from_server;
+        s.resets += o.resets;
+        s.closes_by_client += o.closes_by_client;
+        s.closes_by_server += o.closes_by_server;
+        s.closes_by_reset += o.closes_by_reset;
+        s.open_at_end += o.open_at_end;
+        s.closes_simultaneous += o.closes_simultaneous;
+        s.requests += o.requests;
+        s.partial_requests += o.partial_requests;
+        s.tls_connections += o.tls_connections;
+        s.tls_handshakes_full += o.tls_handshakes_full;
+        s.tls_handshakes_full_hrr += o.tls_handshakes_full_hrr;
+        s.tls_handshakes_resumed += o.tls_handshakes_resumed;
+        s.tls_unclassified += o.tls_unclassified;
+        self.plain_connections += other.plain_connections;
+        for (&requests, &n) in &other.requests_histogram {
+            *self.requests_histogram.entry(requests).or_default() += n;
+        }
+    }
+
     /// The summary, with the packet-level counts copied in.
     pub fn finish(&self, counts: &PacketCounts) -> CaptureSummary {
         let mut s = self.summary.clone();

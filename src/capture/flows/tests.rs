@@ -453,3 +453,41 @@ fn summary_counts_and_median() {
     assert_eq!(s.open_at_end, 0);
     assert_eq!(s.fin_packets_from_server, 4);
 }
+
+/// With a detail cap, the assembler keeps the first records handed out and folds the rest:
+/// the summary of kept and folded is the summary of all, and finished and open connections
+/// alike count.
+#[test]
+fn a_detail_cap_keeps_the_first_records_and_folds_the_rest_exactly() {
+    let conns: Vec<Conn> = (0..12u16)
+        .map(|i| {
+            let mut c = Conn::new(40000 + i, 100 + u32::from(i), u64::from(i) * 300_000);
+            c.handshake();
+            for _ in 0..(i % 3) {
+                c.exchange();
+            }
+            if i % 4 != 3 {
+                c.send(i % 2 == 0, FIN, b"")
+                    .send(i % 2 == 1, FIN, b"")
+                    .send(i % 2 == 0, ACK, b"");
+            }
+            c
+        })
+        .collect();
+    let all: Vec<&Conn> = conns.iter().collect();
+    let (whole, counts) = assemble(&all);
+    let mut capped = FlowAssembler::new(8080);
+    capped.set_detail_cap(5);
+    for c in &all {
+        c.feed(&mut capped);
+    }
+    let (kept, dropped) = capped.finish_capped();
+    assert_eq!(kept.len(), 5);
+    assert_eq!((dropped.kept, dropped.seen), (5, 12));
+    assert_eq!(kept[..], whole[..5]);
+    assert_eq!(
+        summarize_with(&kept, &dropped, &counts),
+        summarize(&whole, &counts)
+    );
+    assert_eq!(summarize(&whole, &counts).open_at_end, 3);
+}

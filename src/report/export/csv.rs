@@ -1,6 +1,7 @@
 //! CSV: one row per variant and repetition, one column per figure of the catalogue
 //! (`connections_opened` once per source, in the table's order: client, server, capture), then
-//! `interrupted` (`true` for a run a stop signal ended early). A run with several server
+//! `interrupted` (`true` for a run a stop signal ended early), `detail_capped` (the detail lists
+//! the cap cut short, `list:kept/seen` separated by `;`, empty when none was). A run with several server
 //! endpoints is followed by one row per endpoint, named in the last column (`endpoint`, empty on
 //! the total's row).
 
@@ -29,6 +30,7 @@ impl Exporter for Csv {
             }
         }
         header.push("interrupted".into());
+        header.push("detail_capped".into());
         header.push("endpoint".into());
         writer.write_record(&header)?;
         for run in &crate::report::endpoints::views(&results.runs) {
@@ -55,6 +57,12 @@ impl Exporter for Csv {
                 }
             }
             record.push(run.interrupted.to_string());
+            let capped: Vec<String> = run
+                .detail_capped
+                .iter()
+                .map(|c| format!("{}:{}/{}", c.list, c.kept, c.seen))
+                .collect();
+            record.push(capped.join(";"));
             record.push(run.endpoint.clone().unwrap_or_default());
             writer.write_record(&record)?;
         }

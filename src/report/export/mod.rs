@@ -180,6 +180,7 @@ pub(crate) mod tests {
             notes: Vec::new(),
             listen_queue: None,
             endpoints: Vec::new(),
+            dropped: Default::default(),
         })
     }
 }

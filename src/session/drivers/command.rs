@@ -186,6 +186,7 @@ impl Driver for CommandDriver {
         Ok(Driven {
             driven_by: DrivenBy::Observed(ObservedRun { command, serve }),
             requests: Vec::new(),
+            dropped: Default::default(),
             dials: None,
             notes,
             interrupted,

@@ -26,8 +26,12 @@ pub trait Driver {
 pub struct Driven {
     /// What drove the traffic, as the report will say.
     pub driven_by: DrivenBy,
-    /// Every request kalab's own client sent (empty when kalab sent none).
+    /// Every request kalab's own client sent (empty when kalab sent none), up to the detail
+    /// cap: the rest are folded in `dropped`.
     pub requests: Vec<RequestOutcome>,
+    /// The requests beyond the detail cap, folded (the dials' and the server's folds are added
+    /// by the session).
+    pub dropped: crate::model::detail::Dropped,
     /// The connections kalab's own client dialled: the `client` source (`None`: no client
     /// source). A log, not a copy: a dial the client's pool started in the background may
     /// complete after the last request, so the session reads it after the settle, when it

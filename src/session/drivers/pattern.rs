@@ -24,11 +24,13 @@ pub struct PatternDriver {
     pub on_request: Arc<dyn Fn() + Send + Sync>,
     /// Stops the pattern early (a stop signal); the requests so far are reported.
     pub stop: Option<StopFlag>,
+    /// How many requests and dials are kept as records (see `model::detail`).
+    pub detail_cap: usize,
 }
 
 impl Driver for PatternDriver {
     async fn drive(self, endpoint: &Endpoint) -> anyhow::Result<Driven> {
-        let log = DialLog::default();
+        let log = DialLog::with_cap(self.detail_cap);
         let mut settings = self.scenario.client.clone();
         if self.scenario.pattern.rate.map(|r| r.of) == Some(crate::scenario::RateOf::Connections) {
             // A rate of new connections: every arrival dials; nothing waits idle in the pool.
@@ -63,8 +65,15 @@ impl Driver for PatternDriver {
             Instant::now() + self.max_run,
             self.on_request,
             stopped,
+            self.detail_cap,
         )
         .await;
+        let (requests, folded, capped) = requests.into_parts();
+        let dropped = crate::model::detail::Dropped {
+            requests: folded,
+            capped: capped.into_iter().collect(),
+            ..Default::default()
+        };
         let mut notes = Vec::new();
         if let Some(signal) = self
             .stop
@@ -75,7 +84,7 @@ impl Driver for PatternDriver {
             notes.push(Warning::Note {
                 message: format!(
                     "interrupted by {signal}: the run is reported as far as it got ({} requests finished)",
-                    requests.len()
+                    dropped.requests.total().sent + requests.len() as u64
                 ),
             });
         }
@@ -87,6 +96,7 @@ impl Driver for PatternDriver {
         Ok(Driven {
             driven_by: DrivenBy::Settings(Box::new(self.scenario)),
             requests,
+            dropped,
             dials: Some(log),
             notes,
             interrupted,

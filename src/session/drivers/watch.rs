@@ -197,6 +197,7 @@ impl Driver for WatchDriver {
         Ok(Driven {
             driven_by: DrivenBy::Watched(watched),
             requests: Vec::new(),
+            dropped: Default::default(),
             dials: None,
             notes: Vec::new(),
             interrupted,
