@@ -105,7 +105,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "IP")]
     pub host: Option<std::net::IpAddr>,
     /// Stop after this long (`30s`, `2m`, `1h 30m`); default: until Ctrl-C.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::scenario::rate::parse_duration)]
     pub duration: Option<std::time::Duration>,
     /// An expectation on the run, `METRIC[.SOURCE][[HOST]] OP VALUE` (repeatable), e.g.
     /// `connections_opened.capture <= 10`; exit 1 when one fails, 3 when it cannot be measured.

@@ -23,3 +23,4 @@ pub mod runner;
 pub mod scenario;
 pub mod session;
 pub mod sockets;
+pub mod usage_hints;

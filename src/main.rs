@@ -1,10 +1,8 @@
 //! The `kalab` binary: parse the command line, run the command, turn the outcome into an exit
 //! code. Everything else lives in the library.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let cli = kalab::cli::Cli::parse();
+    let cli = kalab::usage_hints::parse();
     match kalab::commands::dispatch(cli) {
         Ok(code) => code.into(),
         Err(err) => {

@@ -47,9 +47,23 @@ pub const STOP_TIMEOUT_MS: u64 = 5_000;
 pub fn permission_remedy() -> String {
     let binary = std::env::current_exe()
         .and_then(std::fs::canonicalize)
-        .map(|path| path.display().to_string())
-        .unwrap_or_else(|_| "$(command -v kalab)".to_string());
+        .map(|path| shell_word(&path.display().to_string()))
+        .unwrap_or_else(|_| "\"$(command -v kalab)\"".to_string());
     format!("sudo setcap cap_net_raw,cap_net_admin=eip {binary}")
+}
+
+/// A path as one POSIX shell word: as is when plain, else in single quotes (a binary under
+/// `/home/my user/` must still be one argument of the printed command).
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./+@%:,".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// What to capture.
@@ -600,5 +614,21 @@ mod tests {
         assert!(e
             .to_string()
             .contains("setcap cap_net_raw,cap_net_admin=eip"));
+    }
+
+    #[test]
+    fn the_remedy_names_this_binary_as_one_shell_word() {
+        let remedy = permission_remedy();
+        let binary = std::env::current_exe()
+            .and_then(std::fs::canonicalize)
+            .unwrap();
+        assert!(
+            remedy.ends_with(&shell_word(&binary.display().to_string())),
+            "{remedy}"
+        );
+        assert!(!remedy.contains("command -v"), "{remedy}");
+        assert_eq!(shell_word("/usr/local/bin/kalab"), "/usr/local/bin/kalab");
+        assert_eq!(shell_word("/home/my user/kalab"), "'/home/my user/kalab'");
+        assert_eq!(shell_word("/tmp/it's/kalab"), r"'/tmp/it'\''s/kalab'");
     }
 }

@@ -109,21 +109,53 @@ impl Expectation {
     }
 }
 
+/// The characters an operator is written with, including the look-alikes people type
+/// (`=<`, `≤`, `<>`), so a wrong operator is read as one and named in the error.
+const OPERATOR_CHARS: &[char] = &['=', '<', '>', '!', '\u{2264}', '\u{2265}', '\u{2260}', '~'];
+
+/// The valid operators, for error messages.
+const OPERATORS: &str = "==, !=, <, <=, >, >=";
+
 /// Parses `METRIC[.SOURCE] OP VALUE` (as given to `--expect`).
 pub fn parse(text: &str) -> Result<Expectation, String> {
     let text = text.trim();
-    let (start, op_text, op) = Op::ALL
-        .iter()
-        .filter_map(|&(s, op)| text.find(s).map(|at| (at, s, op)))
-        .min_by_key(|&(at, s, _)| (at, std::cmp::Reverse(s.len())))
-        .ok_or_else(|| {
-            format!(
-                "`{text}` has no comparison; write METRIC OP VALUE with OP one of ==, !=, <, <=, >, >= (e.g. `connections_opened <= 10`)"
-            )
-        })?;
+    let Some(start) = text.find(OPERATOR_CHARS) else {
+        return Err(format!(
+            "`{text}` has no comparison; write METRIC OP VALUE with OP one of {OPERATORS} (e.g. `connections_opened <= 10`)"
+        ));
+    };
     let metric = text[..start].trim();
-    let value = text[start + op_text.len()..].trim();
+    let after = &text[start..];
+    let op_len = after
+        .find(|c: char| !OPERATOR_CHARS.contains(&c))
+        .unwrap_or(after.len());
+    let op_text = &after[..op_len];
+    let value = after[op_len..].trim();
+    let op = Op::ALL
+        .iter()
+        .find(|(s, _)| *s == op_text)
+        .map(|&(_, op)| op)
+        .ok_or_else(|| unknown_operator(text, op_text))?;
+    if value.is_empty() && !metric.is_empty() {
+        return Err(format!(
+            "`{text}` has no value after `{op_text}`; write METRIC OP VALUE, e.g. `{metric} {op_text} 10`"
+        ));
+    }
     build(metric, op, value)
+}
+
+/// The error for an operator that is not one of [`Op::ALL`]: the operator, the valid ones,
+/// and the likely intended one when the typo is a common one.
+fn unknown_operator(text: &str, op_text: &str) -> String {
+    let meant = match op_text {
+        "=<" | "\u{2264}" | "<==" | "=<=" => Some("<="),
+        "=>" | "\u{2265}" | ">==" | "=>=" => Some(">="),
+        "=" | "===" => Some("=="),
+        "<>" | "\u{2260}" | "!" | "!==" | "=!" | "~=" => Some("!="),
+        _ => None,
+    };
+    let hint = meant.map_or(String::new(), |op| format!(" (did you mean `{op}`?)"));
+    format!("`{text}`: unknown operator `{op_text}`; valid operators: {OPERATORS}{hint}")
 }
 
 /// Parses an `[expect]` table entry: `metric = "OP VALUE"`, or `metric = VALUE` for `==`.
@@ -199,7 +231,11 @@ fn build(metric: &str, op: Op, value: &str) -> Result<Expectation, String> {
         .parse()
         .ok()
         .filter(|v: &f64| v.is_finite())
-        .ok_or_else(|| format!("`{value}` is not a number"))?;
+        .ok_or_else(|| {
+            format!(
+                "`{value}` is not a number; write METRIC OP VALUE with a finite number, e.g. `connections_opened <= 10` or `reuse_ratio >= 2.5`"
+            )
+        })?;
     Ok(Expectation {
         figure,
         source,
@@ -427,6 +463,60 @@ mod tests {
             .contains("not a number"));
         assert!(parse("<= 10").err().unwrap().contains("no metric"));
         assert!(parse("connections_opened <= inf").is_err());
+    }
+
+    #[test]
+    fn a_wrong_operator_is_named_with_the_valid_ones() {
+        for (text, wrong, meant) in [
+            ("connections_opened =< 2", "=<", Some("<=")),
+            ("connections_opened >== 2", ">==", Some(">=")),
+            ("connections_opened => 2", "=>", Some(">=")),
+            ("connections_opened = 2", "=", Some("==")),
+            ("connections_opened <> 2", "<>", Some("!=")),
+            ("connections_opened \u{2264} 2", "\u{2264}", Some("<=")),
+            ("connections_opened <=> 2", "<=>", None),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(
+                err.contains(&format!("unknown operator `{wrong}`"))
+                    && err.contains("==, !=, <, <=, >, >="),
+                "{text}: {err}"
+            );
+            assert!(!err.contains("unknown metric"), "{text}: {err}");
+            match meant {
+                Some(op) => assert!(err.contains(&format!("did you mean `{op}`")), "{err}"),
+                None => assert!(!err.contains("did you mean"), "{err}"),
+            }
+        }
+        let entry =
+            parse_entry("connections_opened", &toml::Value::String("=< 2".into())).unwrap_err();
+        assert!(entry.contains("unknown operator `=<`"), "{entry}");
+    }
+
+    #[test]
+    fn a_missing_value_or_operator_says_what_to_write() {
+        let err = parse("connections_opened <=").unwrap_err();
+        assert!(
+            err.contains("no value after `<=`") && err.contains("connections_opened <= 10"),
+            "{err}"
+        );
+        let err = parse("connections_opened != two").unwrap_err();
+        assert!(err.contains("`two` is not a number"), "{err}");
+        assert_eq!(parse("connections_opened != 2").unwrap().op, Op::Ne);
+        assert_eq!(parse("connections_opened>=2").unwrap().op, Op::Ge);
+        for text in [
+            "",
+            "=",
+            "<=",
+            "!",
+            "[",
+            "]<",
+            "x[=]",
+            "\u{2264}\u{2264}",
+            "a.b[c] == ",
+        ] {
+            assert!(parse(text).is_err(), "{text}");
+        }
     }
 
     #[test]

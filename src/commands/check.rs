@@ -95,11 +95,10 @@ pub fn check(config: CheckConfig) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let (runs, interrupted) = execute_all(
-        &plans(&checked, config.repeat, &config.pattern)?,
-        &config.options,
-        &config.output,
-    )?;
+    let plans = plans(&checked, config.repeat, &config.pattern)?;
+    let baseline = config.output.baseline_variant.as_deref();
+    super::baseline_variant::check(baseline, &super::baseline_variant::of_plans(&plans))?;
+    let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;
     let results = expectations.evaluate(&runs);
     let regressions = baseline_runs
         .as_ref()

@@ -119,6 +119,8 @@ pub fn compare(config: CompareConfig) -> anyhow::Result<ExitCode> {
             }));
         }
     }
+    let baseline = output.baseline_variant.as_deref();
+    super::baseline_variant::check(baseline, &super::baseline_variant::of_runs(&runs))?;
     output.write_final(&runs)?;
     Ok(ExitCode::Success)
 }

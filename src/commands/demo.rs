@@ -62,15 +62,16 @@ pub fn demo(mut config: DemoConfig) -> anyhow::Result<ExitCode> {
     if explain_too {
         super::print(&reflow(
             "kalab demo: the classic Go keep-alive experiments (net/http, netstat, tcpdump) re-done with reqwest + hyper on loopback.\n\
-             Each scenario runs against a fresh embedded server; connections are counted by the client (dials) and the server (accepts).\n\n",
+             Each scenario runs against a fresh embedded server. Every source there is counts the connections: the client (dials),\n\
+             the server (accepts), the wire (the capture, given the permission) and the socket table; each figure quoted below\n\
+             names its source, the capture's when it ran.\n\n",
             width,
         ))?;
     }
-    let (runs, interrupted) = execute_all(
-        &plans(&loaded, 1, &config.pattern)?,
-        &config.options,
-        &config.output,
-    )?;
+    let plans = plans(&loaded, 1, &config.pattern)?;
+    let baseline = config.output.baseline_variant.as_deref();
+    super::baseline_variant::check(baseline, &super::baseline_variant::of_plans(&plans))?;
+    let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;
     if explain_too && !interrupted {
         super::print(&reflow(&explain(&runs), width))?;
         super::print("\nSide by side:\n\n")?;
@@ -89,16 +90,72 @@ fn tls_part(runs: &[RunReport]) -> Option<String> {
             .as_ref()
             .map_or("?".into(), crate::report::tls_text::per_source_text)
     };
+    let sentence = reflow(
+        &format!(
+            "  6. HTTPS, the server closing every connection (keep-alive off): with TLS resumption off, {}; \
+             on, {}. A resumed handshake skips the certificate and its signature.\n",
+            cost(off),
+            cost(on),
+        ),
+        Some(POINT_WIDTH),
+    );
     Some(format!(
-        "\n  6. HTTPS, the server closing every connection (keep-alive off): with TLS resumption off, {};\n     \
-              on, {}. A resumed handshake skips the certificate and its signature.\n     \
-              Per source, off: {}\n     \
-              Per source, on:  {}\n",
-        cost(off),
-        cost(on),
+        "\n{sentence}     Per source, off: {}\n     Per source, on:  {}\n",
         sources(off),
         sources(on),
     ))
+}
+
+/// The width the explanation's points are written at.
+const POINT_WIDTH: u16 = 112;
+
+/// Connections a concurrent pattern opens when its workers stay in lockstep: every round's
+/// connections come back to the pool at once, the pool keeps `max_idle` and closes the rest,
+/// and the next round dials that many again. `None` without a cap below the workers.
+fn lockstep_connections(workers: u64, requests_per_worker: u64, max_idle: u64) -> Option<u64> {
+    (max_idle < workers && requests_per_worker > 0)
+        .then(|| workers + (requests_per_worker - 1) * (workers - max_idle))
+}
+
+/// Point 4's account of the lockstep count, from the run's own settings and count: the count
+/// lockstep gives, and that a run whose workers drift out of step opens fewer.
+fn lockstep_text(run: Option<&RunReport>) -> String {
+    let settings = run.and_then(|r| r.settings());
+    let expected = settings.and_then(|s| {
+        lockstep_connections(
+            u64::from(s.pattern.workers.get()),
+            u64::from(s.pattern.requests_per_worker?.get()),
+            u64::from(s.client.max_idle_per_host?),
+        )
+    });
+    let (Some(settings), Some(expected)) = (settings, expected) else {
+        return "each round's connections come back to the pool at once, and the pool closes all but 2 of them."
+            .to_string();
+    };
+    let (workers, idle) = (
+        settings.pattern.workers.get(),
+        settings.client.max_idle_per_host.unwrap_or(0),
+    );
+    let rounds = settings
+        .pattern
+        .requests_per_worker
+        .map_or(0, |r| r.get().saturating_sub(1));
+    let measured = run
+        .and_then(|r| r.connections_opened.best())
+        .map(|(n, _)| n);
+    let this_run = match measured {
+        Some(n) if n == expected => "this run stayed in step".to_string(),
+        Some(n) => format!("this run drifted: {n}"),
+        None => "this run was not counted".to_string(),
+    };
+    format!(
+        "each round all {workers} connections come back at once, the pool keeps {idle} and \
+         closes {closed}, and the next round dials {closed} new ones: {workers} + {rounds} x {closed} = {expected} connections, the most \
+         this pattern opens ({this_run}). Workers that drift out of step find connections others put back, so a \
+         loaded machine counts a few fewer from run to run; `kalab run --repeat 6 \
+         scenarios/demo/04-concurrent-idle2.toml` shows by how much.",
+        closed = workers - idle,
+    )
 }
 
 /// The demo's closing explanation, built from the measured runs.
@@ -138,27 +195,37 @@ pub fn explain(runs: &[RunReport]) -> String {
               reads a small response (headers and body up to about 8 KiB) together with its headers, so dropping the\n     \
               body costs nothing and the connection goes back to the pool; the same program in Go opens one connection\n     \
               per request. From about 24.5 KiB on, reqwest too loses the connection of a dropped body.\n\
-         \n  4. 10 workers x 10 requests: with max_idle_per_host = 2 the client opened {idle2} connections and left\n     \
-              {idle2_tw} TIME_WAIT sockets; with 10, {idle10} connections and {idle10_tw}. Go's default MaxIdleConnsPerHost\n     \
-              is 2: that is where Go piles up connections. reqwest's default is unlimited, so it only behaves like\n     \
-              Go's default when the limit is set, as here. The 20 ms pause between a worker's requests and the\n     \
-              server's 20 ms delay keep the counts deterministic: without the pause a worker's next request can\n     \
-              beat its connection back into the pool, without the delay a worker scheduled late can find an\n     \
-              earlier worker's connection already idle.\n",
+         \n",
         drop = opened("sequential-drop"),
         drop_n = sent("sequential-drop"),
         drain = opened("sequential-drain"),
         drain_n = sent("sequential-drain"),
         small = opened("sequential-drop-small"),
         small_n = sent("sequential-drop-small"),
-        idle2 = opened("concurrent-idle2"),
-        idle2_tw = time_wait("concurrent-idle2"),
-        idle10 = opened("concurrent-idle10"),
-        idle10_tw = time_wait("concurrent-idle10"),
     );
+    // Points with measured figures inside are one line each, hard-wrapped here like the
+    // others (a pipe or a file gets no terminal width).
+    text.push_str(&reflow(
+        &format!(
+            "  4. 10 workers x 10 requests: with max_idle_per_host = 2, {idle2} connections were opened and {idle2_tw} TIME_WAIT \
+             sockets left on the client; with 10, {idle10} connections and {idle10_tw}. Go's default MaxIdleConnsPerHost \
+             is 2: that is where Go piles up connections. reqwest's default is unlimited, so it only behaves like \
+             Go's default when the limit is set, as here. The 20 ms pause between a worker's requests and the \
+             server's 20 ms delay keep the workers in step: {lockstep} With 10 idle connections allowed every \
+             worker keeps its own connection, and the count is 10 every time.\n",
+            idle2 = opened("concurrent-idle2"),
+            idle2_tw = time_wait("concurrent-idle2"),
+            idle10 = opened("concurrent-idle10"),
+            idle10_tw = time_wait("concurrent-idle10"),
+            lockstep = lockstep_text(run("concurrent-idle2")),
+        ),
+        Some(POINT_WIDTH),
+    ));
     if let Some(forecast) = run("concurrent-idle2").and_then(|r| r.port_forecast.as_ref()) {
-        text.push_str(&format!(
-            "\n  5. Port exhaustion, at the churn of concurrent-idle2: {forecast}\n"
+        // Hard-wrapped like the other points (a pipe or a file gets no terminal width).
+        text.push_str(&reflow(
+            &format!("\n  5. Port exhaustion, at the churn of concurrent-idle2: {forecast}\n"),
+            Some(POINT_WIDTH),
         ));
     }
     if let Some(tls) = tls_part(runs) {
@@ -253,7 +320,15 @@ pub fn reflow(text: &str, width: Option<u16>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::reflow;
+    use super::{lockstep_connections, reflow};
+
+    #[test]
+    fn lockstep_counts_every_round_past_the_idle_cap() {
+        assert_eq!(lockstep_connections(10, 10, 2), Some(82));
+        assert_eq!(lockstep_connections(10, 1, 2), Some(10));
+        assert_eq!(lockstep_connections(10, 10, 10), None);
+        assert_eq!(lockstep_connections(10, 0, 2), None);
+    }
 
     #[test]
     fn wide_paragraphs_are_refilled_and_narrow_ones_kept() {

@@ -2,10 +2,12 @@
 //! line onto them.
 
 pub mod analyze;
+pub(crate) mod baseline_variant;
 pub mod check;
 pub mod compare;
 pub mod completions;
 pub mod demo;
+pub(crate) mod no_traffic;
 pub mod observe;
 pub mod output;
 pub mod quick;

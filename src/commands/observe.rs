@@ -66,6 +66,10 @@ pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
     // Bad expressions are bad usage: refuse them before the program runs.
     let expectations = Expectations::parse(&[], &config.expect)?;
     config.output.validate(&[])?;
+    super::baseline_variant::refuse_for_one_run(
+        config.output.baseline_variant.as_deref(),
+        "observe",
+    )?;
     super::stdout::check_options(&config.spec.options)?;
     super::stdout::check_serve(&config.spec)?;
     let runtime = super::runtime()?;
@@ -75,7 +79,12 @@ pub fn observe(config: ObserveConfig) -> anyhow::Result<ExitCode> {
         spec.options.stop = Some(session::signals::StopFlag::listen()?);
         session::observe(&spec, &Instruments::live()).await
     })?;
-    let runs = vec![observation.report];
+    let mut report = observation.report;
+    if let Some(port) = report.observed().map(|o| o.port) {
+        let embedded = config.spec.serve.is_some();
+        super::no_traffic::add_hint(&mut report, port, config.spec.host, embedded);
+    }
+    let runs = vec![report];
     if let Some(observed) = runs[0].observed() {
         crate::model::verbosity::note(&format!(
             "`{}` {} after {:.0} ms",

@@ -120,6 +120,8 @@ pub fn run_loaded(
     super::stdout::check_options(&config.options)?;
     let expectations = Expectations::parse(loaded, expect)?;
     let plans = plans(loaded, config.repeat, pattern)?;
+    let baseline = config.output.baseline_variant.as_deref();
+    super::baseline_variant::check(baseline, &super::baseline_variant::of_plans(&plans))?;
     let (runs, interrupted) = execute_all(&plans, &config.options, &config.output)?;
     let code = finish(&runs, &config.output, interrupted)?;
     let results = expectations.evaluate(&runs);

@@ -54,6 +54,10 @@ pub fn watch(config: WatchConfig) -> anyhow::Result<ExitCode> {
     // Bad expressions are bad usage: refuse them before watching.
     let expectations = Expectations::parse(&[], &config.expect)?;
     config.output.validate(&[])?;
+    super::baseline_variant::refuse_for_one_run(
+        config.output.baseline_variant.as_deref(),
+        "watch",
+    )?;
     super::stdout::check_options(&config.spec.options)?;
     let runtime = super::runtime()?;
     let outcome = runtime.block_on(async {
@@ -62,7 +66,9 @@ pub fn watch(config: WatchConfig) -> anyhow::Result<ExitCode> {
         spec.options.stop = Some(session::signals::StopFlag::listen()?);
         session::watch(&spec, &Instruments::live()).await
     })?;
-    let runs = vec![outcome.report];
+    let mut report = outcome.report;
+    super::no_traffic::add_hint(&mut report, config.spec.port, config.spec.host, false);
+    let runs = vec![report];
     config.output.write_final(&runs)?;
     if outcome.interrupted {
         eprintln!("kalab: interrupted; the watch so far is reported");

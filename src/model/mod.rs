@@ -33,5 +33,5 @@ pub use records::{BodyFate, Dial, RequestError, RequestOutcome, ServerConnection
 pub use source::Source;
 pub use time_wait::{SideReconciliation, TimeWait, TimeWaitReconciliation};
 pub use tls::{HandshakeKind, TlsHandshake, TlsVersion};
-pub use warning::Warning;
+pub use warning::{ListeningPort, Warning};
 pub use wire::{ConnectionRecord, ResetCause, ResetCauses};

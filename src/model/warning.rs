@@ -112,6 +112,50 @@ pub enum Warning {
         /// The message.
         message: String,
     },
+    /// Nothing at all was seen on the watched port (`kalab observe`, `kalab watch`): no
+    /// connection, no attempt, no connection already open. Usually the wrong port, host or
+    /// interface.
+    NoTraffic {
+        /// The port watched.
+        port: u16,
+        /// The server address watched, if one was given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<std::net::IpAddr>,
+        /// The interface the capture listened on, when there was a capture.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interface: Option<String>,
+        /// The port was kalab's embedded server's (`observe --serve`).
+        embedded_server: bool,
+        /// The TCP ports listening on this machine (this network namespace), the busiest
+        /// first, from one read of the socket table after the run; empty when it could not be
+        /// read.
+        listening: Vec<ListeningPort>,
+    },
+    /// Not a problem: how to read the numbers (which source counted the requests, connections
+    /// that were open before the run). Printed as a `note:`, where the other kinds are
+    /// `warning:`s.
+    Info {
+        /// The message.
+        message: String,
+    },
+}
+
+/// A listening TCP port and how many of the machine's sockets were connected to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ListeningPort {
+    /// The port.
+    pub port: u16,
+    /// Sockets on this port that are not listening (established, TIME_WAIT, ...), at the one
+    /// read of the socket table.
+    pub connections: u64,
+}
+
+impl Warning {
+    /// Whether this is a note on how to read the report rather than a warning about its
+    /// numbers.
+    pub fn is_note(&self) -> bool {
+        matches!(self, Warning::Info { .. })
+    }
 }
 
 impl fmt::Display for Warning {
@@ -230,7 +274,45 @@ impl fmt::Display for Warning {
                 f,
                 "{count} connection(s) closed simultaneously (capture source): both sides sent their FIN before the other's arrived, so both sides hold TIME_WAIT for each of them"
             ),
-            Warning::Note { message } => f.write_str(message),
+            Warning::NoTraffic {
+                port,
+                host,
+                interface,
+                embedded_server,
+                listening,
+            } => {
+                let at = match host {
+                    Some(host) => format!("{host} port {port}"),
+                    None => format!("port {port}"),
+                };
+                let on = match interface {
+                    Some(interface) => format!(" (captured on {interface})"),
+                    None if !*embedded_server => " (by the socket table alone, which samples: a connection that opened and closed between two samples is missed)".to_string(),
+                    None => String::new(),
+                };
+                write!(
+                    f,
+                    "nothing was seen on {at}{on}: no connection, no attempt, none already open"
+                )?;
+                if *embedded_server {
+                    write!(f, "; the command never reached kalab's embedded server: write `{{port}}` where it takes the port (kalab replaces it) or read $KALAB_PORT")?;
+                } else {
+                    f.write_str("; check --port (the port the server listens on), --host (omit it to watch every address) and --interface (the one that carries the traffic; loopback is `lo`)")?;
+                }
+                if !listening.is_empty() {
+                    let ports: Vec<String> = listening
+                        .iter()
+                        .map(|l| format!("{} ({} connection(s))", l.port, l.connections))
+                        .collect();
+                    write!(
+                        f,
+                        "; TCP ports listening on this machine, the busiest first: {}",
+                        ports.join(", ")
+                    )?;
+                }
+                Ok(())
+            }
+            Warning::Note { message } | Warning::Info { message } => f.write_str(message),
         }
     }
 }

@@ -81,7 +81,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         .map(|c| c.summary.partial_connections)
         .filter(|&n| n > 0)
     {
-        warnings.push(Warning::Note {
+        warnings.push(Warning::Info {
             message: format!(
                 "{already} connection(s) were already open when the run started (the capture saw no SYN): reported as already open, never counted as opened"
             ),
@@ -194,6 +194,7 @@ pub fn compute(mut raw: RawRun) -> RunReport {
         requests_sent: counted.sent,
         requests_ok: counted.ok,
         requests_failed,
+        requests_unmeasured: counted.source.is_none(),
         errors: counted.errors,
         connections_opened,
         connections_seen_lower_bound: sockets.as_ref().map(|s| s.distinct_connections),
@@ -296,13 +297,19 @@ fn request_count(raw: &RawRun, folds: &Folds, warnings: &mut Vec<Warning>) -> Re
         }
     }
     if raw.dials.is_none() {
-        warnings.push(Warning::Note {
-            message: match counted.source {
+        // Which source counted the requests is how to read them: a note. Requests nobody
+        // counted are a gap in the report: a warning.
+        let note = counted.source.is_some();
+        let message = match counted.source {
                 Some(Source::Capture) => "requests counted by the capture (no client source): HTTP/1 request heads and HTTP/2 streams opened, ok = answered".to_string(),
                 Some(source) => format!("requests counted by the {source} (no client source): those it served"),
                 None if encrypted(wire, servers) => "requests not counted: the connections are encrypted (TLS), and there is no client or server source".to_string(),
                 None => "requests not counted: no client, capture or server source".to_string(),
-            },
+            };
+        warnings.push(if note {
+            Warning::Info { message }
+        } else {
+            Warning::Note { message }
         });
     }
     let failed = counted.sent.saturating_sub(counted.ok);
@@ -473,7 +480,7 @@ fn unused_connections_warning(unused: &PerSource, opened: &PerSource) -> Option<
 /// and a note says so.
 fn reconciliation_warnings(reconciled: &TimeWaitReconciliation, local: bool) -> Vec<Warning> {
     let remote_closes = reconciled.server.closes;
-    let remote = (!local && remote_closes > 0).then(|| Warning::Note {
+    let remote = (!local && remote_closes > 0).then(|| Warning::Info {
         message: format!(
             "server side: {remote_closes} close(s) (capture) not reconciled with TIME_WAIT: the server is not on this machine's loopback, so its sockets are in another socket table"
         ),

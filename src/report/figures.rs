@@ -49,6 +49,12 @@ fn n(v: u64) -> Option<f64> {
     Some(v as f64)
 }
 
+/// A request count, unless no source counted the requests (then it is 0 for want of a
+/// measure, not a measured 0).
+fn measured_requests(run: &RunReport, count: u64) -> Option<f64> {
+    (!run.requests_unmeasured).then_some(count as f64)
+}
+
 /// `requests_sent`: requests sent
 pub const REQUESTS_SENT: Figure = Figure {
     name: "requests_sent",
@@ -56,7 +62,7 @@ pub const REQUESTS_SENT: Figure = Figure {
     sources: &[],
     worse: Worse::Neither,
     needs: None,
-    value: |r, _| n(r.requests_sent),
+    value: |r, _| measured_requests(r, r.requests_sent),
 };
 
 /// `requests_ok`: requests with a 2xx response whose body policy completed
@@ -66,7 +72,7 @@ pub const REQUESTS_OK: Figure = Figure {
     sources: &[],
     worse: Worse::Lower,
     needs: None,
-    value: |r, _| n(r.requests_ok),
+    value: |r, _| measured_requests(r, r.requests_ok),
 };
 
 /// `requests_failed`: requests that failed
@@ -76,7 +82,7 @@ pub const REQUESTS_FAILED: Figure = Figure {
     sources: &[],
     worse: Worse::Higher,
     needs: None,
-    value: |r, _| n(r.requests_failed),
+    value: |r, _| measured_requests(r, r.requests_failed),
 };
 
 /// `connections_opened`: TCP connections opened (SYNs), exact; per source: client, server, capture
@@ -516,7 +522,7 @@ pub const REQUESTS_PER_S: Figure = Figure {
     sources: &[],
     worse: Worse::Neither,
     needs: None,
-    value: |r, _| r.requests_per_s,
+    value: |r, _| r.requests_per_s.filter(|_| !r.requests_unmeasured),
 };
 
 /// `connections_per_s`: connections opened per second of driven traffic

@@ -25,10 +25,12 @@ pub struct Grid {
     pub breakdown: Vec<Option<String>>,
     /// "X opened 10.0x fewer connections than Y" sentences.
     pub sentences: Vec<String>,
-    /// Warnings and notes, one line each.
+    /// Warnings (and unstable counts), one line each.
     pub notes: Vec<String>,
     /// Files the runs wrote (saved captures), one line each.
     pub files: Vec<String>,
+    /// Notes on how to read the numbers (nothing wrong), one line each.
+    pub info: Vec<String>,
 }
 
 /// The default terminal table's columns: fewer, shorter, with their sources in a legend.
@@ -103,8 +105,9 @@ pub fn build_with(runs: &[RunReport], baseline: Option<&str>, explicit: &[Compar
             .map(|v| v.first().endpoint.clone())
             .collect(),
         sentences: sentences::comparisons(&variants, baselines),
-        notes: notes(&variants),
+        notes: notes(&variants, false),
         files: saved_files(runs),
+        info: notes(&variants, true),
     };
     if tls::any(runs) {
         grid.headers.push(tls::COLUMN_HEADER.to_string());
@@ -157,14 +160,18 @@ fn headers(sources: &[Source], repeated: bool) -> Vec<String> {
     }
     headers.extend([
         "requests\nok / failed".to_string(),
-        format!(
-            "connections opened\n({})",
-            sources
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" / ")
-        ),
+        if sources.is_empty() {
+            "connections opened".to_string()
+        } else {
+            format!(
+                "connections opened\n({})",
+                sources
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            )
+        },
         "socket table saw\n(lower bound)".into(),
         "vs\nbaseline".into(),
         "reuse\nratio".into(),
@@ -225,9 +232,9 @@ fn compact(variants: &[VariantSummary<'_>], ratios: &[String], repeated: bool) -
             if repeated {
                 row.push(variant.runs.len().to_string());
             }
-            row.push(slash(
+            row.push(unmeasured_or(
                 variant,
-                &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED],
+                slash(variant, &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED]),
             ));
             row.push(match best(variant) {
                 Some(source) if Some(source) != main_source => format!(
@@ -314,6 +321,18 @@ fn joined(variant: &VariantSummary<'_>, figures: &[&Figure], decimals: usize) ->
     }
 }
 
+/// What a cell says of a figure no source measured: not measured is not zero.
+const UNMEASURED: &str = "unmeasured";
+
+/// `cell`, or "unmeasured" when no source counted the variant's requests.
+fn unmeasured_or(variant: &VariantSummary<'_>, cell: String) -> String {
+    if variant.runs.iter().all(|r| r.requests_unmeasured) {
+        UNMEASURED.to_string()
+    } else {
+        cell
+    }
+}
+
 /// One variant's row.
 fn row(
     variant: &VariantSummary<'_>,
@@ -326,18 +345,23 @@ fn row(
     if repeated {
         row.push(variant.runs.len().to_string());
     }
-    row.push(joined(
+    row.push(unmeasured_or(
         variant,
-        &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED],
-        0,
+        joined(
+            variant,
+            &[&figures::REQUESTS_OK, &figures::REQUESTS_FAILED],
+            0,
+        ),
     ));
-    row.push(
+    row.push(if sources.is_empty() {
+        UNMEASURED.to_string()
+    } else {
         sources
             .iter()
             .map(|&s| cell(&variant.values(opened, Some(s)), 0))
             .collect::<Vec<_>>()
-            .join(" / "),
-    );
+            .join(" / ")
+    });
     let seen = cell(
         &variant.values(&figures::CONNECTIONS_SEEN_LOWER_BOUND, None),
         0,
@@ -401,10 +425,11 @@ fn row(
 }
 
 /// Unstable counts between repetitions, and every run's warnings, one line each.
-fn notes(variants: &[VariantSummary<'_>]) -> Vec<String> {
+/// With `info`: the notes on how to read the numbers instead of the warnings.
+fn notes(variants: &[VariantSummary<'_>], info: bool) -> Vec<String> {
     let mut notes = Vec::new();
     for variant in variants {
-        if let Some(counts) = variant.unstable_connection_counts() {
+        if let Some(counts) = variant.unstable_connection_counts().filter(|_| !info) {
             let counts: Vec<String> = counts.iter().map(u64::to_string).collect();
             notes.push(format!(
                 "{}: connections opened changed between repetitions ({}): the behaviour is not deterministic here",
@@ -418,7 +443,7 @@ fn notes(variants: &[VariantSummary<'_>]) -> Vec<String> {
             } else {
                 String::new()
             };
-            for warning in &run.warnings {
+            for warning in run.warnings.iter().filter(|w| w.is_note() == info) {
                 // Missing capture permission is said once, on stderr, with the remedy.
                 if matches!(
                     warning,

@@ -256,6 +256,11 @@ pub struct RunReport {
     /// TLS handshakes, full and resumed, per source (HTTPS runs only; see `report::tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFigures>,
+    /// No source counted the requests (no client, no embedded server, no capture that could
+    /// read them): `requests_sent`, `requests_ok` and `requests_failed` are 0 because nothing
+    /// measured them, and reports show them as unmeasured.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requests_unmeasured: bool,
     /// The detail lists that reached the detail cap (`--detail-cap`): how many items each kept
     /// of how many it saw. Every figure above counts them all (exact); `requests`,
     /// `connections`, `dials`, `server_connections` and `capture.connections` hold the first

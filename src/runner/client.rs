@@ -62,6 +62,39 @@ impl DialLog {
     }
 }
 
+/// A request's own dial: its local and remote address, once connected.
+type DialSlot = Arc<Mutex<Option<(std::net::SocketAddr, std::net::SocketAddr)>>>;
+
+tokio::task_local! {
+    static REQUEST_DIAL: DialSlot;
+}
+
+/// The connection one request dialled itself, if it did: run the request's `send()` with
+/// [`RequestDial::run`], then read [`RequestDial::addresses`].
+///
+/// A dial is noted only when it completes while the request's own future polls it. The pool
+/// races a dial against a pooled connection coming back; when the pooled one wins, the dial
+/// is finished in a background task, outside this scope, so it is never noted: what is noted is
+/// the connection the request was sent on. (Used for failures that carry no connection of
+/// their own, such as a timeout waiting for the response.)
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RequestDial(DialSlot);
+
+impl RequestDial {
+    /// Runs `request` with this slot in scope.
+    pub(crate) fn run<F: Future>(
+        &self,
+        request: F,
+    ) -> tokio::task::futures::TaskLocalFuture<DialSlot, F> {
+        REQUEST_DIAL.scope(Arc::clone(&self.0), request)
+    }
+
+    /// The local and remote address of the connection the request dialled.
+    pub(crate) fn addresses(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+        *self.0.lock().expect("request dial lock")
+    }
+}
+
 /// Builds the reqwest client a scenario describes, recording its dials into `log`.
 pub fn build(
     settings: &ClientSettings,
@@ -186,6 +219,11 @@ where
                 ),
                 (None, _, _) => format!("client: dialled a connection in {} us", dial.connect_us),
             });
+            if let (Some(local), Some(remote)) = (dial.local, dial.remote) {
+                let _ = REQUEST_DIAL.try_with(|slot| {
+                    *slot.lock().expect("request dial lock") = Some((local, remote));
+                });
+            }
             log.push(dial);
             result
         })

@@ -96,7 +96,8 @@ pub(super) async fn one_request(
         reused: None,
         remote: None,
     };
-    match url.get(client).send().await {
+    let dialled = super::client::RequestDial::default();
+    match dialled.run(url.get(client).send()).await {
         Ok(response) => {
             outcome.status = Some(response.status().as_u16());
             let info = response.extensions().get::<HttpInfo>();
@@ -117,10 +118,42 @@ pub(super) async fn one_request(
                 Err(err) => outcome.error = Some(classify(&err)),
             }
         }
-        Err(err) => outcome.error = Some(classify(&err)),
+        Err(err) => {
+            outcome.error = Some(classify(&err));
+            // Failed after a connection was chosen (closed or reset before the response):
+            // which connection it was, so the failure is counted against it.
+            if let Some(info) = connection_of(&err) {
+                outcome.local = Some(info.local_addr());
+                outcome.remote = Some(info.remote_addr());
+            } else if let Some((local, remote)) = dialled.addresses() {
+                // No connection in the error (a timeout of reqwest's own), but the request
+                // dialled its connection itself.
+                outcome.local = Some(local);
+                outcome.remote = Some(remote);
+            }
+        }
     }
     outcome.latency_us = clock.elapsed().as_micros() as u64;
     outcome
+}
+
+/// The connection a failed request was sent on, when the client got that far: hyper's error
+/// carries the connection's info (the dial recorder's `HttpInfo`). `None` when the request
+/// failed before a connection was chosen (a failed dial) or on a timeout of reqwest's own.
+fn connection_of(err: &reqwest::Error) -> Option<HttpInfo> {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(connected) = cause
+            .downcast_ref::<hyper_util::client::legacy::Error>()
+            .and_then(hyper_util::client::legacy::Error::connect_info)
+        {
+            let mut extensions = http::Extensions::new();
+            connected.get_extras(&mut extensions);
+            return extensions.get::<HttpInfo>().cloned();
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// Sorts a reqwest error into a stable kind. `connection-closed` is the keep-alive race: the

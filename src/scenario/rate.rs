@@ -148,6 +148,34 @@ pub fn arrivals(rate: &Rate, workers: u32, worker: u32, duration: Duration) -> u
     (bound - 1e-9).ceil().max(0.0) as u64
 }
 
+/// Parses humantime text (`30s`, `500ms`, `1h 30m`), with an error that says what was wrong
+/// and how to write it: humantime's own ("expected number at 0") names neither.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    use humantime::DurationError;
+    const WRITE: &str = "write a number and a unit, e.g. `30s`, `500ms`, `2m` or `1h 30m`";
+    let trimmed = text.trim();
+    humantime::parse_duration(trimmed).map_err(|err| match err {
+        DurationError::Empty => format!("an empty duration: {WRITE}"),
+        DurationError::InvalidCharacter(at) => {
+            let found = trimmed.get(at..).and_then(|t| t.chars().next()).unwrap_or(' ');
+            format!("`{text}` is not a duration: `{found}` cannot be in one; {WRITE}")
+        }
+        DurationError::NumberExpected(at) => format!(
+            "`{text}` is not a duration: a number is missing before `{}`; {WRITE}",
+            trimmed.get(at..).unwrap_or(trimmed)
+        ),
+        DurationError::UnknownUnit { unit, value, .. } if unit.is_empty() => format!(
+            "`{text}` is not a duration: `{value}` needs a unit, e.g. `{value}s` or `{value}ms`"
+        ),
+        DurationError::UnknownUnit { unit, .. } => format!(
+            "`{text}` is not a duration: unknown unit `{unit}`; units: ms, s, m (min), h, d; {WRITE}"
+        ),
+        DurationError::NumberOverflow => format!(
+            "`{text}` is not a duration kalab can hold (too large, or finer than a nanosecond); {WRITE}"
+        ),
+    })
+}
+
 /// A pattern's duration, written as humantime text (`30s`, `2m`, `1h 30m`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PatternDuration(pub Duration);
@@ -156,9 +184,7 @@ impl FromStr for PatternDuration {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let duration = humantime::parse_duration(text.trim()).map_err(|err| {
-            format!("`{text}` is not a duration ({err}); write e.g. `30s`, `2m` or `1h 30m`")
-        })?;
+        let duration = parse_duration(text)?;
         if duration.is_zero() {
             return Err(format!("`{text}`: a duration must be longer than 0"));
         }
@@ -273,5 +299,27 @@ mod tests {
             .parse::<PatternDuration>()
             .unwrap_err()
             .contains("30s"));
+    }
+
+    #[test]
+    fn a_bad_duration_says_what_was_wrong_and_how_to_write_one() {
+        for (text, says) in [
+            ("abc", "a number is missing before `abc`"),
+            ("10", "`10` needs a unit, e.g. `10s`"),
+            ("5x", "unknown unit `x`"),
+            ("", "an empty duration"),
+            ("1s!", "`!` cannot be in one"),
+            ("99999999999999999999h", "too large"),
+            ("é", "is not a duration"),
+        ] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains(says), "{text}: {err}");
+            assert!(!err.contains(" at 0"), "{text}: {err}");
+        }
+        assert_eq!(parse_duration(" 1m 30s ").unwrap(), Duration::from_secs(90));
+        assert!("abc"
+            .parse::<PatternDuration>()
+            .unwrap_err()
+            .contains("`30s`"));
     }
 }

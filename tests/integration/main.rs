@@ -25,6 +25,7 @@ mod observe;
 mod proxy_recipe;
 mod quick;
 mod reports;
+mod rough_edges;
 mod runs;
 mod scenario_reference;
 mod schema;

@@ -44,10 +44,13 @@ impl Exporter for Markdown {
                 out.push_str(&format!("- {sentence}\n"));
             }
         }
-        if !grid.notes.is_empty() {
+        for (notes, kind) in [(&grid.info, "note"), (&grid.notes, "warning")] {
+            if notes.is_empty() {
+                continue;
+            }
             out.push('\n');
-            for note in &grid.notes {
-                out.push_str(&format!("> **warning**: {}\n>\n", escape(note)));
+            for note in notes {
+                out.push_str(&format!("> **{kind}**: {}\n>\n", escape(note)));
             }
             out.truncate(out.len() - 2);
         }

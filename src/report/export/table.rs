@@ -68,6 +68,7 @@ pub fn render_with(grid: &Grid, layout: Layout) -> String {
         lines(&mut out, &grid.compact.legend, "", false);
     }
     lines(&mut out, &grid.sentences, "", true);
+    lines(&mut out, &grid.info, "note: ", true);
     lines(&mut out, &grid.notes, "warning: ", true);
     lines(&mut out, &grid.files, "", true);
     out
@@ -265,5 +266,45 @@ mod tests {
             "{wrapped}"
         );
         assert_eq!(wrap(text, None), format!("{text}\n"));
+    }
+
+    #[test]
+    fn notes_are_printed_as_notes_and_warnings_as_warnings() {
+        use crate::model::Warning;
+        let mut run = sample_run("one", "", 2);
+        run.warnings = vec![
+            Warning::Info {
+                message: "requests counted by the capture".into(),
+            },
+            Warning::RequestsFailed {
+                count: 1,
+                kinds: "timeout: 1".into(),
+            },
+        ];
+        let grid = grid::build(std::slice::from_ref(&run), None);
+        let text = render_with(
+            &grid,
+            Layout {
+                width: None,
+                wide: false,
+            },
+        );
+        assert!(
+            text.contains("  note: one: requests counted by the capture\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  warning: one: 1 request(s) failed"),
+            "{text}"
+        );
+        assert!(!text.contains("warning: one: requests counted"), "{text}");
+        let markdown = String::from_utf8(
+            crate::report::export::Format::Markdown
+                .exporter()
+                .export(&crate::report::ResultSet::new(vec![run]), None)
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(markdown.contains("> **note**: "), "{markdown}");
     }
 }

@@ -24,7 +24,11 @@
 //! connections are grouped by end state, each group's connections taken in start order in chunks
 //! of K, and each chunk becomes one lane (`class="lane group"`, `data-connections="K"`) spanning
 //! its first SYN to its last close, labelled with its count. The panel title then says
-//! "N connections, aggregated K per lane".
+//! "N connections, aggregated K per lane". So that such a lane never reads as one long-lived
+//! connection, its span is only a faint dashed outline, and inside it the connections
+//! themselves are drawn on [`GROUP_SUB_ROWS`] thin sub-rows (`<rect class="member">`, the
+//! connections dealt in start order, overlapping spans of one sub-row merged): the gaps between
+//! connections show, and the legend names the aggregated lane.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -122,6 +126,12 @@ pub const MAX_LANES_PER_PANEL: usize = 60;
 /// The opacity of lane bars (and their legend swatches).
 pub const LANE_BAR_ALPHA: f64 = 0.87;
 
+/// The thin sub-rows an aggregated lane draws its connections on.
+pub const GROUP_SUB_ROWS: usize = 3;
+
+/// The opacity of an aggregated lane's span, behind its connections.
+const GROUP_SPAN_ALPHA: f64 = 0.15;
+
 const WIDTH_PX: u32 = 1000;
 const HEADER_PX: u32 = 70;
 const FOOTER_PX: u32 = 8;
@@ -181,6 +191,9 @@ struct Row {
     connections: usize,
     /// TLS handshakes among its connections: (full, resumed).
     handshakes: (usize, usize),
+    /// An aggregated lane's connections, `(start_ms, end_ms)` in start order (empty for a
+    /// lane of one connection).
+    members_ms: Vec<(f64, f64)>,
 }
 
 struct PreparedPanel {
@@ -273,6 +286,7 @@ fn aggregate(lanes: Vec<Row>, k: usize) -> Vec<Row> {
                     .reduce(f64::max),
                 label: format!("{} conns", chunk.len()),
                 connections: chunk.len(),
+                members_ms: chunk.iter().map(|r| (r.start_ms, r.end_ms)).collect(),
                 handshakes: chunk.iter().fold((0, 0), |(f, r), row| {
                     (f + row.handshakes.0, r + row.handshakes.1)
                 }),
@@ -345,6 +359,7 @@ fn sanitize(lane: &Lane, run_end_ms: f64, axis_max_ms: f64) -> Row {
         time_wait_until_ms,
         label: lane.label.clone(),
         connections: 1,
+        members_ms: Vec::new(),
         handshakes: match lane.tls {
             Some(kind) if kind.is_full() => (1, 0),
             Some(_) => (0, 1),
@@ -375,7 +390,10 @@ fn draw(
     let tls = panels
         .iter()
         .any(|p| p.rows.iter().any(|r| r.handshakes != (0, 0)));
-    draw_header(&root, title, tls)?;
+    let aggregated = panels
+        .iter()
+        .any(|p| p.rows.iter().any(|r| r.connections > 1));
+    draw_header(&root, title, tls, aggregated)?;
     if panels.is_empty() {
         root.draw(&Text::new(
             "no runs to draw",
@@ -405,6 +423,7 @@ fn draw_header(
     root: &DrawingArea<SVGBackend, Shift>,
     title: &str,
     tls: bool,
+    aggregated: bool,
 ) -> Result<(), TimelineError> {
     root.draw(&Text::new(
         title.to_string(),
@@ -425,7 +444,8 @@ fn draw_header(
             tls.then_some([LegendSymbol::TlsFull, LegendSymbol::TlsResumed])
                 .into_iter()
                 .flatten(),
-        );
+        )
+        .chain(aggregated.then_some(LegendSymbol::Aggregated));
     // plotters writes font-size as size / 1.24 (11 px here) and its font-less width estimate runs
     // wide; common sans-serif fonts average about 6 px a character at that size.
     let width_px = |symbol: LegendSymbol| symbol.text().chars().count() as i32 * 6 + 28 + 22;
@@ -450,6 +470,16 @@ fn draw_header(
                 [(x + 8, 44), (x + 14, 56)],
                 TLS_MARK_COLOUR.stroke_width(1),
             )),
+            LegendSymbol::Aggregated => {
+                let grey = BLACK.mix(0.6);
+                root.draw(&legend_swatch(BLACK.mix(GROUP_SPAN_ALPHA), x))
+                    .and_then(|()| {
+                        root.draw(&Rectangle::new([(x + 2, 46), (x + 8, 49)], grey.filled()))
+                    })
+                    .and_then(|()| {
+                        root.draw(&Rectangle::new([(x + 12, 51), (x + 20, 54)], grey.filled()))
+                    })
+            }
         }
         .map_err(draw_error)?;
         root.draw(&Text::new(
@@ -471,6 +501,7 @@ enum LegendSymbol {
     Request,
     TlsFull,
     TlsResumed,
+    Aggregated,
 }
 
 impl LegendSymbol {
@@ -481,6 +512,7 @@ impl LegendSymbol {
             LegendSymbol::Request => "request",
             LegendSymbol::TlsFull => "TLS full handshake",
             LegendSymbol::TlsResumed => "TLS resumed",
+            LegendSymbol::Aggregated => "N conns: N connections in one lane",
         }
     }
 }
@@ -603,6 +635,17 @@ fn draw_panel(
         let top_left = chart.backend_coord(&(row.start_ms, y + 0.85));
         let bottom_right = chart.backend_coord(&(bar_end_ms, y + 0.15));
         lanes.push_str(&lane_bar(index, row, top_left, bottom_right));
+        for (sub_row, segments) in member_segments(row, min_width_ms).iter().enumerate() {
+            // Sub-rows top to bottom inside the bar's 0.15..0.85 band.
+            let band = 0.7 / GROUP_SUB_ROWS as f64;
+            let top = y + 0.85 - band * sub_row as f64 - band * 0.1;
+            let bottom = top - band * 0.8;
+            for &(start_ms, end_ms) in segments {
+                let top_left = chart.backend_coord(&(start_ms, top));
+                let bottom_right = chart.backend_coord(&(end_ms, bottom));
+                lanes.push_str(&member_bar(index, row.end, top_left, bottom_right));
+            }
+        }
         if let Some(mark) = handshake_mark(index, row, top_left, bottom_right) {
             lanes.push_str(&mark);
         }
@@ -703,17 +746,26 @@ fn escape_xml(text: &str) -> String {
 /// One lane bar as SVG, marked while it is drawn: `class`, `data-*` attributes and a `<title>`
 /// tooltip (plotters cannot attach attributes, so lane bars and their ticks are written here).
 fn lane_bar(panel: usize, row: &Row, top_left: (i32, i32), bottom_right: (i32, i32)) -> String {
-    let class = if row.connections == 1 {
-        "lane"
-    } else {
-        "lane group"
-    };
     let RGBColor(r, g, b) = colour(row.end);
+    // An aggregated lane's span is a faint dashed outline: its connections are drawn inside.
+    let (class, paint) = if row.connections == 1 {
+        (
+            "lane",
+            format!("opacity=\"{LANE_BAR_ALPHA}\" fill=\"#{r:02X}{g:02X}{b:02X}\" stroke=\"none\""),
+        )
+    } else {
+        (
+            "lane group",
+            format!(
+                "fill=\"#{r:02X}{g:02X}{b:02X}\" fill-opacity=\"{GROUP_SPAN_ALPHA}\" \
+                 stroke=\"#{r:02X}{g:02X}{b:02X}\" stroke-width=\"1\" stroke-dasharray=\"4 2\""
+            ),
+        )
+    };
     format!(
         "<rect class=\"{class}\" data-panel=\"{panel}\" data-end=\"{}\" data-label=\"{}\" \
          data-connections=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
-         opacity=\"{LANE_BAR_ALPHA}\" fill=\"#{r:02X}{g:02X}{b:02X}\" stroke=\"none\">\
-         <title>{}</title></rect>\n",
+         {paint}><title>{}</title></rect>\n",
         row.end.as_str(),
         escape_xml(&row.label),
         row.connections,
@@ -722,6 +774,44 @@ fn lane_bar(panel: usize, row: &Row, top_left: (i32, i32), bottom_right: (i32, i
         (bottom_right.0 - top_left.0).max(1),
         (bottom_right.1 - top_left.1).max(1),
         escape_xml(&tooltip(row)),
+    )
+}
+
+/// An aggregated lane's connections as segments on [`GROUP_SUB_ROWS`] sub-rows: the
+/// connections dealt to the sub-rows in start order, each at least `min_width_ms` wide, spans
+/// that overlap or touch on one sub-row merged (so the picture stays bounded by its pixels).
+fn member_segments(row: &Row, min_width_ms: f64) -> Vec<Vec<(f64, f64)>> {
+    if row.connections <= 1 {
+        return Vec::new();
+    }
+    let mut sub_rows: Vec<Vec<(f64, f64)>> = vec![Vec::new(); GROUP_SUB_ROWS];
+    for (i, &(start_ms, end_ms)) in row.members_ms.iter().enumerate() {
+        let end_ms = end_ms.max(start_ms + min_width_ms);
+        let segments = &mut sub_rows[i % GROUP_SUB_ROWS];
+        match segments.last_mut() {
+            Some(last) if start_ms <= last.1 + min_width_ms => last.1 = last.1.max(end_ms),
+            _ => segments.push((start_ms, end_ms)),
+        }
+    }
+    sub_rows.retain(|segments| !segments.is_empty());
+    sub_rows
+}
+
+/// One connection (or merged run of connections) inside an aggregated lane, as SVG.
+fn member_bar(
+    panel: usize,
+    end: EndState,
+    top_left: (i32, i32),
+    bottom_right: (i32, i32),
+) -> String {
+    let RGBColor(r, g, b) = colour(end);
+    format!(
+        "<rect class=\"member\" data-panel=\"{panel}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
+         opacity=\"{LANE_BAR_ALPHA}\" fill=\"#{r:02X}{g:02X}{b:02X}\" stroke=\"none\"/>\n",
+        top_left.0,
+        top_left.1,
+        (bottom_right.0 - top_left.0).max(1),
+        (bottom_right.1 - top_left.1).max(1),
     )
 }
 

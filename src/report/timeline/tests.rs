@@ -272,3 +272,124 @@ fn tls_lanes_are_marked_full_or_resumed() {
     assert!(!plain.contains("class=\"handshake\""));
     assert!(!texts(&plain).contains(&"TLS resumed".to_string()));
 }
+
+/// The `rect` elements of `class` (one word of it) in panel `panel`.
+fn rects<'a>(doc: &'a roxmltree::Document<'a>, class: &str) -> Vec<roxmltree::Node<'a, 'a>> {
+    doc.descendants()
+        .filter(|n| {
+            n.has_tag_name("rect")
+                && n.attribute("class")
+                    .is_some_and(|c| c.split(' ').any(|w| w == class))
+        })
+        .collect()
+}
+
+#[test]
+fn an_aggregated_lane_shows_its_connections_not_one_long_bar() {
+    // 120 short connections, 10 ms apart: two per lane, with a gap between them.
+    let lanes: Vec<Lane> = (0..120)
+        .map(|i| {
+            lane(
+                i as f64 * 10.0,
+                i as f64 * 10.0 + 2.0,
+                EndState::ClosedByClient,
+            )
+        })
+        .collect();
+    let svg = render_svg(&[panel("churn", 1200.0, lanes)], "t").unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let groups = rects(&doc, "group");
+    assert_eq!(groups.len(), 60);
+    for group in &groups {
+        // The span is an outline, not a solid bar.
+        assert_eq!(group.attribute("stroke-dasharray"), Some("4 2"));
+        let fill: f64 = group.attribute("fill-opacity").unwrap().parse().unwrap();
+        assert!(fill < 0.5, "{fill}");
+        assert!(group.attribute("opacity").is_none());
+    }
+    // Each connection is drawn inside: two separate members per lane of two.
+    let members = rects(&doc, "member");
+    assert_eq!(members.len(), 120);
+    assert!(members
+        .iter()
+        .all(|m| m.attribute("data-connections").is_none()));
+    assert!(texts(&svg).contains(&"N conns: N connections in one lane".to_string()));
+}
+
+#[test]
+fn overlapping_connections_of_a_lane_are_stacked_and_merged() {
+    // 130 connections that all span the run: 3 per lane, each on its own sub-row.
+    let lanes: Vec<Lane> = (0..130)
+        .map(|i| lane(i as f64 * 0.01, 100.0, EndState::OpenAtEnd))
+        .collect();
+    let p = panel("long-lived", 100.0, lanes);
+    let svg = render_svg(std::slice::from_ref(&p), "t").unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let groups = rects(&doc, "group");
+    let members = rects(&doc, "member");
+    let y = |n: &roxmltree::Node<'_, '_>| n.attribute("y").unwrap().parse::<i32>().unwrap();
+    assert!(
+        members.len() >= groups.len() * 2,
+        "{} {}",
+        members.len(),
+        groups.len()
+    );
+    // Inside the first lane: one segment per sub-row, at different heights.
+    let first = &groups[0];
+    let (top, bottom) = (
+        y(first),
+        y(first) + first.attribute("height").unwrap().parse::<i32>().unwrap(),
+    );
+    let mut inside: Vec<i32> = members
+        .iter()
+        .map(y)
+        .filter(|&m| m >= top && m < bottom)
+        .collect();
+    inside.sort_unstable();
+    inside.dedup();
+    assert_eq!(
+        inside.len(),
+        GROUP_SUB_ROWS.min(drawn_connections(first)),
+        "{inside:?}"
+    );
+    // Many connections of one sub-row that touch merge into one segment.
+    let row = Row {
+        start_ms: 0.0,
+        end_ms: 100.0,
+        end: EndState::ClosedByClient,
+        ticks_ms: Vec::new(),
+        time_wait_until_ms: None,
+        label: String::new(),
+        connections: 300,
+        handshakes: (0, 0),
+        members_ms: (0..300)
+            .map(|i| (i as f64 * 0.1, i as f64 * 0.1 + 1.0))
+            .collect(),
+    };
+    let segments = member_segments(&row, 0.2);
+    assert_eq!(segments.len(), GROUP_SUB_ROWS);
+    assert!(segments.iter().all(|s| s.len() == 1), "{segments:?}");
+}
+
+fn drawn_connections(node: &roxmltree::Node<'_, '_>) -> usize {
+    node.attribute("data-connections").unwrap().parse().unwrap()
+}
+
+#[test]
+fn lanes_of_one_connection_are_solid_and_the_legend_has_no_aggregate() {
+    let svg = render_svg(
+        &[panel(
+            "few",
+            100.0,
+            vec![lane(0.0, 50.0, EndState::ClosedByServer)],
+        )],
+        "t",
+    )
+    .unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    assert!(rects(&doc, "member").is_empty());
+    assert!(rects(&doc, "lane")
+        .iter()
+        .all(|l| l.attribute("stroke-dasharray").is_none()));
+    assert!(!texts(&svg).iter().any(|t| t.starts_with("N conns")));
+}
