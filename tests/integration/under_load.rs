@@ -159,10 +159,13 @@ fn syns_a_full_accept_queue_drops_are_attempts_reported_apart_with_their_cause()
         socket.listen(1).unwrap()
     });
     let port = listener.local_addr().unwrap().port().to_string();
-    // Four dials at once, each given up after 1.5 s (one SYN retransmission).
-    let dial = "import socket, sys, threading
+    // Four dials 50 ms apart, each given up after 1.5 s (one SYN retransmission). Apart, so
+    // each handshake ends before the next SYN: SYNs arriving together would all be answered
+    // while the queue is still empty, and a third client would believe itself connected.
+    let dial = "import socket, sys, threading, time
 held = []
-def dial():
+def dial(i):
+    time.sleep(0.05 * i)
     s = socket.socket()
     s.settimeout(1.5)
     try:
@@ -170,7 +173,7 @@ def dial():
         held.append(s)
     except OSError:
         s.close()
-threads = [threading.Thread(target=dial) for _ in range(4)]
+threads = [threading.Thread(target=dial, args=(i,)) for i in range(4)]
 for t in threads: t.start()
 for t in threads: t.join()
 print('connected', len(held))
