@@ -80,10 +80,11 @@ async fn closed_loop(
     // Workers start together: a worker spawned late could otherwise find an earlier worker's
     // connection already back in the pool, and the counts would depend on spawn timing.
     let start = Arc::new(tokio::sync::Barrier::new(pattern.workers.get() as usize));
+    let targets: Arc<[Target]> = Target::all(urls).into();
     for worker in 0..pattern.workers.get() {
         let start = Arc::clone(&start);
         let client = client.clone();
-        let urls = Target::all(urls);
+        let urls = Arc::clone(&targets);
         let mut choice = HostChoice::new(pattern, worker, urls.len());
         // Without a count, the duration (or the deadline) ends the loop.
         let requests = pattern.requests_per_worker.map_or(u32::MAX, |n| n.get());

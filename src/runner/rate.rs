@@ -33,9 +33,10 @@ pub(super) async fn open_loop(
         .requests_per_worker
         .map_or(u64::from(u32::MAX), |n| u64::from(n.get()));
     let mut schedules = tokio::task::JoinSet::new();
+    let targets: Arc<[Target]> = Target::all(urls).into();
     for worker in 0..workers {
         let client = client.clone();
-        let urls: Arc<[Target]> = Target::all(urls).into();
+        let urls = Arc::clone(&targets);
         let mut choice = HostChoice::new(pattern, worker, urls.len());
         let on_done = Arc::clone(&on_done);
         let log = Arc::clone(&log);
