@@ -6,6 +6,12 @@
 //! is P or destination port is P") makes the kernel skip the unrelated sockets itself and send
 //! only the run's, in binary: the cost follows the run's sockets, not the machine's.
 //!
+//! The kernel walks its whole socket hash for every dump, related or not, and a
+//! `SOCK_DIAG_BY_FAMILY` dump asks for one address family: IPv4 and IPv6 are two walks. The
+//! older `TCPDIAG_GETSOCK` request (the same filter, the same answer) dumps both families in one
+//! walk, which halves the kernel's share of every snapshot; it is used while the kernel answers
+//! it, and the two family dumps otherwise.
+//!
 //! [`KernelTable`] is what sessions use: sock_diag while it works, and the procfs reader
 //! ([`ProcfsTable`]) when netlink is unavailable (a kernel without `inet_diag`, a sandbox that
 //! forbids netlink sockets) or fails once; it then stays on procfs for the rest of its life.
@@ -20,6 +26,8 @@ use super::table::{ProcfsTable, SocketEntry, SocketTable, SocketTableError, TcpS
 
 const NETLINK_SOCK_DIAG: libc::c_int = 4;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The `inet_diag` request of before `sock_diag`: no family in it, so a dump covers both.
+const TCPDIAG_GETSOCK: u16 = 18;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 1;
@@ -34,6 +42,8 @@ const INET_DIAG_BC_D_LE: u8 = 5;
 const NLMSG_HEADER_BYTES: usize = 16;
 /// `struct inet_diag_req_v2`.
 const REQUEST_BYTES: usize = 56;
+/// `struct inet_diag_req` (the `TCPDIAG_GETSOCK` request).
+const COMPAT_REQUEST_BYTES: usize = 60;
 /// `struct inet_diag_msg`.
 const MESSAGE_BYTES: usize = 72;
 
@@ -44,6 +54,8 @@ pub struct NetlinkTable {
     port: Option<u16>,
     sequence: u32,
     buffer: Vec<u8>,
+    /// Both families in one `TCPDIAG_GETSOCK` walk, until the kernel refuses it once.
+    one_walk: bool,
 }
 
 impl NetlinkTable {
@@ -68,6 +80,7 @@ impl NetlinkTable {
             port: None,
             sequence: 0,
             buffer: vec![0; 64 * 1024],
+            one_walk: true,
         })
     }
 
@@ -78,10 +91,28 @@ impl NetlinkTable {
         }
     }
 
-    /// One dump of one address family, appended to `out`.
-    fn dump(&mut self, family: u8, out: &mut Vec<SocketEntry>) -> Result<(), SocketTableError> {
+    /// How many walks of the kernel's socket hash one snapshot costs: 1 while the kernel
+    /// answers `TCPDIAG_GETSOCK`, 2 (one per address family) after it refused it.
+    pub fn walks_per_snapshot(&self) -> u32 {
+        if self.one_walk {
+            1
+        } else {
+            2
+        }
+    }
+
+    /// One dump of one address family (`Some`), or of both in one walk (`None`), appended to
+    /// `out`.
+    fn dump(
+        &mut self,
+        family: Option<u8>,
+        out: &mut Vec<SocketEntry>,
+    ) -> Result<(), SocketTableError> {
         self.sequence = self.sequence.wrapping_add(1);
-        let request = dump_request(family, self.port, self.sequence);
+        let request = match family {
+            Some(family) => dump_request(family, self.port, self.sequence),
+            None => one_walk_request(self.port, self.sequence),
+        };
         // SAFETY: the buffer is valid for its length; the kernel is the destination (pid 0).
         let sent = unsafe {
             let mut kernel: libc::sockaddr_nl = std::mem::zeroed();
@@ -128,8 +159,18 @@ impl NetlinkTable {
 impl SocketTable for NetlinkTable {
     fn snapshot(&mut self) -> Result<Vec<SocketEntry>, SocketTableError> {
         let mut entries = Vec::new();
-        self.dump(libc::AF_INET as u8, &mut entries)?;
-        self.dump(libc::AF_INET6 as u8, &mut entries)?;
+        if self.one_walk {
+            match self.dump(None, &mut entries) {
+                Ok(()) => return Ok(entries),
+                // A kernel without the old request: the two family dumps from now on.
+                Err(_) => {
+                    self.one_walk = false;
+                    entries.clear();
+                }
+            }
+        }
+        self.dump(Some(libc::AF_INET as u8), &mut entries)?;
+        self.dump(Some(libc::AF_INET6 as u8), &mut entries)?;
         Ok(entries)
     }
 
@@ -142,23 +183,43 @@ impl SocketTable for NetlinkTable {
 /// "sport >= P && sport <= P || dport >= P && dport <= P" (comparisons every kernel since 2.6
 /// knows; `S_EQ` came in 4.16).
 fn dump_request(family: u8, port: Option<u16>, sequence: u32) -> Vec<u8> {
+    // inet_diag_req_v2: family, protocol, ext, pad, states, then a zero inet_diag_sockid.
+    let mut request = Vec::with_capacity(REQUEST_BYTES);
+    request.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 0, 0]);
+    request.extend_from_slice(&u32::MAX.to_ne_bytes());
+    request.extend_from_slice(&[0; 48]);
+    message(SOCK_DIAG_BY_FAMILY, &request, port, sequence)
+}
+
+/// The `TCPDIAG_GETSOCK` request: `nlmsghdr`, `inet_diag_req` (every state; the kernel dumps
+/// both families), and the same bytecode.
+fn one_walk_request(port: Option<u16>, sequence: u32) -> Vec<u8> {
+    // inet_diag_req: family, src_len, dst_len, ext, a zero inet_diag_sockid, states, dbs.
+    let mut request = Vec::with_capacity(COMPAT_REQUEST_BYTES);
+    request.extend_from_slice(&[0; 4]);
+    request.extend_from_slice(&[0; 48]);
+    request.extend_from_slice(&u32::MAX.to_ne_bytes());
+    request.extend_from_slice(&0u32.to_ne_bytes());
+    message(TCPDIAG_GETSOCK, &request, port, sequence)
+}
+
+/// A dump request of `kind`: the netlink header, `request`, and with a port the bytecode
+/// attribute.
+fn message(kind: u16, request: &[u8], port: Option<u16>, sequence: u32) -> Vec<u8> {
     let bytecode = port.map(port_filter).unwrap_or_default();
     let attribute_bytes = if bytecode.is_empty() {
         0
     } else {
         4 + bytecode.len()
     };
-    let total = NLMSG_HEADER_BYTES + REQUEST_BYTES + attribute_bytes;
+    let total = NLMSG_HEADER_BYTES + request.len() + attribute_bytes;
     let mut message = Vec::with_capacity(total);
     message.extend_from_slice(&(total as u32).to_ne_bytes());
-    message.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    message.extend_from_slice(&kind.to_ne_bytes());
     message.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     message.extend_from_slice(&sequence.to_ne_bytes());
     message.extend_from_slice(&0u32.to_ne_bytes());
-    // inet_diag_req_v2: family, protocol, ext, pad, states, then a zero inet_diag_sockid.
-    message.extend_from_slice(&[family, libc::IPPROTO_TCP as u8, 0, 0]);
-    message.extend_from_slice(&u32::MAX.to_ne_bytes());
-    message.extend_from_slice(&[0; 48]);
+    message.extend_from_slice(request);
     if !bytecode.is_empty() {
         message.extend_from_slice(&(attribute_bytes as u16).to_ne_bytes());
         message.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
@@ -224,7 +285,7 @@ fn parse_datagram(
                 }
                 return Err(io::Error::from_raw_os_error(-code));
             }
-            SOCK_DIAG_BY_FAMILY => {
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                 if let Some(entry) = parse_message(body) {
                     out.push(entry);
                 }
@@ -376,6 +437,32 @@ mod tests {
         assert_eq!(request[16], libc::AF_INET as u8);
         assert_eq!(request[17], libc::IPPROTO_TCP as u8);
         assert_eq!(dump_request(libc::AF_INET6 as u8, None, 1).len(), 16 + 56);
+    }
+
+    #[test]
+    fn the_one_walk_request_has_the_old_layout() {
+        let request = one_walk_request(Some(80), 7);
+        assert_eq!(request.len(), 16 + 60 + 4 + 36);
+        assert_eq!(
+            u32::from_ne_bytes(request[0..4].try_into().unwrap()) as usize,
+            request.len()
+        );
+        assert_eq!(
+            u16::from_ne_bytes([request[4], request[5]]),
+            TCPDIAG_GETSOCK
+        );
+        assert_eq!(u32::from_ne_bytes(request[8..12].try_into().unwrap()), 7);
+        assert_eq!(request[16], 0, "no family: both");
+        assert_eq!(
+            &request[16 + 52..16 + 56],
+            &u32::MAX.to_ne_bytes(),
+            "every state"
+        );
+        assert_eq!(
+            &request[16 + 60 + 2..16 + 60 + 4],
+            &INET_DIAG_REQ_BYTECODE.to_ne_bytes()
+        );
+        assert_eq!(one_walk_request(None, 1).len(), 16 + 60);
     }
 
     #[test]

@@ -92,3 +92,55 @@ fn netlink_sees_what_procfs_sees_on_the_port_and_nothing_else() {
         "the other port: its listener and one connection's two ends: {other_port:?}"
     );
 }
+
+#[test]
+fn one_snapshot_holds_both_address_families() {
+    // The same port on 127.0.0.1 and ::1 (when the machine has IPv6 loopback).
+    let v4 = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = v4.local_addr().unwrap().port();
+    let Ok(v6) = TcpListener::bind(("::1", port)) else {
+        eprintln!("SKIP one_snapshot_holds_both_address_families: cannot bind [::1]:{port}");
+        return;
+    };
+    let mut open = Vec::new();
+    for listener in [&v4, &v6] {
+        let client =
+            TcpStream::connect_timeout(&listener.local_addr().unwrap(), IO_TIMEOUT).unwrap();
+        let (accepted, _) = listener.accept().expect("accept");
+        open.push((client, accepted));
+    }
+    let mut netlink = NetlinkTable::open().expect("a NETLINK_SOCK_DIAG socket");
+    netlink.restrict_to_port(port);
+    let from_netlink = on_port(&netlink.snapshot().expect("a sock_diag dump"), port);
+    let from_procfs = on_port(&ProcfsTable::new().snapshot().expect("/proc/net/tcp"), port);
+    eprintln!(
+        "one snapshot: {} walk(s) of the kernel's socket table",
+        netlink.walks_per_snapshot()
+    );
+    let established = |family_v6: bool| {
+        from_netlink
+            .iter()
+            .filter(|(l, _, s)| *s == TcpState::Established && l.is_ipv6() == family_v6)
+            .count()
+    };
+    assert_eq!(established(false), 2, "{from_netlink:?}");
+    assert_eq!(established(true), 2, "{from_netlink:?}");
+    assert_eq!(
+        from_netlink
+            .iter()
+            .filter(|(_, _, s)| *s == TcpState::Listen)
+            .count(),
+        2,
+        "both listeners: {from_netlink:?}"
+    );
+    assert_eq!(from_netlink, from_procfs, "netlink and procfs disagree");
+    // A second snapshot answers the same way (the request kind does not switch).
+    let walks = netlink.walks_per_snapshot();
+    assert_eq!(
+        on_port(&netlink.snapshot().unwrap(), port),
+        from_netlink,
+        "the second snapshot"
+    );
+    assert_eq!(netlink.walks_per_snapshot(), walks);
+    drop(open);
+}
