@@ -355,8 +355,9 @@ where
         let behaviour = Arc::clone(behaviour);
         service_fn(move |request| handle(request, Arc::clone(&tracked), Arc::clone(&behaviour)))
     };
-    let connection = builder.serve_connection(io, service);
-    tokio::pin!(connection);
+    // On the heap: hyper's connection (HTTP/1 and HTTP/2 state) is tens of kilobytes, and
+    // inline it would be copied with the task's future at every spawn.
+    let mut connection = Box::pin(builder.serve_connection(io, service));
     let idle_timeout = behaviour.idle_timeout();
     let mut closing = false;
     loop {
