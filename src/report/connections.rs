@@ -7,7 +7,7 @@
 //! connection of its client address that opened last before the request ended (a request is
 //! sent before the connection it waits for is dialled).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
@@ -209,6 +209,12 @@ fn view(client: SocketAddr, seen: &[Sighting]) -> ConnectionView {
 fn tag_requests(views: &mut [ConnectionView], requests: &mut [RequestOutcome]) {
     let mut order: Vec<usize> = (0..requests.len()).collect();
     order.sort_by_key(|&i| requests[i].started_at_us);
+    // Each client address's views, in the views' order (opening order): a request's lookup is
+    // then a binary search among its own address's few views, not a scan of them all.
+    let mut by_client: HashMap<SocketAddr, Vec<usize>> = HashMap::new();
+    for (index, view) in views.iter().enumerate() {
+        by_client.entry(view.client).or_default().push(index);
+    }
     let mut last_end_us: BTreeMap<u32, u64> = BTreeMap::new();
     for i in order {
         let request = &mut requests[i];
@@ -217,13 +223,14 @@ fn tag_requests(views: &mut [ConnectionView], requests: &mut [RequestOutcome]) {
         };
         // A request sent before its connection was dialled still ends on it.
         let ended_at_us = request.started_at_us.saturating_add(request.latency_us);
-        let Some(view) = views
-            .iter_mut()
-            .filter(|v| v.client == local && v.opened_at_us <= ended_at_us)
-            .max_by_key(|v| v.opened_at_us)
-        else {
+        // The latest view of that address opened by the request's end.
+        let Some(&index) = by_client.get(&local).and_then(|indices| {
+            let opened = indices.partition_point(|&v| views[v].opened_at_us <= ended_at_us);
+            opened.checked_sub(1).map(|last| &indices[last])
+        }) else {
             continue;
         };
+        let view = &mut views[index];
         let previous_end = last_end_us.insert(
             view.id,
             request.started_at_us.saturating_add(request.latency_us),
@@ -237,5 +244,86 @@ fn tag_requests(views: &mut [ConnectionView], requests: &mut [RequestOutcome]) {
         if view.requests_source == Source::Client {
             view.requests += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dial(at_us: u64, port: u16) -> Dial {
+        Dial {
+            at_us,
+            connect_us: 10,
+            local: Some(SocketAddr::from(([127, 0, 0, 1], port))),
+            error: None,
+            tls: None,
+            remote: None,
+        }
+    }
+
+    fn request(started_at_us: u64, port: Option<u16>) -> RequestOutcome {
+        RequestOutcome {
+            worker: 0,
+            index: 0,
+            started_at_us,
+            latency_us: 100,
+            status: Some(200),
+            bytes_read: 0,
+            body: None,
+            local: port.map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
+            error: None,
+            connection: None,
+            reused: None,
+            remote: None,
+        }
+    }
+
+    #[test]
+    fn requests_go_to_the_latest_connection_of_their_address_opened_by_their_end() {
+        // Port 5000 is used twice (a reused 4-tuple), port 6000 once.
+        let dials = [dial(1_000, 5000), dial(2_000, 6000), dial(10_000, 5000)];
+        let mut requests = [
+            request(1_100, Some(5000)),
+            request(1_500, Some(5000)),
+            request(2_100, Some(6000)),
+            // Sent just before the second 5000 connection opened, ending after: on it.
+            request(9_950, Some(5000)),
+            request(10_500, Some(5000)),
+            // Before any connection of its address: untagged.
+            request(500, Some(6000)),
+            // No address (a failed dial): untagged.
+            request(3_000, None),
+            // An address no source saw.
+            request(3_000, Some(7000)),
+        ];
+        let views = connection_views(&dials, &mut requests, None, None);
+        let ids: Vec<u32> = views.iter().map(|v| v.id).collect();
+        assert_eq!(ids, [1, 2, 3]);
+        let tags: Vec<(Option<u32>, Option<bool>)> =
+            requests.iter().map(|r| (r.connection, r.reused)).collect();
+        assert_eq!(
+            tags,
+            [
+                (Some(1), Some(false)),
+                (Some(1), Some(true)),
+                (Some(2), Some(false)),
+                (Some(3), Some(false)),
+                (Some(3), Some(true)),
+                (None, None),
+                (None, None),
+                (None, None),
+            ]
+        );
+        let counts: Vec<u64> = views.iter().map(|v| v.requests).collect();
+        assert_eq!(
+            counts,
+            [2, 1, 2],
+            "the client counts where it is the only source"
+        );
+        assert_eq!(
+            views[0].idle_before_reuse_ms,
+            [(1_500.0 - 1_200.0) / 1000.0]
+        );
     }
 }
