@@ -62,37 +62,33 @@ impl DialLog {
     }
 }
 
-/// A request's own dial: its local and remote address, once connected.
-type DialSlot = Arc<Mutex<Option<(std::net::SocketAddr, std::net::SocketAddr)>>>;
+/// A request's own dial: its local and remote address, once connected. Read and written only
+/// by the request's own task, so a `Cell` in a task-local needs neither an allocation nor a lock.
+type DialSlot = std::cell::Cell<Option<(std::net::SocketAddr, std::net::SocketAddr)>>;
 
 tokio::task_local! {
     static REQUEST_DIAL: DialSlot;
 }
 
-/// The connection one request dialled itself, if it did: run the request's `send()` with
-/// [`RequestDial::run`], then read [`RequestDial::addresses`].
+/// Runs `request` (a request's `send()`) and returns its output with the connection the
+/// request dialled itself, if it did.
 ///
 /// A dial is noted only when it completes while the request's own future polls it. The pool
 /// races a dial against a pooled connection coming back; when the pooled one wins, the dial
 /// is finished in a background task, outside this scope, so it is never noted: what is noted is
 /// the connection the request was sent on. (Used for failures that carry no connection of
 /// their own, such as a timeout waiting for the response.)
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RequestDial(DialSlot);
-
-impl RequestDial {
-    /// Runs `request` with this slot in scope.
-    pub(crate) fn run<F: Future>(
-        &self,
-        request: F,
-    ) -> tokio::task::futures::TaskLocalFuture<DialSlot, F> {
-        REQUEST_DIAL.scope(Arc::clone(&self.0), request)
-    }
-
-    /// The local and remote address of the connection the request dialled.
-    pub(crate) fn addresses(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
-        *self.0.lock().expect("request dial lock")
-    }
+pub(crate) async fn noting_dial<F: Future>(
+    request: F,
+) -> (
+    F::Output,
+    Option<(std::net::SocketAddr, std::net::SocketAddr)>,
+) {
+    let scoped = REQUEST_DIAL.scope(DialSlot::new(None), request);
+    tokio::pin!(scoped);
+    let output = scoped.as_mut().await;
+    let dialled = scoped.as_mut().take_value().and_then(DialSlot::into_inner);
+    (output, dialled)
 }
 
 /// Builds the reqwest client a scenario describes, recording its dials into `log`.
@@ -220,9 +216,7 @@ where
                 (None, _, _) => format!("client: dialled a connection in {} us", dial.connect_us),
             });
             if let (Some(local), Some(remote)) = (dial.local, dial.remote) {
-                let _ = REQUEST_DIAL.try_with(|slot| {
-                    *slot.lock().expect("request dial lock") = Some((local, remote));
-                });
+                let _ = REQUEST_DIAL.try_with(|slot| slot.set(Some((local, remote))));
             }
             log.push(dial);
             result

@@ -96,8 +96,8 @@ pub(super) async fn one_request(
         reused: None,
         remote: None,
     };
-    let dialled = super::client::RequestDial::default();
-    match dialled.run(url.get(client).send()).await {
+    let (sent, dialled) = super::client::noting_dial(url.get(client).send()).await;
+    match sent {
         Ok(response) => {
             outcome.status = Some(response.status().as_u16());
             let info = response.extensions().get::<HttpInfo>();
@@ -125,7 +125,7 @@ pub(super) async fn one_request(
             if let Some(info) = connection_of(&err) {
                 outcome.local = Some(info.local_addr());
                 outcome.remote = Some(info.remote_addr());
-            } else if let Some((local, remote)) = dialled.addresses() {
+            } else if let Some((local, remote)) = dialled {
                 // No connection in the error (a timeout of reqwest's own), but the request
                 // dialled its connection itself.
                 outcome.local = Some(local);
