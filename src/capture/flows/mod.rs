@@ -522,6 +522,14 @@ impl FlowAssembler {
         std::mem::take(&mut self.done)
     }
 
+    /// Like [`FlowAssembler::take_finished`], into `spare` (emptied first) by swapping lists:
+    /// neither list's allocation is given up, so a caller draining `spare` each time does not
+    /// grow a new list for every batch.
+    pub fn swap_finished(&mut self, spare: &mut Vec<ConnectionRecord>) {
+        spare.clear();
+        std::mem::swap(&mut self.done, spare);
+    }
+
     /// What the connections assembled so far add up to, for a live display while capturing:
     /// costs one pass over the connections held, so call it now and then, not per packet.
     pub fn tally(&self) -> LiveTally {
