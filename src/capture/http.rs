@@ -436,16 +436,26 @@ fn framing_after_head(kind: MessageKind, head: &[u8]) -> State {
 /// lines, without searching the head twice.
 fn scan_head(kind: MessageKind, bytes: &[u8]) -> Option<(usize, State)> {
     let mut fields = HeadFields::default();
-    let mut line_start = None;
+    // The start of the line being read when it may name a framing field (the start line
+    // never does).
+    let mut wanted_line = None;
     let end = each_newline(bytes, |newline| {
-        // Every line after the start line is a header line (or the blank line).
-        if let Some(start) = line_start.replace(newline + 1) {
+        if let Some(start) = wanted_line.take() {
             fields.line(&bytes[start..newline]);
         }
-        let blank_follows = newline > 0
-            && bytes[newline - 1] == b'\r'
-            && bytes.get(newline + 1..newline + 3) == Some(b"\r\n");
-        blank_follows.then_some(newline + 3)
+        match bytes.get(newline + 1) {
+            Some(b'\r') => {
+                let blank_follows = newline > 0
+                    && bytes[newline - 1] == b'\r'
+                    && bytes.get(newline + 2) == Some(&b'\n');
+                if blank_follows {
+                    return Some(newline + 3);
+                }
+            }
+            Some(first) if HeadFields::may_name_one(*first) => wanted_line = Some(newline + 1),
+            _ => {}
+        }
+        None
     })?;
     Some((end, fields.framing(kind, &bytes[..end])))
 }
@@ -492,6 +502,12 @@ struct HeadFields {
 }
 
 impl HeadFields {
+    /// Whether a header line starting with `first` may name one of the two fields.
+    #[inline]
+    fn may_name_one(first: u8) -> bool {
+        matches!(first.to_ascii_lowercase(), b'c' | b't')
+    }
+
     /// Takes note of one header line (without its '\n'). Only two names matter, so a line is
     /// looked at only when its first byte and length could make one of them.
     #[inline]

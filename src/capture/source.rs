@@ -128,11 +128,12 @@ impl Ingest {
             self.skipped.unsupported_link += 1;
             return;
         };
-        match decode(link, packet.data, packet.wire_len, packet.ts_us) {
+        // Matched by reference: moving the segment out of the result copied it field by field.
+        match &decode(link, packet.data, packet.wire_len, packet.ts_us) {
             Ok(segment) => {
-                self.assembler.push(&segment);
+                self.assembler.push(segment);
             }
-            Err(reason) => self.skipped.add(reason),
+            Err(reason) => self.skipped.add(*reason),
         }
     }
 }
