@@ -111,28 +111,34 @@ impl Flow {
         } else {
             seg.seq
         };
+        // Most segments carry no data (handshakes, ACKs, FINs): no message counting for them.
+        let data = seg.payload_len > 0;
         match side {
             Side::Client => {
                 r.packets_to_server += 1;
                 r.payload_bytes_to_server += u64::from(seg.payload_len);
-                self.requests.push(
-                    data_seq,
-                    seg.payload,
-                    seg.payload_len,
-                    seg.ts_us,
-                    &mut r.request_times_us,
-                );
+                if data {
+                    self.requests.push(
+                        data_seq,
+                        seg.payload,
+                        seg.payload_len,
+                        seg.ts_us,
+                        &mut r.request_times_us,
+                    );
+                }
             }
             Side::Server => {
                 r.packets_to_client += 1;
                 r.payload_bytes_to_client += u64::from(seg.payload_len);
-                self.responses.push(
-                    data_seq,
-                    seg.payload,
-                    seg.payload_len,
-                    seg.ts_us,
-                    &mut r.responses,
-                );
+                if data {
+                    self.responses.push(
+                        data_seq,
+                        seg.payload,
+                        seg.payload_len,
+                        seg.ts_us,
+                        &mut r.responses,
+                    );
+                }
             }
         }
         if self.tls.wants_segments() {
