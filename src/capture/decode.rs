@@ -200,6 +200,22 @@ pub fn decode(
     }
 }
 
+/// [`decode`] handing the segment to `on_segment` where it was built (moving it out of the
+/// fast path's result into another copied it field by field, for every packet).
+#[inline]
+pub(crate) fn decode_with<R>(
+    link: LinkType,
+    data: &[u8],
+    wire_len: u32,
+    ts_us: u64,
+    on_segment: impl FnOnce(&TcpSegment<'_>) -> R,
+) -> Result<R, SkipReason> {
+    match &decode_fast(link, data, wire_len, ts_us) {
+        Some(segment) => Ok(on_segment(segment)),
+        None => decode_lax(link, data, wire_len, ts_us).map(|segment| on_segment(&segment)),
+    }
+}
+
 #[inline(always)]
 fn be16(data: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([data[at], data[at + 1]])
