@@ -152,7 +152,7 @@ impl MessageCounter {
                 State::Switched => self.after_switch(captured, pos),
                 State::H2(_) => self.in_h2(captured, pos, wire_len, ts_us, starts_us),
                 State::Body { .. } => self.in_body(pos, wire_len),
-                State::Boundary => self.at_boundary(captured, pos, ts_us, starts_us),
+                State::Boundary => self.at_boundary(captured, pos, wire_len, ts_us, starts_us),
                 State::Head { .. } => self.in_head(captured, pos, wire_len, starts_us),
             };
             match step {
@@ -247,6 +247,7 @@ impl MessageCounter {
         &mut self,
         captured: &[u8],
         pos: usize,
+        wire_len: usize,
         ts_us: u64,
         starts_us: &mut S,
     ) -> Step {
@@ -282,6 +283,16 @@ impl MessageCounter {
             }
             self.state = framing;
             return Step::At(pos + end);
+        }
+        if captured.len() < wire_len {
+            // The snaplen cut this head: counted if its start is certain, then framing is lost
+            // (what collecting it would come to at once, without keeping its bytes).
+            let head = &rest[..rest.len().min(MAX_HEAD_BYTES)];
+            if starts_message(self.kind, head) == Start::Yes && counts(self.kind, head) {
+                starts_us.start(ts_us);
+            }
+            self.state = State::Lost;
+            return Step::Stop;
         }
         self.state = State::Head {
             head: Vec::new(),
