@@ -268,6 +268,7 @@ pub fn analyze_input_with(
     let mut summary = SummaryBuilder::new();
     let mut last_link = None;
     let mut link_types: Vec<LinkType> = Vec::new();
+    let mut finished: Vec<ConnectionRecord> = Vec::new();
     let mut emit = |record: ConnectionRecord, summary: &mut SummaryBuilder| {
         summary.add(&record);
         on_connection(record);
@@ -281,7 +282,8 @@ pub fn analyze_input_with(
         }
         ingest.packet(p);
         if ingest.packets_captured % 4096 == 0 {
-            for record in ingest.assembler.take_finished() {
+            ingest.assembler.swap_finished(&mut finished);
+            for record in finished.drain(..) {
                 emit(record, &mut summary);
             }
         }

@@ -187,6 +187,7 @@ const NULL_HEADER_LEN: usize = 4;
 /// complete headers) takes a direct fast path, about three times faster than slicing with
 /// etherparse; everything else, including every error, goes through [`decode_lax`]. Both give
 /// the same result where the fast path applies (tested).
+#[inline]
 pub fn decode(
     link: LinkType,
     data: &[u8],
@@ -199,15 +200,34 @@ pub fn decode(
     }
 }
 
+/// [`decode`] handing the segment to `on_segment` where it was built (moving it out of the
+/// fast path's result into another copied it field by field, for every packet).
+#[inline]
+pub(crate) fn decode_with<R>(
+    link: LinkType,
+    data: &[u8],
+    wire_len: u32,
+    ts_us: u64,
+    on_segment: impl FnOnce(&TcpSegment<'_>) -> R,
+) -> Result<R, SkipReason> {
+    match &decode_fast(link, data, wire_len, ts_us) {
+        Some(segment) => Ok(on_segment(segment)),
+        None => decode_lax(link, data, wire_len, ts_us).map(|segment| on_segment(&segment)),
+    }
+}
+
+#[inline(always)]
 fn be16(data: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([data[at], data[at + 1]])
 }
 
+#[inline(always)]
 fn be32(data: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]])
 }
 
 /// The fast path of [`decode`]: None whenever the frame is anything but the common case.
+#[inline(always)]
 fn decode_fast(link: LinkType, data: &[u8], wire_len: u32, ts_us: u64) -> Option<TcpSegment<'_>> {
     const IPV4: u16 = 0x0800;
     const IPV6: u16 = 0x86DD;
@@ -226,16 +246,17 @@ fn decode_fast(link: LinkType, data: &[u8], wire_len: u32, ts_us: u64) -> Option
     let version = data.get(ip)? >> 4;
     let (src_ip, dst_ip, tcp, ip_end) = match (version, ether_type) {
         (4, None | Some(IPV4)) => {
-            let ihl = usize::from(data[ip] & 0x0f) * 4;
-            if ihl < 20 || data.len() < ip + ihl || data[ip + 9] != 6 {
+            let v4: &[u8; 20] = data.get(ip..ip + 20)?.try_into().ok()?;
+            let ihl = usize::from(v4[0] & 0x0f) * 4;
+            if ihl < 20 || data.len() < ip + ihl || v4[9] != 6 {
                 return None;
             }
-            if be16(data, ip + 6) & 0x3fff != 0 {
+            if be16(v4, 6) & 0x3fff != 0 {
                 return None; // fragmented
             }
-            let total_len = usize::from(be16(data, ip + 2));
-            let src: [u8; 4] = data[ip + 12..ip + 16].try_into().ok()?;
-            let dst: [u8; 4] = data[ip + 16..ip + 20].try_into().ok()?;
+            let total_len = usize::from(be16(v4, 2));
+            let src = [v4[12], v4[13], v4[14], v4[15]];
+            let dst = [v4[16], v4[17], v4[18], v4[19]];
             let end = (total_len >= ihl).then_some(ip + total_len);
             (IpAddr::from(src), IpAddr::from(dst), ip + ihl, end)
         }
@@ -251,10 +272,9 @@ fn decode_fast(link: LinkType, data: &[u8], wire_len: u32, ts_us: u64) -> Option
         }
         _ => return None,
     };
-    if data.len() < tcp + 20 {
-        return None;
-    }
-    let payload_start = tcp + usize::from(data[tcp + 12] >> 4) * 4;
+    // The fixed TCP header as an array: its fields are read without bounds checks.
+    let header: &[u8; 20] = data.get(tcp..tcp + 20)?.try_into().ok()?;
+    let payload_start = tcp + usize::from(header[12] >> 4) * 4;
     if payload_start < tcp + 20 || data.len() < payload_start {
         return None;
     }
@@ -265,11 +285,11 @@ fn decode_fast(link: LinkType, data: &[u8], wire_len: u32, ts_us: u64) -> Option
     let payload = &data[payload_start..end.min(data.len())];
     Some(TcpSegment {
         ts_us,
-        src: SocketAddr::new(src_ip, be16(data, tcp)),
-        dst: SocketAddr::new(dst_ip, be16(data, tcp + 2)),
-        seq: be32(data, tcp + 4),
-        ack: be32(data, tcp + 8),
-        flags: TcpFlags(data[tcp + 13]),
+        src: SocketAddr::new(src_ip, be16(header, 0)),
+        dst: SocketAddr::new(dst_ip, be16(header, 2)),
+        seq: be32(header, 4),
+        ack: be32(header, 8),
+        flags: TcpFlags(header[13]),
         payload_len: u32::try_from(end - payload_start).unwrap_or(u32::MAX),
         payload,
     })

@@ -109,6 +109,21 @@ impl Mapping {
         }
     }
 
+    /// Maps the pages of `from..from + len` in one call (MADV_POPULATE_READ) instead of one
+    /// page fault per few pages as the reader touches them; a hint only (older kernels refuse
+    /// it, and the pages then fault in as usual).
+    fn populate(&self, from: usize, len: usize) {
+        const PAGE_BYTES: usize = 4096;
+        let Mapping::File(map) = self else {
+            return;
+        };
+        let start = from / PAGE_BYTES * PAGE_BYTES;
+        let end = from.saturating_add(len).min(map.len());
+        if end > start {
+            let _ = map.advise_range(memmap2::Advice::PopulateRead, start, end - start);
+        }
+    }
+
     /// Drops the resident pages of `..upto` (rounded down to pages); reading them again would
     /// fault them back in from the file unchanged, since the mapping is read-only.
     fn release(&self, upto: usize) {
@@ -396,6 +411,7 @@ impl LegacyReader {
         let bytes = map.bytes();
         let mut at = LEGACY_HEADER_BYTES;
         loop {
+            map.populate(at, RELEASE_BYTES + (64 << 10));
             let walked = self.walk(&bytes[at..], RELEASE_BYTES, on_packet);
             at += walked.consumed;
             map.release(at);

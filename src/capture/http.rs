@@ -133,7 +133,7 @@ impl MessageCounter {
         ts_us: u64,
         starts_us: &mut S,
     ) {
-        if wire_len == 0 || self.state == State::Done {
+        if wire_len == 0 || matches!(self.state, State::Done) {
             return;
         }
         let wire_len = wire_len as usize;
@@ -141,7 +141,7 @@ impl MessageCounter {
         let Some(mut pos) = self.align(seq, wire_len) else {
             return; // a pure retransmission
         };
-        if self.state == State::Lost
+        if matches!(self.state, State::Lost)
             && captured.get(pos..).map(|rest| self.starts(rest)) == Some(Start::Yes)
         {
             self.state = State::Boundary;
@@ -152,7 +152,7 @@ impl MessageCounter {
                 State::Switched => self.after_switch(captured, pos),
                 State::H2(_) => self.in_h2(captured, pos, wire_len, ts_us, starts_us),
                 State::Body { .. } => self.in_body(pos, wire_len),
-                State::Boundary => self.at_boundary(captured, pos, ts_us, starts_us),
+                State::Boundary => self.at_boundary(captured, pos, wire_len, ts_us, starts_us),
                 State::Head { .. } => self.in_head(captured, pos, wire_len, starts_us),
             };
             match step {
@@ -247,6 +247,7 @@ impl MessageCounter {
         &mut self,
         captured: &[u8],
         pos: usize,
+        wire_len: usize,
         ts_us: u64,
         starts_us: &mut S,
     ) -> Step {
@@ -271,7 +272,7 @@ impl MessageCounter {
             self.state = State::H2(Box::new(h2));
             return Step::At(pos);
         }
-        if let Some(end) = find_head_end(rest) {
+        if let Some((end, framing)) = scan_head(self.kind, rest) {
             let head = &rest[..end];
             if starts_message(self.kind, head) != Start::Yes {
                 self.state = State::Lost;
@@ -280,8 +281,18 @@ impl MessageCounter {
             if counts(self.kind, head) {
                 starts_us.start(ts_us);
             }
-            self.state = framing_after_head(self.kind, head);
+            self.state = framing;
             return Step::At(pos + end);
+        }
+        if captured.len() < wire_len {
+            // The snaplen cut this head: counted if its start is certain, then framing is lost
+            // (what collecting it would come to at once, without keeping its bytes).
+            let head = &rest[..rest.len().min(MAX_HEAD_BYTES)];
+            if starts_message(self.kind, head) == Start::Yes && counts(self.kind, head) {
+                starts_us.start(ts_us);
+            }
+            self.state = State::Lost;
+            return Step::Stop;
         }
         self.state = State::Head {
             head: Vec::new(),
@@ -426,53 +437,149 @@ fn parse_length(value: &[u8]) -> Option<u64> {
 
 /// What follows a complete head: the body framing (RFC 9112 section 6).
 fn framing_after_head(kind: MessageKind, head: &[u8]) -> State {
-    if kind == MessageKind::Response {
-        match status_code(head) {
-            Some(101) => return State::Switched,
-            Some(s) if s < 200 || s == 204 || s == 304 => return State::Boundary,
+    // A complete head ends with its first blank line, so the scan reads all of it.
+    scan_head(kind, head).map_or(State::Lost, |(_, framing)| framing)
+}
+
+/// The first message head in `bytes` (the index just past its blank line: the first
+/// "\r\n\r\n") and the body framing after it, found in one pass over the bytes; None when no
+/// head ends in `bytes`. The same as [`find_head_end`] followed by reading the head's header
+/// lines, without searching the head twice.
+fn scan_head(kind: MessageKind, bytes: &[u8]) -> Option<(usize, State)> {
+    let mut fields = HeadFields::default();
+    // The start of the line being read when it may name a framing field (the start line
+    // never does).
+    let mut wanted_line = None;
+    let end = each_newline(bytes, |newline| {
+        if let Some(start) = wanted_line.take() {
+            fields.line(&bytes[start..newline]);
+        }
+        match bytes.get(newline + 1) {
+            Some(b'\r') => {
+                let blank_follows = newline > 0
+                    && bytes[newline - 1] == b'\r'
+                    && bytes.get(newline + 2) == Some(&b'\n');
+                if blank_follows {
+                    return Some(newline + 3);
+                }
+            }
+            Some(first) if HeadFields::may_name_one(*first) => wanted_line = Some(newline + 1),
             _ => {}
         }
+        None
+    })?;
+    Some((end, fields.framing(kind, &bytes[..end])))
+}
+
+/// Calls `at` with the index of each '\n' in `bytes`, in order, until it returns Some. Sixteen
+/// bytes at a time, as a bit mask: message heads are short and have many lines, where a
+/// vectorised search per line costs more in set-up than it saves.
+#[inline]
+fn each_newline<T>(bytes: &[u8], mut at: impl FnMut(usize) -> Option<T>) -> Option<T> {
+    let mut chunks = bytes.chunks_exact(16);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut mask = newline_mask(chunk);
+        while mask != 0 {
+            if let Some(found) = at(base + mask.trailing_zeros() as usize) {
+                return Some(found);
+            }
+            mask &= mask - 1;
+        }
+        base += 16;
     }
-    let mut content_length = None;
-    let mut chunked = false;
-    // Header lines: everything after the first '\n', split at '\n'. Only two names matter, so a
-    // line is looked at only when its first byte and length could make one of them.
-    let mut line_start = None;
-    for newline in memchr::memchr_iter(b'\n', head).chain(std::iter::once(head.len())) {
-        let Some(start) = line_start.replace(newline + 1) else {
-            continue; // the start line
+    for (i, &byte) in chunks.remainder().iter().enumerate() {
+        if byte == b'\n' {
+            if let Some(found) = at(base + i) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Bit i set when `chunk[i]` (of 16 bytes) is '\n': one SSE2 compare on x86_64.
+#[inline(always)]
+fn newline_mask(chunk: &[u8]) -> u32 {
+    debug_assert_eq!(chunk.len(), 16);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
         };
-        let Some(line) = head.get(start..newline) else {
-            continue;
-        };
+        if chunk.len() >= 16 {
+            // SAFETY: SSE2 is part of the x86_64 baseline, and the unaligned load reads the
+            // first 16 bytes of `chunk`, which has at least that many.
+            return unsafe {
+                let bytes = _mm_loadu_si128(chunk.as_ptr().cast());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\n' as i8))) as u32
+            };
+        }
+    }
+    chunk
+        .iter()
+        .take(16)
+        .enumerate()
+        .fold(0, |mask, (i, &byte)| mask | u32::from(byte == b'\n') << i)
+}
+
+/// The two header fields that decide a body's framing, as a head's lines are read.
+#[derive(Default)]
+struct HeadFields {
+    content_length: Option<u64>,
+    chunked: bool,
+}
+
+impl HeadFields {
+    /// Whether a header line starting with `first` may name one of the two fields.
+    #[inline]
+    fn may_name_one(first: u8) -> bool {
+        matches!(first.to_ascii_lowercase(), b'c' | b't')
+    }
+
+    /// Takes note of one header line (without its '\n'). Only two names matter, so a line is
+    /// looked at only when its first byte and length could make one of them.
+    #[inline]
+    fn line(&mut self, line: &[u8]) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         const CONTENT_LENGTH: &[u8] = b"content-length";
         const TRANSFER_ENCODING: &[u8] = b"transfer-encoding";
         let name_len = match line.first().map(u8::to_ascii_lowercase) {
             Some(b'c') => CONTENT_LENGTH.len(),
             Some(b't') => TRANSFER_ENCODING.len(),
-            _ => continue,
+            _ => return,
         };
         if line.len() <= name_len {
-            continue;
+            return;
         }
         let (name, after) = line.split_at(name_len);
         // The name ends at the first ':' (`Content-Length : 5` is no Content-Length).
         let Some(value) = after.strip_prefix(b":") else {
-            continue;
+            return;
         };
         if name.eq_ignore_ascii_case(CONTENT_LENGTH) {
-            content_length = parse_length(value.trim_ascii());
+            self.content_length = parse_length(value.trim_ascii());
         } else if name.eq_ignore_ascii_case(TRANSFER_ENCODING) {
-            chunked = true;
+            self.chunked = true;
         }
     }
-    match (chunked, content_length) {
-        (true, _) => State::Lost,
-        (false, Some(0)) => State::Boundary,
-        (false, Some(n)) => State::Body { remaining: n },
-        (false, None) if kind == MessageKind::Request => State::Boundary,
-        (false, None) => State::Lost, // close-delimited response body
+
+    /// The framing after `head`, whose header lines were all read.
+    fn framing(&self, kind: MessageKind, head: &[u8]) -> State {
+        if kind == MessageKind::Response {
+            match status_code(head) {
+                Some(101) => return State::Switched,
+                Some(s) if s < 200 || s == 204 || s == 304 => return State::Boundary,
+                _ => {}
+            }
+        }
+        match (self.chunked, self.content_length) {
+            (true, _) => State::Lost,
+            (false, Some(0)) => State::Boundary,
+            (false, Some(n)) => State::Body { remaining: n },
+            (false, None) if kind == MessageKind::Request => State::Boundary,
+            (false, None) => State::Lost, // close-delimited response body
+        }
     }
 }
 
@@ -632,5 +739,58 @@ mod tests {
             ],
         );
         assert_eq!(starts.len(), 2);
+    }
+
+    /// The head-end search and header reading the one-pass scan replaces: memmem for the
+    /// blank line, then every line of the head.
+    fn reference_scan(kind: MessageKind, bytes: &[u8]) -> Option<(usize, State)> {
+        let end = find_head_end(bytes)?;
+        let head = &bytes[..end];
+        let mut fields = HeadFields::default();
+        for (i, line) in head.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                fields.line(line);
+            }
+        }
+        Some((end, fields.framing(kind, head)))
+    }
+
+    #[test]
+    fn one_pass_head_scan_matches_search_then_read() {
+        let heads: [&[u8]; 14] = [
+            b"GET / HTTP/1.0\r\nHost: 127.0.0.1:25741\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhello world\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n",
+            b"HTTP/1.1 101 Switching\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length : 5\r\nCONTENT-LENGTH:  9 \r\n\r\n",
+            b"POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\n\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r",
+            b"\r\n\r\n",
+            b"ab\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nT\r\nC\r\nContent-Length:\r\n\r\n",
+        ];
+        for head in heads {
+            // Every cut and lead, so the blank line falls at every place in a word.
+            for cut in 0..=head.len() {
+                for lead in 0..9 {
+                    // Bytes before the head lengthen its start line.
+                    let mut bytes = vec![b'x'; lead];
+                    bytes.extend_from_slice(&head[..cut]);
+                    let bytes = bytes.as_slice();
+                    for kind in [MessageKind::Request, MessageKind::Response] {
+                        assert_eq!(
+                            scan_head(kind, bytes),
+                            reference_scan(kind, bytes),
+                            "{:?}",
+                            String::from_utf8_lossy(bytes)
+                        );
+                    }
+                }
+            }
+        }
     }
 }

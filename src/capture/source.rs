@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
-use super::decode::{decode, LinkType, SkipReason};
+use super::decode::{decode_with, LinkType, SkipReason};
 use super::flows::FlowAssembler;
 
 /// One captured frame as a source delivers it.
@@ -128,11 +128,18 @@ impl Ingest {
             self.skipped.unsupported_link += 1;
             return;
         };
-        match decode(link, packet.data, packet.wire_len, packet.ts_us) {
-            Ok(segment) => {
-                self.assembler.push(&segment);
-            }
-            Err(reason) => self.skipped.add(reason),
+        let assembler = &mut self.assembler;
+        let decoded = decode_with(
+            link,
+            packet.data,
+            packet.wire_len,
+            packet.ts_us,
+            |segment| {
+                assembler.push(segment);
+            },
+        );
+        if let Err(reason) = decoded {
+            self.skipped.add(reason);
         }
     }
 }

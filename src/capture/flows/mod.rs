@@ -14,7 +14,7 @@ mod fold;
 mod summary;
 mod table;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
@@ -111,28 +111,34 @@ impl Flow {
         } else {
             seg.seq
         };
+        // Most segments carry no data (handshakes, ACKs, FINs): no message counting for them.
+        let data = seg.payload_len > 0;
         match side {
             Side::Client => {
                 r.packets_to_server += 1;
                 r.payload_bytes_to_server += u64::from(seg.payload_len);
-                self.requests.push(
-                    data_seq,
-                    seg.payload,
-                    seg.payload_len,
-                    seg.ts_us,
-                    &mut r.request_times_us,
-                );
+                if data {
+                    self.requests.push(
+                        data_seq,
+                        seg.payload,
+                        seg.payload_len,
+                        seg.ts_us,
+                        &mut r.request_times_us,
+                    );
+                }
             }
             Side::Server => {
                 r.packets_to_client += 1;
                 r.payload_bytes_to_client += u64::from(seg.payload_len);
-                self.responses.push(
-                    data_seq,
-                    seg.payload,
-                    seg.payload_len,
-                    seg.ts_us,
-                    &mut r.responses,
-                );
+                if data {
+                    self.responses.push(
+                        data_seq,
+                        seg.payload,
+                        seg.payload_len,
+                        seg.ts_us,
+                        &mut r.responses,
+                    );
+                }
             }
         }
         if self.tls.wants_segments() {
@@ -315,10 +321,10 @@ impl FlowAssembler {
 
     /// Adds one segment. Returns false when it is on neither side of the server port.
     pub fn push(&mut self, seg: &TcpSegment<'_>) -> bool {
-        let (side, tuple) = if seg.dst.port() == self.server_port {
-            (Side::Client, FourTuple::new(seg.src, seg.dst))
+        let side = if seg.dst.port() == self.server_port {
+            Side::Client
         } else if seg.src.port() == self.server_port {
-            (Side::Server, FourTuple::new(seg.dst, seg.src))
+            Side::Server
         } else {
             self.counts.other_port += 1;
             return false;
@@ -328,7 +334,7 @@ impl FlowAssembler {
             self.sweep(seg.ts_us);
         }
         let opening_syn = side == Side::Client && seg.flags.syn() && !seg.flags.ack();
-        let Some(index) = self.locate_tuple(tuple, seg, opening_syn) else {
+        let Some(index) = self.locate_tuple(side, seg, opening_syn) else {
             self.counts.late += 1;
             return true;
         };
@@ -338,22 +344,26 @@ impl FlowAssembler {
         true
     }
 
-    /// Finds (or opens) the flow of `tuple` in the table of its address family.
+    /// Finds (or opens) the flow of `seg`, sent by `side`, in the table of its address family.
     #[inline]
     fn locate_tuple(
         &mut self,
-        tuple: FourTuple,
+        side: Side,
         seg: &TcpSegment<'_>,
         opening_syn: bool,
     ) -> Option<usize> {
-        let ports = u32::from(tuple.server.port()) << 16 | u32::from(tuple.client.port());
-        match (tuple.client.ip(), tuple.server.ip()) {
-            (IpAddr::V4(client), IpAddr::V4(server)) => {
+        let (client, server) = match side {
+            Side::Client => (&seg.src, &seg.dst),
+            Side::Server => (&seg.dst, &seg.src),
+        };
+        let ports = u32::from(server.port()) << 16 | u32::from(client.port());
+        match (client, server) {
+            (SocketAddr::V4(client), SocketAddr::V4(server)) => {
                 let key = V4Key {
-                    ips: u64::from(u32::from(client)) << 32 | u64::from(u32::from(server)),
+                    ips: u64::from(client.ip().to_bits()) << 32 | u64::from(server.ip().to_bits()),
                     ports,
                 };
-                self.locate(key, tuple, seg, opening_syn)
+                self.locate(key, side, seg, opening_syn)
             }
             (client, server) => {
                 let bits = |ip: IpAddr| match ip {
@@ -361,12 +371,12 @@ impl FlowAssembler {
                     IpAddr::V6(v6) => u128::from(v6),
                 };
                 let key = V6Key {
-                    client_ip: bits(client),
-                    server_ip: bits(server),
+                    client_ip: bits(client.ip()),
+                    server_ip: bits(server.ip()),
                     ports,
                     v6: client.is_ipv6(),
                 };
-                self.locate(key, tuple, seg, opening_syn)
+                self.locate(key, side, seg, opening_syn)
             }
         }
     }
@@ -376,7 +386,7 @@ impl FlowAssembler {
     fn locate<K: TableKey>(
         &mut self,
         key: K,
-        tuple: FourTuple,
+        side: Side,
         seg: &TcpSegment<'_>,
         opening_syn: bool,
     ) -> Option<usize> {
@@ -406,6 +416,10 @@ impl FlowAssembler {
                 return None;
             }
         }
+        let tuple = match side {
+            Side::Client => FourTuple::new(seg.src, seg.dst),
+            Side::Server => FourTuple::new(seg.dst, seg.src),
+        };
         let flow = Flow::open(tuple, seg, opening_syn);
         let index = match self.free.pop() {
             Some(index) => {
@@ -520,6 +534,14 @@ impl FlowAssembler {
     /// Takes the connections finished so far (in the order they were handed out).
     pub fn take_finished(&mut self) -> Vec<ConnectionRecord> {
         std::mem::take(&mut self.done)
+    }
+
+    /// Like [`FlowAssembler::take_finished`], into `spare` (emptied first) by swapping lists:
+    /// neither list's allocation is given up, so a caller draining `spare` each time does not
+    /// grow a new list for every batch.
+    pub fn swap_finished(&mut self, spare: &mut Vec<ConnectionRecord>) {
+        spare.clear();
+        std::mem::swap(&mut self.done, spare);
     }
 
     /// What the connections assembled so far add up to, for a live display while capturing:
