@@ -359,8 +359,10 @@ fn tcpdump_and_curl_capture_matches_tshark() {
         "no retransmitted FINs on lo"
     );
     assert_eq!(s.fins_from_server as usize, fin_server);
-    // Who closed first per connection, by tshark: the first FIN of each TCP stream. (curl
-    // closes as soon as it reads `Connection: close`, racing the server's FIN.)
+    // Who closed first per connection, by tshark: the first FIN of each TCP stream, unless the
+    // other side's FIN was sent before that one arrived (its ACK does not cover it): then the
+    // FINs crossed, a simultaneous close. (curl closes as soon as it reads
+    // `Connection: close`, racing the server's FIN.)
     let fins = Command::new("tshark")
         .arg("-r")
         .arg(&file)
@@ -373,23 +375,59 @@ fn tcpdump_and_curl_capture_matches_tshark() {
             "tcp.stream",
             "-e",
             "tcp.srcport",
+            "-e",
+            "tcp.seq_raw",
+            "-e",
+            "tcp.len",
+            "-e",
+            "tcp.flags.ack",
+            "-e",
+            "tcp.ack_raw",
         ])
         .output()
         .unwrap();
-    let mut first_fin_from_server = std::collections::BTreeMap::new();
+    // Per stream: the first FIN's sender (true: the server) and where its sequence space ends,
+    // then whether the other side's first FIN crossed it.
+    let mut streams: std::collections::BTreeMap<String, (bool, u32, Option<bool>)> =
+        std::collections::BTreeMap::new();
     for line in String::from_utf8_lossy(&fins.stdout).lines() {
-        let mut f = line.split_whitespace();
-        if let (Some(stream), Some(src)) = (f.next(), f.next()) {
-            first_fin_from_server
-                .entry(stream.to_string())
-                .or_insert(src == port.to_string());
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [stream, src, seq, len, ack_flag, ack] = f[..] else {
+            continue;
+        };
+        let from_server = src == port.to_string();
+        let seq: u32 = seq.parse().unwrap();
+        let len: u32 = len.parse().unwrap();
+        let acks = ack_flag == "1" || ack_flag == "True";
+        let ack: u32 = ack.parse().unwrap_or(0);
+        match streams.get_mut(stream) {
+            None => {
+                streams.insert(
+                    stream.to_string(),
+                    (from_server, seq.wrapping_add(len).wrapping_add(1), None),
+                );
+            }
+            Some((first_from_server, first_end, crossed @ None))
+                if *first_from_server != from_server =>
+            {
+                *crossed = Some(!(acks && ack.wrapping_sub(*first_end) as i32 >= 0));
+            }
+            Some(_) => {} // a retransmitted FIN
         }
     }
-    let by_server = first_fin_from_server.values().filter(|s| **s).count() as u64;
-    assert_eq!(first_fin_from_server.len(), 3);
+    assert_eq!(streams.len(), 3);
+    let simultaneous = streams.values().filter(|s| s.2 == Some(true)).count() as u64;
+    let by_server = streams
+        .values()
+        .filter(|s| s.0 && s.2 != Some(true))
+        .count() as u64;
     assert_eq!(
-        (s.closes_by_client, s.closes_by_server),
-        (3 - by_server, by_server),
+        (
+            s.closes_by_client,
+            s.closes_by_server,
+            s.closes_simultaneous
+        ),
+        (3 - by_server - simultaneous, by_server, simultaneous),
         "{s:?}"
     );
     assert_eq!(s.requests, 5);
